@@ -1,0 +1,250 @@
+//! The config file: read with positions, validated, and handed out in its final form.
+//!
+//! Loading happens in two stages, like ripgrep's flags: `read.rs` walks the TOML and checks
+//! each value where it stands (reporting `file:line:col`); what leaves this module is the
+//! validated [`Config`], with defaults filled in, paths resolved against the config file,
+//! rules compiled and timezones parsed. Secrets are only referenced here; `secret.rs`
+//! resolves them when a connection needs them.
+
+mod read;
+mod secret;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use secret::{Password, Secret};
+
+use crate::classify::RuleSet;
+use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, file_error};
+
+/// Where the config lives unless `--config` says otherwise.
+pub const DEFAULT_PATH: &str = "/etc/delega/delega.toml";
+
+/// A loaded config, and the warnings worth showing.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The validated config.
+    pub config: Config,
+    /// Problems that do not stop delega (shown by `delega check`).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file it came from.
+    pub path: PathBuf,
+    /// The SQLite state database.
+    pub state: PathBuf,
+    /// How logs are written.
+    pub log_format: LogFormat,
+    /// Outgoing mail: forwards and digests.
+    pub smtp: Smtp,
+    /// The inboxes delega watches, one per entrepreneur.
+    pub accounts: Vec<Account>,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (journald-style under systemd).
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// How a connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS (IMAP 143, submission 587).
+    StartTls,
+    /// No encryption at all: only when written explicitly, e.g. on loopback.
+    Plain,
+}
+
+/// A server delega connects to.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// Host name (also the name the certificate must carry).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// TLS, STARTTLS or plain.
+    pub security: Security,
+    /// Login name; `None` means no authentication (SMTP only).
+    pub username: Option<String>,
+    /// Where the password comes from.
+    pub password: Option<Secret>,
+    /// An extra CA certificate (PEM) to trust, besides the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Connect and command timeout.
+    pub timeout: Duration,
+}
+
+/// Outgoing mail settings.
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    /// The server.
+    pub server: Server,
+    /// delega's own sender, e.g. `Giulia's inbox <delega@example.com>`.
+    pub from: String,
+}
+
+/// One watched inbox.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Short name, unique, used in logs, the database and `--account`.
+    pub name: String,
+    /// IMAP server and login.
+    pub imap: Server,
+    /// The mailbox to watch (usually INBOX).
+    pub mailbox: String,
+    /// Poll interval when the server has no IDLE.
+    pub poll: Duration,
+    /// Where the rules came from.
+    pub rules_dir: PathBuf,
+    /// The compiled rules.
+    pub rules: RuleSet,
+    /// The assistant for hand-made delegations (moved into the delegation folder).
+    pub default_assistant: Option<String>,
+    /// Decide and record, but act on nothing.
+    pub observe: bool,
+    /// On first start, also triage mail this many days old.
+    pub backfill_days: u32,
+    /// Where filed mail goes.
+    pub folders: Folders,
+    /// The daily summary.
+    pub digest: Digest,
+    /// Forwarding limits and form.
+    pub forward: Forwarding,
+    /// The people work can be delegated to.
+    pub assistants: Vec<Assistant>,
+}
+
+impl Account {
+    /// The assistant with this id.
+    pub fn assistant(&self, id: &str) -> Option<&Assistant> {
+        self.assistants.iter().find(|a| a.id == id)
+    }
+}
+
+/// Folders delega files messages into (created when missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folders {
+    /// For noise.
+    pub noise: String,
+    /// For delegated mail, once forwarded.
+    pub delegated: String,
+}
+
+/// The language of the digest and of forwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// Italiano.
+    It,
+    /// English.
+    En,
+}
+
+/// When, to whom and how the daily digest is sent.
+#[derive(Debug, Clone)]
+pub struct Digest {
+    /// The entrepreneur's address.
+    pub to: String,
+    /// Local time of day.
+    pub at: jiff::civil::Time,
+    /// The IANA timezone name, as written.
+    pub timezone_name: String,
+    /// The timezone itself.
+    pub timezone: jiff::tz::TimeZone,
+    /// Language of the digest and forwards.
+    pub language: Language,
+    /// Estimated minutes of the entrepreneur's time per message handled.
+    pub minutes_per_message: u32,
+    /// The entrepreneur's hourly value, to show what the time saved is worth.
+    pub hourly_value: Option<f64>,
+    /// Currency of `hourly_value` (ISO code or symbol).
+    pub currency: String,
+    /// Send nothing on a day with nothing to report.
+    pub skip_empty: bool,
+}
+
+/// How forwards are made and limited.
+#[derive(Debug, Clone)]
+pub struct Forwarding {
+    /// Put before the original subject.
+    pub subject_prefix: String,
+    /// At most this many forwards per hour; the rest wait.
+    pub max_per_hour: u32,
+    /// Mail with more `Received:` headers than this is a loop: never forwarded.
+    pub max_received: u32,
+}
+
+/// Someone work is delegated to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assistant {
+    /// The id rules use.
+    pub id: String,
+    /// Full name.
+    pub name: String,
+    /// Where forwards go.
+    pub address: String,
+    /// What they do (free text).
+    pub role: Option<String>,
+    /// Send them a daily list of what was delegated to them.
+    pub daily_list: bool,
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read at all.
+    #[error("cannot read config {}: {source}", path.display())]
+    Read {
+        /// The config path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file (or a rules file) has errors; warnings come along.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+/// Reads and validates the config at `path`, with every account's rules.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_config(&SourceFile::new(path, text))
+}
+
+/// Validates config text (rules directories are still read from disk).
+pub fn parse_config(source: &SourceFile) -> Result<Loaded, ConfigError> {
+    let (config, diagnostics) = read::config(source);
+    let all = Diagnostics(diagnostics);
+    match config {
+        Some(config) if !all.has_errors() => Ok(Loaded {
+            config,
+            warnings: all.0,
+        }),
+        _ => {
+            let mut all = all;
+            if !all.has_errors() {
+                all.0
+                    .push(file_error(source.path(), "invalid config", None));
+            }
+            Err(ConfigError::Invalid(all))
+        }
+    }
+}
+
+impl Config {
+    /// The account called `name`.
+    pub fn account(&self, name: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+}

@@ -1,0 +1,144 @@
+//! Passwords: where they come from, and a type that never prints them.
+//!
+//! The config only names a source (a file, an environment variable, a command, or a systemd
+//! credential); the password itself is read when a connection needs it and lives in a
+//! [`Password`], whose `Debug` and `Display` print `***`, so it cannot reach a log by accident.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// Where a password is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    /// The first line of this file.
+    File(PathBuf),
+    /// This environment variable.
+    Env(String),
+    /// The first line printed by this shell command (e.g. `pass show mail/giulia`).
+    Command(String),
+    /// A systemd credential: `$CREDENTIALS_DIRECTORY/<name>` (`LoadCredential=`).
+    Credential(String),
+}
+
+/// A password in memory. Prints as `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// The password itself, for the login command only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+impl fmt::Display for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Secret::File(path) => write!(f, "password_file {}", path.display()),
+            Secret::Env(var) => write!(f, "password_env {var}"),
+            Secret::Command(_) => f.write_str("password_command"),
+            Secret::Credential(name) => write!(f, "password_credential {name}"),
+        }
+    }
+}
+
+impl Secret {
+    /// Reads the password now.
+    pub fn resolve(&self) -> anyhow::Result<Password> {
+        let raw = match self {
+            Secret::File(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read password file {}", path.display()))?,
+            Secret::Env(var) => std::env::var(var)
+                .with_context(|| format!("environment variable {var} is not set"))?,
+            Secret::Command(cmd) => {
+                let out = Command::new("/bin/sh")
+                    .arg("-c")
+                    .arg(cmd)
+                    .output()
+                    .context("cannot run password_command")?;
+                if !out.status.success() {
+                    // stderr may say why; stdout might hold a secret, so it is never shown.
+                    let err = String::from_utf8_lossy(&out.stderr);
+                    bail!(
+                        "password_command failed ({}): {}",
+                        out.status,
+                        err.lines().next().unwrap_or("")
+                    );
+                }
+                String::from_utf8(out.stdout).context("password_command printed non-UTF-8")?
+            }
+            Secret::Credential(name) => {
+                let path = credential_path(name)?;
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read credential {}", path.display()))?
+            }
+        };
+        let password = raw.lines().next().unwrap_or("").to_string();
+        if password.is_empty() {
+            bail!("the password from {self} is empty");
+        }
+        Ok(Password(password))
+    }
+}
+
+/// `$CREDENTIALS_DIRECTORY/<name>`, as systemd's `LoadCredential=` provides it.
+pub fn credential_path(name: &str) -> anyhow::Result<PathBuf> {
+    let dir = std::env::var_os("CREDENTIALS_DIRECTORY").context(
+        "CREDENTIALS_DIRECTORY is not set: password_credential works under systemd \
+         with LoadCredential= in the unit",
+    )?;
+    Ok(PathBuf::from(dir).join(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_print() {
+        let p = Password("hunter2".into());
+        assert_eq!(format!("{p} {p:?}"), "*** Password(***)");
+    }
+
+    #[test]
+    fn reads_the_first_line_of_a_file_or_command() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "s3cret\nignored\n").expect("write");
+        let p = Secret::File(path).resolve().expect("resolves");
+        assert_eq!(p.expose(), "s3cret");
+        let p = Secret::Command("printf 'from-cmd\\n'".into())
+            .resolve()
+            .expect("resolves");
+        assert_eq!(p.expose(), "from-cmd");
+    }
+
+    #[test]
+    fn failures_say_what_and_never_the_secret() {
+        let err = Secret::Command("echo leaked; echo oops >&2; exit 3".into())
+            .resolve()
+            .expect_err("fails");
+        let msg = format!("{err:#}");
+        assert!(msg.contains("oops"), "{msg}");
+        assert!(!msg.contains("leaked"), "{msg}");
+        let err = Secret::File("/nonexistent/pw".into())
+            .resolve()
+            .expect_err("fails");
+        assert!(format!("{err:#}").contains("/nonexistent/pw"));
+    }
+}

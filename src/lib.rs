@@ -1,0 +1,19 @@
+//! delega: an email-triage daemon for a busy entrepreneur.
+//!
+//! # Layout
+//! The pipeline, one module per stage:
+//! - [`config`]: the config file, raw → validated; secrets from file, env, command or
+//!   systemd credential.
+//! - [`message`]: the view of a mail that rules see, built from mail-parser.
+//! - [`classify`]: the pure core — message + rules → [`classify::Decision`].
+//!
+//! Supporting pieces: [`diagnostic`] (errors with `file:line:col`) and [`tomlread`]
+//! (reading TOML by hand with positions).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod classify;
+pub mod config;
+pub mod diagnostic;
+pub mod message;
+pub mod tomlread;

@@ -1,0 +1,194 @@
+//! The `delega` command: parses arguments, calls the library, maps outcomes to exit codes.
+//!
+//! Exit codes scripts can rely on: 0 success; 1 a runtime failure (a server, the state
+//! database); 2 a usage error on the command line; 3 the config or a rules file is invalid.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use delega::classify::Category;
+use delega::config::{self, ConfigError, Loaded};
+use delega::message::Message;
+
+/// Exit code for an invalid config or rules file.
+const EXIT_INVALID_CONFIG: u8 = 3;
+
+/// delega sorts an entrepreneur's inbox into strategic, delegable and noise, forwards what
+/// an assistant can do, and sends a daily digest.
+#[derive(Debug, Parser)]
+#[command(name = "delega", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate the config and every rules file; print each problem with file:line:col.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Show how the rules decide each message file, which condition matched, and the
+    /// rules that came close.
+    Explain {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The account whose rules to use (default: the first one).
+        #[arg(long, short)]
+        account: Option<String>,
+        /// Raw messages (.eml files).
+        #[arg(required = true, value_name = "MESSAGE.eml")]
+        messages: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfigArg {
+    /// The config file.
+    #[arg(long, short, env = "DELEGA_CONFIG", default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => check(&config.config),
+        Command::Explain {
+            config,
+            account,
+            messages,
+        } => explain(&config.config, account.as_deref(), &messages),
+    }
+}
+
+/// Loads the config, printing warnings; on failure prints the errors and gives the exit code.
+fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
+    match config::load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            Ok(loaded)
+        }
+        Err(ConfigError::Invalid(diags)) => {
+            eprintln!("{diags}");
+            let n = diags.error_count();
+            eprintln!(
+                "\n{n} error{} in {} and its rules: delega cannot start until {} fixed",
+                if n == 1 { "" } else { "s" },
+                path.display(),
+                if n == 1 { "it is" } else { "they are" }
+            );
+            Err(ExitCode::from(EXIT_INVALID_CONFIG))
+        }
+        Err(err @ ConfigError::Read { .. }) => {
+            eprintln!("error: {err}");
+            eprintln!("  help: pass the config with --config FILE (or DELEGA_CONFIG)");
+            Err(ExitCode::from(EXIT_INVALID_CONFIG))
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    let loaded = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let config = &loaded.config;
+    println!("{}: OK", path.display());
+    for account in &config.accounts {
+        let count = |c: Category| {
+            account
+                .rules
+                .rules
+                .iter()
+                .filter(|r| r.category == c)
+                .count()
+        };
+        println!(
+            "  account {}: {} rules from {} ({} strategic, {} delegable, {} noise; {} observe-only), {} assistants, default {}",
+            account.name,
+            account.rules.rules.len(),
+            account.rules_dir.display(),
+            count(Category::Strategic),
+            count(Category::Delegable),
+            count(Category::Noise),
+            account.rules.rules.iter().filter(|r| r.observe).count(),
+            account.assistants.len(),
+            account.rules.default,
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn explain(path: &std::path::Path, account: Option<&str>, messages: &[PathBuf]) -> ExitCode {
+    let loaded = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let config = &loaded.config;
+    let account = match account {
+        Some(name) => match config.account(name) {
+            Some(a) => a,
+            None => {
+                let names: Vec<_> = config.accounts.iter().map(|a| a.name.as_str()).collect();
+                eprintln!("error: no account `{name}` in {}", path.display());
+                eprintln!("  help: the accounts are: {}", names.join(", "));
+                return ExitCode::FAILURE;
+            }
+        },
+        None => &config.accounts[0],
+    };
+    let mut failed = false;
+    for file in messages {
+        let raw = match std::fs::read(file) {
+            Ok(raw) => raw,
+            Err(err) => {
+                eprintln!("{}: error: cannot read: {err}", file.display());
+                failed = true;
+                continue;
+            }
+        };
+        let msg = Message::parse(&raw);
+        let e = account.rules.explain(&msg);
+        let d = &e.decision;
+        println!("{}", file.display());
+        let from = msg
+            .sender()
+            .map_or_else(|| "(none)".to_string(), ToString::to_string);
+        println!("  from:     {from}");
+        println!("  subject:  {}", msg.subject());
+        let mut category = d.category.to_string();
+        if let Some(a) = &d.assistant {
+            category.push_str(&format!(" → {a}"));
+        }
+        if d.observe {
+            category.push_str(" (observe only: nothing is done)");
+        }
+        println!("  decision: {category}");
+        match &d.rule {
+            Some(rule) => {
+                let origin = account.rules.rule(rule).map(|r| r.origin.to_string());
+                println!("  rule:     {rule} ({})", origin.unwrap_or_default());
+            }
+            None => println!("  rule:     (none)"),
+        }
+        println!("  why:      {}", d.why);
+        for near in &e.near_misses {
+            println!(
+                "  close:    {} — matched {}; but not {}",
+                near.rule,
+                near.matched.join("; "),
+                near.missed.join("; ")
+            );
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,407 @@
+//! Reading TOML by hand, with positions, collecting every error instead of stopping.
+//!
+//! serde stops at the first mistake and loses positions inside nested values; ops deserve
+//! all their mistakes at once, each with `file:line:col`. Config and rules loading walk the
+//! spanned document through [`Table`] and [`Value`], which report wrong types, missing and
+//! unknown keys (with a "did you mean") into the [`Reader`]'s diagnostics.
+
+use std::cell::RefCell;
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::diagnostic::{Diagnostic, Severity, SourceFile, did_you_mean};
+
+/// Collects the diagnostics of one file while it is being read.
+pub struct Reader<'s> {
+    source: &'s SourceFile,
+    diagnostics: RefCell<Vec<Diagnostic>>,
+}
+
+impl<'s> Reader<'s> {
+    /// A reader over `source`, with no diagnostics yet.
+    pub fn new(source: &'s SourceFile) -> Self {
+        Self {
+            source,
+            diagnostics: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Parses the file as a TOML document; a syntax error becomes a diagnostic and `None`.
+    pub fn parse(&self) -> Option<Spanned<DeTable<'s>>> {
+        match DeTable::parse(self.source.text()) {
+            Ok(table) => Some(table),
+            Err(err) => {
+                let span = err.span().unwrap_or(0..0);
+                let message = err.message().trim_end().to_string();
+                self.error(
+                    span,
+                    format!("invalid TOML: {message}"),
+                    Some("check quotes, brackets and `key = value` pairs at this place".into()),
+                );
+                None
+            }
+        }
+    }
+
+    /// The file being read.
+    pub fn source(&self) -> &'s SourceFile {
+        self.source
+    }
+
+    /// Records an error at `span`.
+    pub fn error(&self, span: Range<usize>, message: impl Into<String>, help: Option<String>) {
+        self.push(Severity::Error, span, message, help);
+    }
+
+    /// Records a warning at `span`.
+    pub fn warning(&self, span: Range<usize>, message: impl Into<String>, help: Option<String>) {
+        self.push(Severity::Warning, span, message, help);
+    }
+
+    fn push(
+        &self,
+        severity: Severity,
+        span: Range<usize>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        let d = self.source.diagnostic(severity, span, message, help);
+        self.diagnostics.borrow_mut().push(d);
+    }
+
+    /// True once an error has been recorded.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .borrow()
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+
+    /// Everything recorded, in the order of the file.
+    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+        let mut all = self.diagnostics.into_inner();
+        all.sort_by_key(|d| (d.line, d.column));
+        all
+    }
+
+    /// A view of the document's top-level table.
+    pub fn root<'a>(&'a self, doc: &'a Spanned<DeTable<'s>>) -> Table<'a, 's> {
+        Table {
+            reader: self,
+            table: doc.get_ref(),
+            span: doc.span(),
+        }
+    }
+}
+
+/// A TOML table being read.
+pub struct Table<'a, 's> {
+    reader: &'a Reader<'s>,
+    table: &'a DeTable<'s>,
+    span: Range<usize>,
+}
+
+impl<'a, 's> Table<'a, 's> {
+    /// Where the table starts.
+    pub fn span(&self) -> Range<usize> {
+        self.span.clone()
+    }
+
+    /// The reader, to record errors that are not about a type.
+    pub fn reader(&self) -> &'a Reader<'s> {
+        self.reader
+    }
+
+    /// True when the table has no keys.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Reports every key not in `allowed`, suggesting the closest allowed one.
+    pub fn check_keys(&self, what: &str, allowed: &[&str]) {
+        for key in self.table.keys() {
+            let name: &str = key.get_ref();
+            if allowed.contains(&name) {
+                continue;
+            }
+            let help = match did_you_mean(name, allowed) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => format!("{what} accepts: {}", allowed.join(", ")),
+            };
+            self.reader.error(
+                key.span(),
+                format!("unknown key `{name}` in {what}"),
+                Some(help),
+            );
+        }
+    }
+
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<Value<'a, 's>> {
+        self.table.get(key).map(|v| Value {
+            reader: self.reader,
+            value: v,
+        })
+    }
+
+    /// The value of `key`; when absent, records an error saying what to write.
+    pub fn required(&self, key: &str, what: &str, example: &str) -> Option<Value<'a, 's>> {
+        let value = self.get(key);
+        if value.is_none() {
+            self.reader.error(
+                self.span(),
+                format!("{what} has no `{key}`"),
+                Some(format!("add `{example}`")),
+            );
+        }
+        value
+    }
+
+    /// A string value of `key` (absent → `None`; wrong type → error and `None`).
+    pub fn str(&self, key: &str) -> Option<Spanned<String>> {
+        self.get(key).and_then(|v| v.str())
+    }
+
+    /// A boolean value of `key`.
+    pub fn bool(&self, key: &str) -> Option<bool> {
+        self.get(key).and_then(|v| v.bool())
+    }
+
+    /// A non-negative integer value of `key`.
+    pub fn uint(&self, key: &str) -> Option<Spanned<u64>> {
+        self.get(key).and_then(|v| v.uint())
+    }
+
+    /// A number (integer or float) value of `key`.
+    pub fn number(&self, key: &str) -> Option<Spanned<f64>> {
+        self.get(key).and_then(|v| v.number())
+    }
+
+    /// A table value of `key`.
+    pub fn table(&self, key: &str) -> Option<Table<'a, 's>> {
+        self.get(key).and_then(|v| v.table())
+    }
+
+    /// An array value of `key`.
+    pub fn array(&self, key: &str) -> Option<Vec<Value<'a, 's>>> {
+        self.get(key).and_then(|v| v.array())
+    }
+}
+
+/// A TOML value being read, with its span.
+#[derive(Clone, Copy)]
+pub struct Value<'a, 's> {
+    reader: &'a Reader<'s>,
+    value: &'a Spanned<DeValue<'s>>,
+}
+
+impl<'a, 's> Value<'a, 's> {
+    /// Where the value is.
+    pub fn span(&self) -> Range<usize> {
+        self.value.span()
+    }
+
+    /// The reader, to record errors about this value.
+    pub fn reader(&self) -> &'a Reader<'s> {
+        self.reader
+    }
+
+    /// The TOML type's name, for messages ("string", "table"...).
+    pub fn kind(&self) -> &'static str {
+        self.value.get_ref().type_str()
+    }
+
+    /// True for a string.
+    pub fn is_str(&self) -> bool {
+        self.value.get_ref().is_str()
+    }
+
+    /// True for an array.
+    pub fn is_array(&self) -> bool {
+        self.value.get_ref().is_array()
+    }
+
+    /// True for a table.
+    pub fn is_table(&self) -> bool {
+        self.value.get_ref().is_table()
+    }
+
+    fn wrong_type(&self, expected: &str) {
+        self.reader.error(
+            self.span(),
+            format!("expected {expected}, found {}", self.kind()),
+            None,
+        );
+    }
+
+    /// The string, or an error.
+    pub fn str(&self) -> Option<Spanned<String>> {
+        match self.value.get_ref().as_str() {
+            Some(s) => Some(Spanned::new(self.span(), s.to_string())),
+            None => {
+                self.wrong_type("a string");
+                None
+            }
+        }
+    }
+
+    /// The boolean, or an error.
+    pub fn bool(&self) -> Option<bool> {
+        let b = self.value.get_ref().as_bool();
+        if b.is_none() {
+            self.wrong_type("`true` or `false`");
+        }
+        b
+    }
+
+    /// The non-negative integer, or an error.
+    pub fn uint(&self) -> Option<Spanned<u64>> {
+        let parsed = self
+            .value
+            .get_ref()
+            .as_integer()
+            .and_then(|i| u64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok());
+        match parsed {
+            Some(n) => Some(Spanned::new(self.span(), n)),
+            None => {
+                self.wrong_type("a whole number, 0 or more");
+                None
+            }
+        }
+    }
+
+    /// The number (integer or float), or an error.
+    pub fn number(&self) -> Option<Spanned<f64>> {
+        let v = self.value.get_ref();
+        let parsed = if let Some(f) = v.as_float() {
+            f.as_str().replace('_', "").parse::<f64>().ok()
+        } else {
+            v.as_integer()
+                .and_then(|i| i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok())
+                .map(|i| i as f64)
+        };
+        match parsed {
+            Some(n) => Some(Spanned::new(self.span(), n)),
+            None => {
+                self.wrong_type("a number");
+                None
+            }
+        }
+    }
+
+    /// The table, or an error.
+    pub fn table(&self) -> Option<Table<'a, 's>> {
+        match self.value.get_ref().as_table() {
+            Some(table) => Some(Table {
+                reader: self.reader,
+                table,
+                span: self.span(),
+            }),
+            None => {
+                self.wrong_type("a table");
+                None
+            }
+        }
+    }
+
+    /// The array's items, or an error.
+    pub fn array(&self) -> Option<Vec<Value<'a, 's>>> {
+        match self.value.get_ref().as_array() {
+            Some(items) => Some(
+                items
+                    .iter()
+                    .map(|value| Value {
+                        reader: self.reader,
+                        value,
+                    })
+                    .collect(),
+            ),
+            None => {
+                self.wrong_type("an array");
+                None
+            }
+        }
+    }
+
+    /// A string, or an array of strings, as a list (errors for other items).
+    pub fn str_or_list(&self) -> Option<Vec<Spanned<String>>> {
+        if self.is_array() {
+            let items: Vec<_> = self.array()?.iter().filter_map(|v| v.str()).collect();
+            if items.is_empty() {
+                self.reader
+                    .error(self.span(), "empty list", Some("give at least one".into()));
+                return None;
+            }
+            Some(items)
+        } else if self.is_str() {
+            self.str().map(|s| vec![s])
+        } else {
+            self.wrong_type("a string or a list of strings");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str, f: impl FnOnce(Table<'_, '_>)) -> Vec<String> {
+        let src = SourceFile::new("t.toml", text.to_string());
+        let reader = Reader::new(&src);
+        if let Some(doc) = reader.parse() {
+            f(reader.root(&doc));
+        }
+        reader
+            .into_diagnostics()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let diags = read("a = 1\nb = \"unclosed\n", |_| {});
+        assert_eq!(diags.len(), 1);
+        assert!(diags[0].starts_with("t.toml:2:"), "{diags:?}");
+        assert!(diags[0].contains("invalid TOML"), "{diags:?}");
+    }
+
+    #[test]
+    fn unknown_keys_are_all_reported_with_suggestions() {
+        let diags = read("nam = 1\ncolour = 2\nname = 3\n", |t| {
+            t.check_keys("the thing", &["name", "size"])
+        });
+        assert_eq!(diags.len(), 2, "{diags:?}");
+        assert!(diags[0].starts_with("t.toml:1:1: error: unknown key `nam`"));
+        assert!(diags[0].contains("did you mean `name`?"));
+        assert!(diags[1].starts_with("t.toml:2:1: error: unknown key `colour`"));
+        assert!(diags[1].contains("accepts: name, size"));
+    }
+
+    #[test]
+    fn wrong_types_point_at_the_value() {
+        let diags = read("x = 1\ny = \"s\"\n", |t| {
+            assert!(t.str("x").is_none());
+            assert!(t.uint("y").is_none());
+        });
+        assert_eq!(
+            diags,
+            [
+                "t.toml:1:5: error: expected a string, found integer",
+                "t.toml:2:5: error: expected a whole number, 0 or more, found string"
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_accept_integers_and_floats() {
+        read("a = 100\nb = 2.5\nc = 0x10\n", |t| {
+            assert_eq!(t.number("a").map(|n| *n.get_ref()), Some(100.0));
+            assert_eq!(t.number("b").map(|n| *n.get_ref()), Some(2.5));
+            assert_eq!(t.uint("c").map(|n| *n.get_ref()), Some(16));
+        });
+    }
+}
