@@ -6,6 +6,7 @@
 //!   systemd credential.
 //! - [`message`]: the view of a mail that rules see, built from mail-parser.
 //! - [`classify`]: the pure core — message + rules → [`classify::Decision`].
+//! - [`forward`]: compose the forward of a delegable message to an assistant (pure).
 //!
 //! Supporting pieces: [`diagnostic`] (errors with `file:line:col`) and [`tomlread`]
 //! (reading TOML by hand with positions).
@@ -15,5 +16,8 @@
 pub mod classify;
 pub mod config;
 pub mod diagnostic;
+pub mod guard;
+pub mod imap;
 pub mod message;
+pub mod state;
 pub mod tomlread;

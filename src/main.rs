@@ -179,7 +179,7 @@ fn explain(path: &std::path::Path, account: Option<&str>, messages: &[PathBuf]) 
         println!("  why:      {}", d.why);
         for near in &e.near_misses {
             println!(
-                "  close:    {} — matched {}; but not {}",
+                "  close:    {}: {}; failed: {}",
                 near.rule,
                 near.matched.join("; "),
                 near.missed.join("; ")

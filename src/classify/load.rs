@@ -383,6 +383,7 @@ fn compile(v: &Value<'_, '_>, pattern: &Spanned<String>) -> Option<Regex> {
         Err(err) => {
             let detail = err.to_string();
             let last = detail.lines().last().unwrap_or("invalid").trim();
+            let last = last.strip_prefix("error: ").unwrap_or(last);
             v.reader().error(
                 pattern.span(),
                 format!("invalid regex: {last}"),

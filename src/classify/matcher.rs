@@ -126,6 +126,18 @@ pub fn domain_matches(domain: &str, wanted: &str) -> bool {
 }
 
 impl Condition {
+    /// True for conditions that match by absence (`not`, `list = false`...): most mail
+    /// matches them, so they say little about how close a rule came.
+    pub fn is_negative(&self) -> bool {
+        matches!(
+            self,
+            Condition::Not(_)
+                | Condition::List(false)
+                | Condition::Auto(false)
+                | Condition::HasAttachment(false)
+        )
+    }
+
     /// Why the condition matches `msg`, or `None` when it does not.
     pub fn eval(&self, msg: &Message<'_>) -> Option<String> {
         match self {

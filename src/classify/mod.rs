@@ -206,13 +206,18 @@ impl Rule {
 
     fn near_miss(&self, msg: &Message<'_>) -> Option<NearMiss> {
         let (mut matched, mut missed) = (Vec::new(), Vec::new());
+        let mut positive = false;
         for c in &self.when {
             match c.eval(msg) {
-                Some(why) => matched.push(why),
+                Some(why) => {
+                    // "not a list" matches most mail: only a positive match makes a rule close.
+                    positive |= !c.is_negative();
+                    matched.push(why);
+                }
                 None => missed.push(c.to_string()),
             }
         }
-        (!matched.is_empty() && !missed.is_empty()).then(|| NearMiss {
+        (positive && !missed.is_empty()).then(|| NearMiss {
             rule: self.name.clone(),
             matched,
             missed,

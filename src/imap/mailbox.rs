@@ -1,0 +1,307 @@
+//! Reading and filing messages in a selected mailbox.
+//!
+//! Fetches use `BODY.PEEK[]` so nothing is marked seen, and come in batches bounded by count
+//! and bytes so memory stays flat however long the backlog. Filing is `UID MOVE` where the
+//! server has it, else `UID COPY` + `\Deleted` + `UID EXPUNGE` of exactly those UIDs.
+
+use std::collections::HashSet;
+
+use anyhow::Context;
+use futures::TryStreamExt;
+
+use super::Session;
+
+/// What SELECT told about the mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxInfo {
+    /// UIDs are only meaningful together with this.
+    pub uidvalidity: u32,
+    /// The UID the next message will get.
+    pub uidnext: u32,
+    /// How many messages the mailbox holds.
+    pub exists: u32,
+}
+
+/// One fetched message.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Its UID.
+    pub uid: u32,
+    /// Its flags and keywords, as the server spells them.
+    pub flags: Vec<String>,
+    /// Its raw bytes.
+    pub raw: Vec<u8>,
+}
+
+/// Messages per fetch batch.
+const BATCH_COUNT: usize = 100;
+/// Bytes per fetch batch (a single larger message is fetched alone).
+const BATCH_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Operations on the selected mailbox of a session, knowing the server's capabilities.
+pub struct Mailboxes {
+    /// The session.
+    pub session: Session,
+    /// The server has MOVE (RFC 6851).
+    pub has_move: bool,
+    /// The server has UIDPLUS (RFC 4315), needed for a safe COPY-based move.
+    pub has_uidplus: bool,
+    /// The server has IDLE (RFC 2177).
+    pub has_idle: bool,
+}
+
+impl Mailboxes {
+    /// Wraps a logged-in session, asking the server what it can do.
+    pub async fn new(mut session: Session) -> anyhow::Result<Self> {
+        let caps = session.capabilities().await.context("CAPABILITY")?;
+        let (has_move, has_uidplus, has_idle) = (
+            caps.has_str("MOVE"),
+            caps.has_str("UIDPLUS"),
+            caps.has_str("IDLE"),
+        );
+        drop(caps);
+        let mut me = Self {
+            session,
+            has_move,
+            has_uidplus,
+            has_idle,
+        };
+        me.drain();
+        Ok(me)
+    }
+
+    /// Drops untagged data the server volunteered (EXISTS, EXPUNGE, COPYUID...): delega
+    /// re-reads what it needs, and async-imap's channel holds only 100 items.
+    pub fn drain(&mut self) {
+        while self.session.unsolicited_responses.try_recv().is_ok() {}
+    }
+
+    /// Selects `mailbox` (read-write).
+    pub async fn select(&mut self, mailbox: &str) -> anyhow::Result<MailboxInfo> {
+        let m = self
+            .session
+            .select(mailbox)
+            .await
+            .with_context(|| format!("cannot select {mailbox}"))?;
+        self.drain();
+        Ok(MailboxInfo {
+            uidvalidity: m.uid_validity.context("the server gave no UIDVALIDITY")?,
+            uidnext: m.uid_next.unwrap_or(1),
+            exists: m.exists,
+        })
+    }
+
+    /// UIDs above `after`, ascending.
+    pub async fn uids_after(&mut self, after: u32) -> anyhow::Result<Vec<u32>> {
+        let start = after.saturating_add(1);
+        // `n:*` also returns the last message when its UID is below n (RFC 3501 6.4.8).
+        let found = self
+            .session
+            .uid_search(format!("UID {start}:*"))
+            .await
+            .context("UID SEARCH")?;
+        self.drain();
+        Ok(sorted(found.into_iter().filter(|&u| u > after)))
+    }
+
+    /// UIDs of messages whose internal date is on or after `date` (`17-Nov-2026`), ascending.
+    pub async fn uids_since(&mut self, date: &str) -> anyhow::Result<Vec<u32>> {
+        let found = self
+            .session
+            .uid_search(format!("SINCE {date}"))
+            .await
+            .context("UID SEARCH SINCE")?;
+        self.drain();
+        Ok(sorted(found))
+    }
+
+    /// UIDs of every message carrying `keyword`, ascending.
+    pub async fn uids_with_keyword(&mut self, keyword: &str) -> anyhow::Result<Vec<u32>> {
+        let found = self
+            .session
+            .uid_search(format!("KEYWORD {keyword}"))
+            .await
+            .context("UID SEARCH KEYWORD")?;
+        self.drain();
+        Ok(sorted(found))
+    }
+
+    /// Splits `uids` into fetch batches by count and size.
+    pub async fn batches(&mut self, uids: &[u32]) -> anyhow::Result<Vec<Vec<u32>>> {
+        let mut batches = Vec::new();
+        for chunk in uids.chunks(1000) {
+            let sizes: Vec<(u32, u64)> = self
+                .session
+                .uid_fetch(uid_set(chunk), "(UID RFC822.SIZE)")
+                .await
+                .context("UID FETCH RFC822.SIZE")?
+                .try_filter_map(|f| async move {
+                    Ok(f.uid.map(|u| (u, u64::from(f.size.unwrap_or(0)))))
+                })
+                .try_collect()
+                .await
+                .context("UID FETCH RFC822.SIZE")?;
+            let mut sizes = sizes;
+            sizes.sort_unstable();
+            let (mut batch, mut bytes) = (Vec::new(), 0);
+            for (uid, size) in sizes {
+                if !batch.is_empty() && (batch.len() >= BATCH_COUNT || bytes + size > BATCH_BYTES) {
+                    batches.push(std::mem::take(&mut batch));
+                    bytes = 0;
+                }
+                batch.push(uid);
+                bytes += size;
+            }
+            if !batch.is_empty() {
+                batches.push(batch);
+            }
+        }
+        self.drain();
+        Ok(batches)
+    }
+
+    /// Fetches whole messages without marking them seen.
+    pub async fn fetch(&mut self, uids: &[u32]) -> anyhow::Result<Vec<Fetched>> {
+        let mut out: Vec<Fetched> = self
+            .session
+            .uid_fetch(uid_set(uids), "(UID FLAGS BODY.PEEK[])")
+            .await
+            .context("UID FETCH")?
+            .try_filter_map(|f| async move {
+                let Some(uid) = f.uid else { return Ok(None) };
+                let flags = f.flags().map(|flag| format!("{flag:?}")).collect();
+                let raw = f.body().unwrap_or_default().to_vec();
+                Ok(Some(Fetched { uid, flags, raw }))
+            })
+            .try_collect()
+            .await
+            .context("UID FETCH")?;
+        self.drain();
+        out.sort_by_key(|f| f.uid);
+        Ok(out)
+    }
+
+    /// Adds a keyword to messages (`+FLAGS.SILENT`: \Seen and the rest are untouched).
+    pub async fn add_keyword(&mut self, uids: &[u32], keyword: &str) -> anyhow::Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        self.session
+            .uid_store(uid_set(uids), format!("+FLAGS.SILENT ({keyword})"))
+            .await
+            .context("UID STORE")?
+            .try_collect::<Vec<_>>()
+            .await
+            .context("UID STORE")?;
+        self.drain();
+        Ok(())
+    }
+
+    /// Moves messages to `folder`.
+    pub async fn move_to(&mut self, uids: &[u32], folder: &str) -> anyhow::Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let set = uid_set(uids);
+        if self.has_move {
+            self.session
+                .uid_mv(&set, folder)
+                .await
+                .with_context(|| format!("UID MOVE to {folder}"))?;
+        } else {
+            anyhow::ensure!(
+                self.has_uidplus,
+                "the server has neither MOVE nor UIDPLUS: delega cannot file mail without \
+                 risking to expunge messages it did not copy"
+            );
+            self.session
+                .uid_copy(&set, folder)
+                .await
+                .with_context(|| format!("UID COPY to {folder}"))?;
+            self.session
+                .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                .await
+                .context("UID STORE \\Deleted")?
+                .try_collect::<Vec<_>>()
+                .await
+                .context("UID STORE \\Deleted")?;
+            self.session
+                .uid_expunge(&set)
+                .await
+                .context("UID EXPUNGE")?
+                .try_collect::<Vec<_>>()
+                .await
+                .context("UID EXPUNGE")?;
+        }
+        self.drain();
+        Ok(())
+    }
+
+    /// Creates `folder` unless it exists.
+    pub async fn ensure_folder(&mut self, folder: &str) -> anyhow::Result<()> {
+        let existing: Vec<_> = self
+            .session
+            .list(None, Some(folder))
+            .await
+            .context("LIST")?
+            .try_collect()
+            .await
+            .context("LIST")?;
+        let exists = existing.iter().any(|n| n.name() == folder);
+        drop(existing);
+        if !exists {
+            self.session
+                .create(folder)
+                .await
+                .with_context(|| format!("cannot create folder {folder}"))?;
+        }
+        self.drain();
+        Ok(())
+    }
+}
+
+fn sorted(uids: impl IntoIterator<Item = u32>) -> Vec<u32> {
+    let mut v: Vec<u32> = uids
+        .into_iter()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// An IMAP sequence set for sorted UIDs, with runs compressed: `1:3,7,9:10`.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uid_set;
+
+    #[test]
+    fn uid_sets_compress_runs() {
+        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(uid_set(&[5]), "5");
+        assert_eq!(uid_set(&[]), "");
+    }
+}

@@ -1,0 +1,81 @@
+//! Waiting for new mail: IDLE where the server has it, a poll interval where it does not.
+//!
+//! IDLE is re-issued every 25 minutes, before the 29 minutes after which servers may drop
+//! an idle client (RFC 2177). Every wait also ends at shutdown, so a stopping daemon leaves
+//! IDLE cleanly with DONE.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use async_imap::extensions::idle::IdleResponse;
+use tokio_util::sync::CancellationToken;
+
+use super::Mailboxes;
+
+/// Re-issue IDLE this often.
+const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+
+/// Why a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// The server reported a change (or the poll interval passed): look for new mail.
+    Check,
+    /// Shutdown was requested.
+    Shutdown,
+}
+
+/// Waits until the selected mailbox may have new mail, or shutdown.
+pub async fn wait_for_mail(
+    mut boxes: Mailboxes,
+    poll: Duration,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(Mailboxes, Wake)> {
+    if !boxes.has_idle {
+        let wake = tokio::select! {
+            () = tokio::time::sleep(poll) => Wake::Check,
+            () = shutdown.cancelled() => Wake::Shutdown,
+        };
+        return Ok((boxes, wake));
+    }
+    let Mailboxes {
+        session,
+        has_move,
+        has_uidplus,
+        has_idle,
+    } = boxes;
+    let mut handle = session.idle();
+    handle.init().await.context("IDLE")?;
+    let response = {
+        // async-imap's own timeout restarts at every "* OK Still here" keepalive, which
+        // Dovecot sends every 2 minutes: the renewal needs a timer of its own.
+        let (idle_wait, interrupt) = handle.wait_with_timeout(IDLE_RENEW);
+        tokio::pin!(idle_wait);
+        tokio::select! {
+            r = &mut idle_wait => r,
+            () = shutdown.cancelled() => {
+                drop(interrupt);
+                idle_wait.await
+            }
+            () = tokio::time::sleep(IDLE_RENEW) => {
+                drop(interrupt);
+                idle_wait.await
+            }
+        }
+        .context("waiting in IDLE")?
+    };
+    let session = handle.done().await.context("leaving IDLE")?;
+    boxes = Mailboxes {
+        session,
+        has_move,
+        has_uidplus,
+        has_idle,
+    };
+    boxes.drain();
+    let wake = match response {
+        _ if shutdown.is_cancelled() => Wake::Shutdown,
+        IdleResponse::NewData(_) | IdleResponse::Timeout | IdleResponse::ManualInterrupt => {
+            Wake::Check
+        }
+    };
+    Ok((boxes, wake))
+}

@@ -1,0 +1,628 @@
+//! The state database (SQLite, WAL): cursors, the ledger of decisions, the outbox, events.
+//!
+//! Every message delega looks at gets a ledger row before anything is done to it; actions
+//! are marked done, and the mailbox cursor advanced, in one transaction afterwards. So a
+//! crash at any point leaves either a pending row (the action is redone) or a done row (the
+//! message is never looked at again). The schema evolves by numbered migrations.
+
+use std::path::Path;
+
+use anyhow::Context;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::classify::Category;
+
+/// Schema migrations; `PRAGMA user_version` says how many have run. Append, never edit.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first release.
+    "CREATE TABLE cursor (
+        account     TEXT NOT NULL,
+        mailbox     TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        last_uid    INTEGER NOT NULL,
+        since       INTEGER NOT NULL,
+        PRIMARY KEY (account, mailbox)
+    );
+    CREATE TABLE ledger (
+        id          INTEGER PRIMARY KEY,
+        account     TEXT NOT NULL,
+        mailbox     TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        uid         INTEGER NOT NULL,
+        message_id  TEXT,
+        date        INTEGER,
+        from_addr   TEXT NOT NULL,
+        from_name   TEXT,
+        subject     TEXT NOT NULL,
+        excerpt     TEXT NOT NULL,
+        list_id     TEXT,
+        category    TEXT NOT NULL,
+        rule        TEXT,
+        why         TEXT NOT NULL,
+        observe     INTEGER NOT NULL,
+        assistant   TEXT,
+        action      TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        detail      TEXT,
+        decided_at  INTEGER NOT NULL,
+        done_at     INTEGER,
+        UNIQUE (account, mailbox, uidvalidity, uid)
+    );
+    CREATE INDEX ledger_message_id ON ledger (account, message_id);
+    CREATE INDEX ledger_decided ON ledger (account, decided_at);
+    CREATE TABLE event (
+        id      INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        at      INTEGER NOT NULL,
+        kind    TEXT NOT NULL,
+        detail  TEXT NOT NULL
+    );
+    CREATE INDEX event_account_at ON event (account, at);
+    CREATE TABLE account_status (
+        account        TEXT PRIMARY KEY,
+        last_check_at  INTEGER,
+        last_error     TEXT,
+        last_error_at  INTEGER
+    );
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        ledger_id       INTEGER NOT NULL UNIQUE REFERENCES ledger (id),
+        account         TEXT NOT NULL,
+        forward_id      TEXT NOT NULL UNIQUE,
+        assistant       TEXT NOT NULL,
+        address         TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        sent_at         INTEGER
+    );
+    CREATE INDEX outbox_account_state ON outbox (account, state);",
+];
+
+/// A mailbox's position: what delega has already looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// The UIDVALIDITY the UIDs belong to.
+    pub uidvalidity: u32,
+    /// Every UID up to this one has been triaged.
+    pub last_uid: u32,
+    /// Unix time of the first start on this mailbox (mail before it is not triaged).
+    pub since: i64,
+}
+
+/// What delega does about a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Leave it in the Inbox (strategic), marked with delega's keyword.
+    Keep,
+    /// Move it to this folder.
+    File(String),
+    /// Forward to the assistant, then move it to this folder.
+    Forward(String),
+    /// Observe mode: do nothing.
+    Nothing,
+}
+
+impl Action {
+    fn encode(&self) -> String {
+        match self {
+            Action::Keep => "keep".into(),
+            Action::File(f) => format!("file:{f}"),
+            Action::Forward(f) => format!("forward:{f}"),
+            Action::Nothing => "nothing".into(),
+        }
+    }
+
+    fn decode(s: &str) -> Action {
+        match s.split_once(':') {
+            Some(("file", f)) => Action::File(f.into()),
+            Some(("forward", f)) => Action::Forward(f.into()),
+            _ if s == "keep" => Action::Keep,
+            _ => Action::Nothing,
+        }
+    }
+}
+
+/// Where a ledger row stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Recorded; the action is not done yet.
+    Pending,
+    /// The action is done.
+    Done,
+    /// The action could not be done (see `detail`); the message stays in the Inbox.
+    Failed,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Done => "done",
+            Status::Failed => "failed",
+        }
+    }
+
+    fn decode(s: &str) -> Status {
+        match s {
+            "done" => Status::Done,
+            "failed" => Status::Failed,
+            _ => Status::Pending,
+        }
+    }
+}
+
+/// A decision about to be recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    /// The message's UID in the mailbox.
+    pub uid: u32,
+    /// Its Message-ID, if any.
+    pub message_id: Option<String>,
+    /// Its Date, as Unix time.
+    pub date: Option<i64>,
+    /// The sender's address ("" when none).
+    pub from_addr: String,
+    /// The sender's display name.
+    pub from_name: Option<String>,
+    /// The decoded subject.
+    pub subject: String,
+    /// A one-line excerpt of the body.
+    pub excerpt: String,
+    /// The List-Id, for grouping noise by list.
+    pub list_id: Option<String>,
+    /// The category decided.
+    pub category: Category,
+    /// The rule that decided.
+    pub rule: Option<String>,
+    /// Why.
+    pub why: String,
+    /// Decided by an observe-only rule or in observe mode.
+    pub observe: bool,
+    /// The assistant, for delegable decisions.
+    pub assistant: Option<String>,
+    /// What will be done.
+    pub action: Action,
+}
+
+/// A recorded decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Row id.
+    pub id: i64,
+    /// The mailbox it was found in.
+    pub mailbox: String,
+    /// UIDVALIDITY at the time.
+    pub uidvalidity: u32,
+    /// The decision and the message's summary.
+    pub entry: NewEntry,
+    /// Where the action stands.
+    pub status: Status,
+    /// Why it failed, or what was done.
+    pub detail: Option<String>,
+    /// When it was decided (Unix time).
+    pub decided_at: i64,
+}
+
+/// The state database.
+pub struct State {
+    conn: Connection,
+}
+
+impl State {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> anyhow::Result<State> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create state directory {}", dir.display()))?;
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open state database {}", path.display()))?;
+        Self::setup(conn).with_context(|| format!("state database {}", path.display()))
+    }
+
+    /// A private in-memory database, for tests.
+    pub fn in_memory() -> anyhow::Result<State> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> anyhow::Result<State> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > MIGRATIONS.len() {
+            anyhow::bail!(
+                "the database was written by a newer delega (schema {version}, this one knows {}): upgrade delega",
+                MIGRATIONS.len()
+            );
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)
+                .with_context(|| format!("migration {}", i + 1))?;
+            tx.pragma_update(None, "user_version", i + 1)?;
+            tx.commit()?;
+        }
+        Ok(State { conn })
+    }
+
+    /// The cursor of a mailbox, if delega has seen it before.
+    pub fn cursor(&self, account: &str, mailbox: &str) -> anyhow::Result<Option<Cursor>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT uidvalidity, last_uid, since FROM cursor WHERE account = ?1 AND mailbox = ?2",
+                params![account, mailbox],
+                |r| {
+                    Ok(Cursor {
+                        uidvalidity: r.get(0)?,
+                        last_uid: r.get(1)?,
+                        since: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Sets a mailbox's cursor (first start, or a UIDVALIDITY change).
+    pub fn set_cursor(&self, account: &str, mailbox: &str, cursor: Cursor) -> anyhow::Result<()> {
+        set_cursor(&self.conn, account, mailbox, cursor)
+    }
+
+    /// The row for a UID, if that message was already looked at.
+    pub fn entry_by_uid(
+        &self,
+        account: &str,
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+    ) -> anyhow::Result<Option<Entry>> {
+        let sql = format!(
+            "{SELECT_ENTRY} WHERE account = ?1 AND mailbox = ?2 AND uidvalidity = ?3 AND uid = ?4"
+        );
+        Ok(self
+            .conn
+            .query_row(&sql, params![account, mailbox, uidvalidity, uid], entry_row)
+            .optional()?)
+    }
+
+    /// The latest row for a Message-ID in this account, if any.
+    pub fn entry_by_message_id(
+        &self,
+        account: &str,
+        message_id: &str,
+    ) -> anyhow::Result<Option<Entry>> {
+        let sql = format!(
+            "{SELECT_ENTRY} WHERE account = ?1 AND message_id = ?2 ORDER BY id DESC LIMIT 1"
+        );
+        Ok(self
+            .conn
+            .query_row(&sql, params![account, message_id], entry_row)
+            .optional()?)
+    }
+
+    /// Records a batch of decisions as pending, in one transaction; returns their row ids.
+    pub fn record(
+        &mut self,
+        account: &str,
+        mailbox: &str,
+        uidvalidity: u32,
+        entries: &[NewEntry],
+        now: i64,
+    ) -> anyhow::Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        let mut ids = Vec::with_capacity(entries.len());
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO ledger (account, mailbox, uidvalidity, uid, message_id, date,
+                    from_addr, from_name, subject, excerpt, list_id, category, rule, why,
+                    observe, assistant, action, status, decided_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                    ?16, ?17, 'pending', ?18)",
+            )?;
+            for e in entries {
+                insert.execute(params![
+                    account,
+                    mailbox,
+                    uidvalidity,
+                    e.uid,
+                    e.message_id,
+                    e.date,
+                    e.from_addr,
+                    e.from_name,
+                    e.subject,
+                    e.excerpt,
+                    e.list_id,
+                    e.category.as_str(),
+                    e.rule,
+                    e.why,
+                    e.observe,
+                    e.assistant,
+                    e.action.encode(),
+                    now,
+                ])?;
+                ids.push(tx.last_insert_rowid());
+            }
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Marks rows done or failed and, in the same transaction, moves the cursor.
+    pub fn complete(
+        &mut self,
+        account: &str,
+        outcomes: &[(i64, Status, Option<String>)],
+        cursor: Option<(&str, Cursor)>,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        set_status(&tx, outcomes, now)?;
+        if let Some((mailbox, cursor)) = cursor {
+            set_cursor(&tx, account, mailbox, cursor)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Rows whose action is not done yet, oldest first.
+    pub fn pending(&self, account: &str) -> anyhow::Result<Vec<Entry>> {
+        let sql = format!("{SELECT_ENTRY} WHERE account = ?1 AND status = 'pending' ORDER BY id");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![account], entry_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Rows decided in `[from, to)`, oldest first.
+    pub fn entries_between(&self, account: &str, from: i64, to: i64) -> anyhow::Result<Vec<Entry>> {
+        let sql = format!(
+            "{SELECT_ENTRY} WHERE account = ?1 AND decided_at >= ?2 AND decided_at < ?3 ORDER BY id"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![account, from, to], entry_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Notes a successful check of the account's mailbox.
+    pub fn record_check(&self, account: &str, now: i64) -> anyhow::Result<()> {
+        self.conn.execute(
+            "INSERT INTO account_status (account, last_check_at) VALUES (?1, ?2)
+             ON CONFLICT (account) DO UPDATE SET last_check_at = ?2",
+            params![account, now],
+        )?;
+        Ok(())
+    }
+
+    /// Notes a problem (connection failure, failed action) for status and the digest.
+    pub fn record_event(
+        &self,
+        account: &str,
+        kind: &str,
+        detail: &str,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        self.conn.execute(
+            "INSERT INTO event (account, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![account, now, kind, detail],
+        )?;
+        self.conn.execute(
+            "INSERT INTO account_status (account, last_error, last_error_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (account) DO UPDATE SET last_error = ?2, last_error_at = ?3",
+            params![account, format!("{kind}: {detail}"), now],
+        )?;
+        Ok(())
+    }
+
+    /// Problems recorded in `[from, to)`: (time, kind, detail).
+    pub fn events_between(
+        &self,
+        account: &str,
+        from: i64,
+        to: i64,
+    ) -> anyhow::Result<Vec<(i64, String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at, kind, detail FROM event WHERE account = ?1 AND at >= ?2 AND at < ?3 ORDER BY at",
+        )?;
+        let rows = stmt.query_map(params![account, from, to], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The last successful check and the last error: (last_check_at, last_error, last_error_at).
+    pub fn account_status(
+        &self,
+        account: &str,
+    ) -> anyhow::Result<(Option<i64>, Option<String>, Option<i64>)> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT last_check_at, last_error, last_error_at FROM account_status WHERE account = ?1",
+                params![account],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .unwrap_or((None, None, None)))
+    }
+}
+
+const SELECT_ENTRY: &str = "SELECT id, mailbox, uidvalidity, uid, message_id, date, from_addr,
+    from_name, subject, excerpt, list_id, category, rule, why, observe, assistant, action,
+    status, detail, decided_at FROM ledger";
+
+fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    let category: String = r.get(11)?;
+    let action: String = r.get(16)?;
+    let status: String = r.get(17)?;
+    Ok(Entry {
+        id: r.get(0)?,
+        mailbox: r.get(1)?,
+        uidvalidity: r.get(2)?,
+        entry: NewEntry {
+            uid: r.get(3)?,
+            message_id: r.get(4)?,
+            date: r.get(5)?,
+            from_addr: r.get(6)?,
+            from_name: r.get(7)?,
+            subject: r.get(8)?,
+            excerpt: r.get(9)?,
+            list_id: r.get(10)?,
+            category: category.parse().unwrap_or(Category::Strategic),
+            rule: r.get(12)?,
+            why: r.get(13)?,
+            observe: r.get(14)?,
+            assistant: r.get(15)?,
+            action: Action::decode(&action),
+        },
+        status: Status::decode(&status),
+        detail: r.get(18)?,
+        decided_at: r.get(19)?,
+    })
+}
+
+fn set_cursor(conn: &Connection, account: &str, mailbox: &str, c: Cursor) -> anyhow::Result<()> {
+    conn.execute(
+        "INSERT INTO cursor (account, mailbox, uidvalidity, last_uid, since) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (account, mailbox) DO UPDATE SET uidvalidity = ?3, last_uid = ?4, since = ?5",
+        params![account, mailbox, c.uidvalidity, c.last_uid, c.since],
+    )?;
+    Ok(())
+}
+
+fn set_status(
+    tx: &Transaction<'_>,
+    outcomes: &[(i64, Status, Option<String>)],
+    now: i64,
+) -> anyhow::Result<()> {
+    let mut update = tx
+        .prepare_cached("UPDATE ledger SET status = ?2, detail = ?3, done_at = ?4 WHERE id = ?1")?;
+    for (id, status, detail) in outcomes {
+        update.execute(params![id, status.as_str(), detail, now])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(uid: u32, category: Category, action: Action) -> NewEntry {
+        NewEntry {
+            uid,
+            message_id: Some(format!("m{uid}@x.example")),
+            date: Some(1_700_000_000),
+            from_addr: "a@x.example".into(),
+            from_name: Some("A".into()),
+            subject: format!("subject {uid}"),
+            excerpt: "hello".into(),
+            list_id: None,
+            category,
+            rule: Some("r".into()),
+            why: "because".into(),
+            observe: false,
+            assistant: None,
+            action,
+        }
+    }
+
+    #[test]
+    fn migrations_run_once_and_reopen_cleanly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub/state.db");
+        State::open(&path).expect("creates");
+        let state = State::open(&path).expect("reopens");
+        let version: usize = state
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_with_advice() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.pragma_update(None, "user_version", 999).expect("set");
+        drop(conn);
+        let err = State::open(&path).err().expect("refused");
+        assert!(format!("{err:#}").contains("upgrade delega"));
+    }
+
+    #[test]
+    fn recorded_rows_are_pending_until_completed_with_the_cursor() {
+        let mut s = State::in_memory().expect("db");
+        let ids = s
+            .record(
+                "g",
+                "INBOX",
+                7,
+                &[
+                    entry(10, Category::Noise, Action::File("Noise".into())),
+                    entry(11, Category::Strategic, Action::Keep),
+                ],
+                100,
+            )
+            .expect("recorded");
+        assert_eq!(s.pending("g").expect("pending").len(), 2);
+        assert_eq!(s.cursor("g", "INBOX").expect("cursor"), None);
+
+        let cursor = Cursor {
+            uidvalidity: 7,
+            last_uid: 11,
+            since: 50,
+        };
+        s.complete(
+            "g",
+            &[(ids[0], Status::Done, None), (ids[1], Status::Done, None)],
+            Some(("INBOX", cursor)),
+            101,
+        )
+        .expect("completed");
+        assert!(s.pending("g").expect("pending").is_empty());
+        assert_eq!(s.cursor("g", "INBOX").expect("cursor"), Some(cursor));
+
+        let row = s
+            .entry_by_uid("g", "INBOX", 7, 10)
+            .expect("query")
+            .expect("row");
+        assert_eq!(row.entry.action, Action::File("Noise".into()));
+        assert_eq!(row.status, Status::Done);
+        let by_id = s
+            .entry_by_message_id("g", "m11@x.example")
+            .expect("query")
+            .expect("row");
+        assert_eq!(by_id.entry.category, Category::Strategic);
+        assert_eq!(s.entries_between("g", 100, 101).expect("range").len(), 2);
+        assert!(
+            s.entries_between("other", 0, 1000)
+                .expect("range")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_same_uid_cannot_be_recorded_twice() {
+        let mut s = State::in_memory().expect("db");
+        let e = entry(10, Category::Noise, Action::File("Noise".into()));
+        s.record("g", "INBOX", 7, std::slice::from_ref(&e), 1)
+            .expect("first");
+        assert!(s.record("g", "INBOX", 7, &[e], 2).is_err());
+    }
+
+    #[test]
+    fn events_update_the_account_status() {
+        let s = State::in_memory().expect("db");
+        s.record_check("g", 10).expect("check");
+        s.record_event("g", "imap", "connection refused", 20)
+            .expect("event");
+        assert_eq!(
+            s.account_status("g").expect("status"),
+            (Some(10), Some("imap: connection refused".into()), Some(20))
+        );
+        assert_eq!(s.events_between("g", 0, 30).expect("events").len(), 1);
+    }
+}
