@@ -15,9 +15,15 @@
 
 pub mod classify;
 pub mod config;
+pub mod daemon;
 pub mod diagnostic;
+pub mod failpoint;
+pub mod forward;
 pub mod guard;
 pub mod imap;
+pub mod logging;
 pub mod message;
+pub mod outbox;
 pub mod state;
 pub mod tomlread;
+pub mod triage;

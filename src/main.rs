@@ -6,10 +6,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
 
 use delega::classify::Category;
 use delega::config::{self, ConfigError, Loaded};
+use delega::daemon::{self, RunOptions};
 use delega::message::Message;
 
 /// Exit code for an invalid config or rules file.
@@ -43,6 +47,17 @@ enum Command {
         #[arg(required = true, value_name = "MESSAGE.eml")]
         messages: Vec<PathBuf>,
     },
+    /// Watch every account's inbox and triage new mail until stopped (SIGTERM/SIGINT).
+    Run {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Triage what is there now, once per account, and exit (for cron, tests, demos).
+        #[arg(long)]
+        once: bool,
+        /// Decide and record, but move, mark and forward nothing.
+        #[arg(long)]
+        observe: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,7 +76,81 @@ fn main() -> ExitCode {
             account,
             messages,
         } => explain(&config.config, account.as_deref(), &messages),
+        Command::Run {
+            config,
+            once,
+            observe,
+        } => run(&config.config, RunOptions { once, observe }),
     }
+}
+
+fn run(path: &std::path::Path, opts: RunOptions) -> ExitCode {
+    let loaded = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    delega::logging::init(loaded.config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = Arc::new(loaded.config);
+    let results = runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        daemon::run(config, opts, shutdown).await
+    });
+    let mut failed = false;
+    for (account, result) in results {
+        match result {
+            Ok(report) if opts.once => {
+                let counts: Vec<String> = Category::ALL
+                    .iter()
+                    .map(|c| format!("{} {c}", report.decided.get(c).copied().unwrap_or(0)))
+                    .collect();
+                println!(
+                    "{account}: {} new message(s): {}; {} forwarded, {} waiting",
+                    report.decided.values().sum::<usize>(),
+                    counts.join(", "),
+                    report.forwarded,
+                    report.waiting
+                );
+            }
+            Ok(_) => {}
+            Err(err) => {
+                eprintln!("{account}: error: {err:#}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Cancels `shutdown` at SIGTERM or SIGINT.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot listen for signals: stop delega with SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: finishing the work in hand"),
+        _ = int.recv() => tracing::info!("SIGINT: finishing the work in hand"),
+    }
+    shutdown.cancel();
 }
 
 /// Loads the config, printing warnings; on failure prints the errors and gives the exit code.

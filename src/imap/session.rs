@@ -142,6 +142,14 @@ pub async fn connect(server: &Server) -> anyhow::Result<Session> {
             .await
             .with_context(|| format!("cannot connect to {}:{}", server.host, server.port))?;
         tcp.set_nodelay(true).ok();
+        // A peer that vanishes without a reset would leave a fetch or IDLE waiting forever:
+        // keepalive probes notice within about two minutes.
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(std::time::Duration::from_secs(60))
+            .with_interval(std::time::Duration::from_secs(15));
+        socket2::SockRef::from(&tcp)
+            .set_tcp_keepalive(&keepalive)
+            .ok();
         let stream = match server.security {
             Security::Tls => tls_wrap(tcp, server).await?,
             Security::Plain | Security::StartTls => Stream::Plain(tcp),

@@ -24,15 +24,17 @@ pub enum Wake {
     Shutdown,
 }
 
-/// Waits until the selected mailbox may have new mail, or shutdown.
+/// Waits until the selected mailbox may have new mail, `limit` has passed (work is due,
+/// such as a forward to retry), or shutdown.
 pub async fn wait_for_mail(
     mut boxes: Mailboxes,
     poll: Duration,
+    limit: Duration,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(Mailboxes, Wake)> {
     if !boxes.has_idle {
         let wake = tokio::select! {
-            () = tokio::time::sleep(poll) => Wake::Check,
+            () = tokio::time::sleep(poll.min(limit)) => Wake::Check,
             () = shutdown.cancelled() => Wake::Shutdown,
         };
         return Ok((boxes, wake));
@@ -48,7 +50,8 @@ pub async fn wait_for_mail(
     let response = {
         // async-imap's own timeout restarts at every "* OK Still here" keepalive, which
         // Dovecot sends every 2 minutes: the renewal needs a timer of its own.
-        let (idle_wait, interrupt) = handle.wait_with_timeout(IDLE_RENEW);
+        let renew = IDLE_RENEW.min(limit);
+        let (idle_wait, interrupt) = handle.wait_with_timeout(renew);
         tokio::pin!(idle_wait);
         tokio::select! {
             r = &mut idle_wait => r,
@@ -56,7 +59,7 @@ pub async fn wait_for_mail(
                 drop(interrupt);
                 idle_wait.await
             }
-            () = tokio::time::sleep(IDLE_RENEW) => {
+            () = tokio::time::sleep(renew) => {
                 drop(interrupt);
                 idle_wait.await
             }

@@ -12,6 +12,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::classify::Category;
 
+mod outbox;
+
+pub use outbox::{OutboxRow, OutboxState};
+
 /// Schema migrations; `PRAGMA user_version` says how many have run. Append, never edit.
 const MIGRATIONS: &[&str] = &[
     // 1: the first release.
@@ -305,12 +309,16 @@ impl State {
     }
 
     /// Records a batch of decisions as pending, in one transaction; returns their row ids.
+    /// A decision to forward gets its outbox row in the same transaction, with the
+    /// assistant's address from `address_of`, so a forward is planned exactly when its
+    /// decision is recorded.
     pub fn record(
         &mut self,
         account: &str,
         mailbox: &str,
         uidvalidity: u32,
         entries: &[NewEntry],
+        address_of: &dyn Fn(&str) -> Option<String>,
         now: i64,
     ) -> anyhow::Result<Vec<i64>> {
         let tx = self.conn.transaction()?;
@@ -344,7 +352,13 @@ impl State {
                     e.action.encode(),
                     now,
                 ])?;
-                ids.push(tx.last_insert_rowid());
+                let id = tx.last_insert_rowid();
+                if let (Action::Forward(_), Some(assistant)) = (&e.action, &e.assistant) {
+                    let address = address_of(assistant)
+                        .with_context(|| format!("assistant {assistant} is not configured"))?;
+                    outbox::enqueue(&tx, id, account, assistant, &address, now)?;
+                }
+                ids.push(id);
             }
         }
         tx.commit()?;
@@ -506,10 +520,10 @@ fn set_status(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn entry(uid: u32, category: Category, action: Action) -> NewEntry {
+    pub(crate) fn entry(uid: u32, category: Category, action: Action) -> NewEntry {
         NewEntry {
             uid,
             message_id: Some(format!("m{uid}@x.example")),
@@ -564,6 +578,7 @@ mod tests {
                     entry(10, Category::Noise, Action::File("Noise".into())),
                     entry(11, Category::Strategic, Action::Keep),
                 ],
+                &|_| None,
                 100,
             )
             .expect("recorded");
@@ -608,9 +623,9 @@ mod tests {
     fn the_same_uid_cannot_be_recorded_twice() {
         let mut s = State::in_memory().expect("db");
         let e = entry(10, Category::Noise, Action::File("Noise".into()));
-        s.record("g", "INBOX", 7, std::slice::from_ref(&e), 1)
+        s.record("g", "INBOX", 7, std::slice::from_ref(&e), &|_| None, 1)
             .expect("first");
-        assert!(s.record("g", "INBOX", 7, &[e], 2).is_err());
+        assert!(s.record("g", "INBOX", 7, &[e], &|_| None, 2).is_err());
     }
 
     #[test]

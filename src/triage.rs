@@ -1,0 +1,428 @@
+//! One pass over an account's Inbox: find new mail, decide, record, act.
+//!
+//! The order of every step is what makes delega safe to kill at any moment: a decision is
+//! recorded (pending) before anything is done to the message; actions are done; then the
+//! rows are marked done and the cursor advanced in one transaction. A pass starts by
+//! finishing whatever a previous one left pending, so nothing is processed twice or lost.
+//! Deciding is `classify` + `guard`; this file owns the order of things.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::classify::Category;
+use crate::config::Account;
+use crate::failpoint;
+use crate::forward::{ForwardRequest, compose};
+use crate::guard::{History, guard};
+use crate::imap::{Fetched, KEYWORD, MailboxInfo, Mailboxes};
+use crate::message::Message;
+use crate::outbox::{Mailer, SendError, backoff};
+use crate::state::{Action, Cursor, Entry, NewEntry, OutboxState, State, Status};
+
+/// What a pass needs besides the mailbox and the database.
+pub struct Triage<'a> {
+    /// The account's settings and rules.
+    pub account: &'a Account,
+    /// delega's sender address, for forwards.
+    pub from: &'a str,
+    /// The SMTP client, or `None` when it could not be set up (forwards wait).
+    pub mailer: Option<&'a Mailer>,
+    /// `--observe`: decide and record, act on nothing.
+    pub observe: bool,
+}
+
+/// Counts of one pass, for logs and `--once` output.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PassReport {
+    /// New messages decided, per category.
+    pub decided: BTreeMap<Category, usize>,
+    /// Forwards the server accepted in this pass.
+    pub forwarded: usize,
+    /// Forwards still waiting (rate limit, transient failures).
+    pub waiting: usize,
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// Runs one pass: finishes pending work, then triages every message above the cursor.
+pub async fn pass(
+    boxes: &mut Mailboxes,
+    state: &mut State,
+    t: &Triage<'_>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<PassReport> {
+    let account = t.account;
+    let mut report = PassReport::default();
+    let info = boxes.select(&account.mailbox).await?;
+    let cursor = position(boxes, state, account, info).await?;
+    finish_pending(boxes, state, t, info, &mut report).await?;
+
+    let uids = boxes.uids_after(cursor.last_uid).await?;
+    let mut cursor = cursor;
+    for batch in boxes.batches(&uids).await? {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let fetched = boxes.fetch(&batch).await?;
+        cursor = triage_batch(boxes, state, t, info, cursor, fetched, &mut report).await?;
+    }
+    state.record_check(&account.name, now())?;
+    Ok(report)
+}
+
+/// The cursor to start from: set on first start, rebuilt after a UIDVALIDITY change.
+async fn position(
+    boxes: &mut Mailboxes,
+    state: &mut State,
+    account: &Account,
+    info: MailboxInfo,
+) -> anyhow::Result<Cursor> {
+    let existing = state.cursor(&account.name, &account.mailbox)?;
+    let since = match existing {
+        Some(c) if c.uidvalidity == info.uidvalidity => return Ok(c),
+        Some(c) => {
+            warn!(
+                old = c.uidvalidity,
+                new = info.uidvalidity,
+                "the server renumbered the mailbox (UIDVALIDITY changed): matching by Message-ID"
+            );
+            c.since
+        }
+        None => now() - i64::from(account.backfill_days) * 86_400,
+    };
+    let first_uid = if existing.is_none() && account.backfill_days == 0 {
+        // First start: only mail arriving from now on.
+        info.uidnext
+    } else {
+        let date = jiff::Timestamp::from_second(since)
+            .context("cursor date")?
+            .strftime("%d-%b-%Y")
+            .to_string();
+        boxes
+            .uids_since(&date)
+            .await?
+            .first()
+            .copied()
+            .unwrap_or(info.uidnext)
+    };
+    let cursor = Cursor {
+        uidvalidity: info.uidvalidity,
+        last_uid: first_uid.saturating_sub(1),
+        since: existing.map_or(now(), |c| c.since),
+    };
+    state.set_cursor(&account.name, &account.mailbox, cursor)?;
+    if existing.is_none() {
+        info!(from_uid = first_uid, "first start on this mailbox");
+    }
+    Ok(cursor)
+}
+
+/// Decides a batch, records it, acts, and commits the outcomes with the new cursor.
+async fn triage_batch(
+    boxes: &mut Mailboxes,
+    state: &mut State,
+    t: &Triage<'_>,
+    info: MailboxInfo,
+    cursor: Cursor,
+    fetched: Vec<Fetched>,
+    report: &mut PassReport,
+) -> anyhow::Result<Cursor> {
+    let account = t.account;
+    let last_uid = fetched
+        .iter()
+        .map(|f| f.uid)
+        .max()
+        .unwrap_or(cursor.last_uid);
+    let mut entries = Vec::new();
+    let mut raws = Vec::new();
+    for f in fetched {
+        // Already recorded by a pass that died before advancing the cursor: its pending
+        // action is finished by `finish_pending`, never decided twice.
+        if state
+            .entry_by_uid(&account.name, &account.mailbox, info.uidvalidity, f.uid)?
+            .is_some()
+        {
+            continue;
+        }
+        // A message that came back after UIDVALIDITY changed is known by its Message-ID.
+        let msg = Message::parse(&f.raw);
+        if cursor.uidvalidity != info.uidvalidity
+            && let Some(id) = msg.message_id()
+            && state
+                .entry_by_message_id(&account.name, id)?
+                .is_some_and(|e| e.status != Status::Pending)
+        {
+            continue;
+        }
+        entries.push(decide(state, t, &msg, f.uid)?);
+        raws.push(f.raw);
+    }
+
+    let address_of = |id: &str| account.assistant(id).map(|a| a.address.clone());
+    let now = now();
+    let ids = state.record(
+        &account.name,
+        &account.mailbox,
+        info.uidvalidity,
+        &entries,
+        &address_of,
+        now,
+    )?;
+
+    let acted: Vec<u32> = entries
+        .iter()
+        .filter(|e| e.action != Action::Nothing)
+        .map(|e| e.uid)
+        .collect();
+    boxes.add_keyword(&acted, KEYWORD).await?;
+
+    let mut outcomes = Vec::new();
+    let mut by_folder: BTreeMap<&str, Vec<(i64, u32)>> = BTreeMap::new();
+    for ((id, entry), raw) in ids.iter().zip(&entries).zip(&raws) {
+        *report.decided.entry(entry.category).or_default() += 1;
+        match &entry.action {
+            Action::Keep | Action::Nothing => outcomes.push((*id, Status::Done, None)),
+            Action::File(folder) => by_folder.entry(folder).or_default().push((*id, entry.uid)),
+            Action::Forward(_) => {
+                if let Some(outcome) = forward(boxes, state, t, *id, entry, raw, report).await? {
+                    outcomes.push(outcome);
+                }
+            }
+        }
+    }
+    for (folder, items) in by_folder {
+        let uids: Vec<u32> = items.iter().map(|(_, uid)| *uid).collect();
+        boxes.move_to(&uids, folder).await?;
+        outcomes.extend(items.into_iter().map(|(id, _)| (id, Status::Done, None)));
+    }
+    let next = Cursor {
+        last_uid: last_uid.max(cursor.last_uid),
+        uidvalidity: info.uidvalidity,
+        ..cursor
+    };
+    state.complete(
+        &account.name,
+        &outcomes,
+        Some((&account.mailbox, next)),
+        now,
+    )?;
+    Ok(next)
+}
+
+/// Classifies one message, applies the loop guards, and plans the action.
+fn decide(state: &State, t: &Triage<'_>, msg: &Message<'_>, uid: u32) -> anyhow::Result<NewEntry> {
+    let account = t.account;
+    let decision = account.rules.classify(msg);
+    let history = History {
+        already_forwarded: match msg.message_id() {
+            Some(id) if decision.category == Category::Delegable => {
+                state.already_forwarded(&account.name, id)?
+            }
+            _ => false,
+        },
+    };
+    let decision = guard(decision, msg, account, history);
+    let observe = t.observe || account.observe || decision.observe;
+    let action = match (observe, decision.category) {
+        (true, _) => Action::Nothing,
+        (false, Category::Strategic) => Action::Keep,
+        (false, Category::Noise) => Action::File(account.folders.noise.clone()),
+        (false, Category::Delegable) => Action::Forward(account.folders.delegated.clone()),
+    };
+    info!(
+        uid,
+        category = %decision.category,
+        rule = decision.rule.as_deref().unwrap_or("-"),
+        assistant = decision.assistant.as_deref().unwrap_or("-"),
+        observe,
+        "decided"
+    );
+    let sender = msg.sender();
+    Ok(NewEntry {
+        uid,
+        message_id: msg.message_id().map(str::to_string),
+        date: msg.date(),
+        from_addr: sender.map(|s| s.address.clone()).unwrap_or_default(),
+        from_name: sender.and_then(|s| s.name.clone()),
+        subject: msg.subject().to_string(),
+        excerpt: msg.excerpt(160),
+        list_id: msg
+            .header_values("List-Id")
+            .next()
+            .map(|v| v.trim().to_string()),
+        category: decision.category,
+        rule: decision.rule,
+        why: decision.why,
+        observe,
+        assistant: decision.assistant,
+        action,
+    })
+}
+
+/// Sends the forward of a recorded decision and files the message once the server took it.
+/// Returns the ledger outcome, or `None` while the forward waits.
+async fn forward(
+    boxes: &mut Mailboxes,
+    state: &mut State,
+    t: &Triage<'_>,
+    ledger_id: i64,
+    entry: &NewEntry,
+    raw: &[u8],
+    report: &mut PassReport,
+) -> anyhow::Result<Option<(i64, Status, Option<String>)>> {
+    let account = t.account;
+    let row = state
+        .outbox_for(ledger_id)?
+        .context("a forward decision without its outbox row")?;
+    let Action::Forward(folder) = &entry.action else {
+        anyhow::bail!("not a forward");
+    };
+    let now = now();
+    match row.state {
+        OutboxState::Sent => {}
+        OutboxState::Failed => {
+            let why = row.last_error.unwrap_or_else(|| "forward refused".into());
+            return Ok(Some((ledger_id, Status::Failed, Some(why))));
+        }
+        OutboxState::Pending | OutboxState::Sending => {
+            let sent_last_hour = state.forwards_sent_since(&account.name, now - 3600)?;
+            let Some(mailer) = t.mailer.filter(|_| {
+                row.next_attempt_at <= now && sent_last_hour < account.forward.max_per_hour
+            }) else {
+                report.waiting += 1;
+                return Ok(None);
+            };
+            let assistant = account
+                .assistant(&row.assistant)
+                .context("the assistant of a planned forward is no longer configured")?;
+            let msg = Message::parse(raw);
+            let email = compose(&ForwardRequest {
+                original: &msg,
+                assistant,
+                from: t.from,
+                instructions: account
+                    .rules
+                    .rule(entry.rule.as_deref().unwrap_or_default())
+                    .and_then(|r| r.instructions.as_deref()),
+                rule: entry.rule.as_deref().unwrap_or("-"),
+                subject_prefix: &account.forward.subject_prefix,
+                language: account.digest.language,
+                forward_id: &row.forward_id,
+                timezone: &account.digest.timezone,
+                now: jiff::Timestamp::now(),
+            })
+            .context("composing the forward")?;
+            failpoint::hit(failpoint::BEFORE_SEND);
+            state.outbox_sending(row.id, now)?;
+            match mailer.send(email).await {
+                Ok(()) => {
+                    failpoint::hit(failpoint::AFTER_SEND);
+                    state.outbox_update(row.id, OutboxState::Sent, now, None, now)?;
+                    report.forwarded += 1;
+                    info!(uid = entry.uid, to = %assistant.address, forward = %row.forward_id, "forwarded");
+                }
+                Err(SendError::Transient(err)) => {
+                    let wait = backoff(row.attempts + 1, ledger_id as u64 ^ now as u64);
+                    let next = now + wait.as_secs() as i64;
+                    warn!(uid = entry.uid, %err, retry_in_secs = wait.as_secs(), "forward not sent yet");
+                    state.outbox_update(row.id, OutboxState::Pending, next, Some(&err), now)?;
+                    state.record_event(&account.name, "smtp", &err, now)?;
+                    report.waiting += 1;
+                    return Ok(None);
+                }
+                Err(SendError::Permanent(err)) => {
+                    warn!(uid = entry.uid, %err, "forward refused: the message stays in the Inbox");
+                    state.outbox_update(row.id, OutboxState::Failed, now, Some(&err), now)?;
+                    state.record_event(
+                        &account.name,
+                        "forward",
+                        &format!(
+                            "forward of \"{}\" to {} refused: {err}",
+                            entry.subject, assistant.name
+                        ),
+                        now,
+                    )?;
+                    return Ok(Some((ledger_id, Status::Failed, Some(err))));
+                }
+            }
+        }
+    }
+    failpoint::hit(failpoint::BEFORE_MOVE);
+    boxes.move_to(&[entry.uid], folder).await?;
+    Ok(Some((ledger_id, Status::Done, None)))
+}
+
+/// Finishes what earlier passes recorded but did not complete (a crash, a failed move,
+/// a forward that had to wait).
+async fn finish_pending(
+    boxes: &mut Mailboxes,
+    state: &mut State,
+    t: &Triage<'_>,
+    info: MailboxInfo,
+    report: &mut PassReport,
+) -> anyhow::Result<()> {
+    let account = t.account;
+    let pending: Vec<Entry> = state
+        .pending(&account.name)?
+        .into_iter()
+        .filter(|e| e.mailbox == account.mailbox)
+        .collect();
+    for e in pending {
+        let outcome = if e.uidvalidity != info.uidvalidity {
+            // The UIDs of the old numbering mean nothing now; the message is found again
+            // by Message-ID and decided afresh.
+            Some((
+                e.id,
+                Status::Failed,
+                Some("the server renumbered the mailbox".into()),
+            ))
+        } else {
+            let uid = e.entry.uid;
+            match &e.entry.action {
+                Action::Nothing => Some((e.id, Status::Done, None)),
+                Action::Keep => {
+                    boxes.add_keyword(&[uid], KEYWORD).await?;
+                    Some((e.id, Status::Done, None))
+                }
+                Action::File(folder) => {
+                    boxes.add_keyword(&[uid], KEYWORD).await?;
+                    boxes.move_to(&[uid], folder).await?;
+                    Some((e.id, Status::Done, None))
+                }
+                Action::Forward(folder) => {
+                    let row = state.outbox_for(e.id)?;
+                    if row.as_ref().is_some_and(|r| r.state == OutboxState::Sent) {
+                        // Sent before a crash: only the filing is left to do.
+                        boxes.add_keyword(&[uid], KEYWORD).await?;
+                        boxes.move_to(&[uid], folder).await?;
+                        Some((e.id, Status::Done, None))
+                    } else if let Some(f) = boxes.fetch(&[uid]).await?.into_iter().next() {
+                        boxes.add_keyword(&[uid], KEYWORD).await?;
+                        forward(boxes, state, t, e.id, &e.entry, &f.raw, report).await?
+                    } else {
+                        let why = "the message left the Inbox before it was forwarded";
+                        if let Some(r) = row {
+                            state.outbox_update(
+                                r.id,
+                                OutboxState::Failed,
+                                now(),
+                                Some(why),
+                                now(),
+                            )?;
+                        }
+                        Some((e.id, Status::Failed, Some(why.into())))
+                    }
+                }
+            }
+        };
+        if let Some(outcome) = outcome {
+            state.complete(&account.name, &[outcome], None, now())?;
+        }
+    }
+    Ok(())
+}
