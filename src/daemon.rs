@@ -1,19 +1,26 @@
 //! The daemon: one task per account, each connecting, triaging and waiting for mail until
 //! shutdown; a failing account reconnects with backoff and never stops the others.
 //!
-//! Shutdown is a `CancellationToken` handed to every task: a task finishes the batch in
-//! hand, leaves IDLE with DONE, logs out, and returns; `run` waits for all of them.
+//! Lifecycle as values: shutdown is a `CancellationToken` handed to every task (a task
+//! finishes the batch in hand, leaves IDLE with DONE, logs out, and returns); a reload
+//! (SIGHUP) loads the config anew and, only if it is valid, stops the tasks the same way
+//! and starts them on the new config. systemd hears READY, STATUS, STOPPING and watchdog
+//! pings from here.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::config::{Account, Config};
+use crate::config::{self, Account, Config};
 use crate::imap::{self, Mailboxes, Wake};
 use crate::outbox::Mailer;
 use crate::state::State;
+use crate::systemd::{Health, Notifier, watchdog_interval};
 use crate::triage::{PassReport, Triage, pass};
 
 /// How `delega run` was asked to behave.
@@ -25,33 +32,156 @@ pub struct RunOptions {
     pub observe: bool,
 }
 
-/// Runs every account until shutdown (or one pass each with `once`). Returns each
-/// account's name with its outcome.
+/// Signals from outside: stop for good, or reload the config.
+pub struct Control {
+    /// Cancelled at SIGTERM/SIGINT.
+    pub shutdown: CancellationToken,
+    /// One message per SIGHUP.
+    pub reload: mpsc::Receiver<()>,
+}
+
+/// One account task and what the supervisor knows of it.
+struct Running {
+    name: String,
+    health: Arc<Health>,
+    task: JoinHandle<anyhow::Result<PassReport>>,
+}
+
+/// Runs every account until shutdown (or one pass each with `once`), reloading the config
+/// from `path` at each reload request. Returns each account's name with its outcome.
 pub async fn run(
-    config: Arc<Config>,
+    path: PathBuf,
+    config: Config,
     opts: RunOptions,
-    shutdown: CancellationToken,
+    mut control: Control,
 ) -> Vec<(String, anyhow::Result<PassReport>)> {
-    let mut tasks = Vec::new();
-    for index in 0..config.accounts.len() {
-        let config = Arc::clone(&config);
-        let shutdown = shutdown.clone();
-        let name = config.accounts[index].name.clone();
-        let span = info_span!("account", account = %name);
-        let task = tokio::spawn(
-            async move { account_task(&config, index, opts, &shutdown).await }.instrument(span),
-        );
-        tasks.push((name, task));
+    let notifier = Notifier::from_env();
+    let mut config = Arc::new(config);
+    loop {
+        let generation = control.shutdown.child_token();
+        let running = start(&config, opts, &generation);
+        if opts.once {
+            return finish(running).await;
+        }
+        announce_ready(&notifier, &running, &control.shutdown).await;
+        let reloaded = supervise(&path, &notifier, &running, &mut control).await;
+        generation.cancel();
+        if reloaded.is_none() {
+            notifier.stopping();
+        }
+        let results = finish(running).await;
+        match reloaded {
+            Some(new) => {
+                config = Arc::new(new);
+                notifier.notify("READY=1");
+                info!(accounts = config.accounts.len(), "reloaded the config");
+            }
+            None => return results,
+        }
     }
+}
+
+fn start(config: &Arc<Config>, opts: RunOptions, token: &CancellationToken) -> Vec<Running> {
+    (0..config.accounts.len())
+        .map(|index| {
+            let config = Arc::clone(config);
+            let token = token.clone();
+            let name = config.accounts[index].name.clone();
+            let health = Health::new();
+            let span = info_span!("account", account = %name);
+            let task_health = Arc::clone(&health);
+            let task = tokio::spawn(
+                async move { account_task(&config, index, opts, &token, &task_health).await }
+                    .instrument(span),
+            );
+            Running { name, health, task }
+        })
+        .collect()
+}
+
+async fn finish(running: Vec<Running>) -> Vec<(String, anyhow::Result<PassReport>)> {
     let mut results = Vec::new();
-    for (name, task) in tasks {
-        let result = match task.await {
-            Ok(r) => r,
+    for r in running {
+        let result = match r.task.await {
+            Ok(result) => result,
             Err(join) => Err(anyhow::anyhow!("account task crashed: {join}")),
         };
-        results.push((name, result));
+        results.push((r.name, result));
     }
     results
+}
+
+/// READY=1 once every account has connected or failed its first try (at most 60 s).
+async fn announce_ready(notifier: &Notifier, running: &[Running], shutdown: &CancellationToken) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while tokio::time::Instant::now() < deadline && !shutdown.is_cancelled() {
+        if running.iter().all(|r| r.health.snapshot().0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    notifier.ready(&status_line(running));
+    info!(status = %status_line(running), "ready");
+}
+
+fn status_line(running: &[Running]) -> String {
+    let connected = running.iter().filter(|r| r.health.snapshot().1).count();
+    let down: Vec<&str> = running
+        .iter()
+        .filter(|r| !r.health.snapshot().1)
+        .map(|r| r.name.as_str())
+        .collect();
+    if down.is_empty() {
+        format!("watching {connected} account(s)")
+    } else {
+        format!(
+            "watching {connected} of {} account(s); reconnecting: {}",
+            running.len(),
+            down.join(", ")
+        )
+    }
+}
+
+/// Waits for shutdown (returns `None`) or a valid reload (returns the new config), pinging
+/// the watchdog while every account is healthy and refreshing the status line.
+async fn supervise(
+    path: &std::path::Path,
+    notifier: &Notifier,
+    running: &[Running],
+    control: &mut Control,
+) -> Option<Config> {
+    let ping = watchdog_interval();
+    let mut tick = tokio::time::interval(ping.unwrap_or(Duration::from_secs(30)));
+    loop {
+        tokio::select! {
+            () = control.shutdown.cancelled() => return None,
+            Some(()) = control.reload.recv() => {
+                notifier.reloading();
+                match config::load(path) {
+                    Ok(loaded) => {
+                        for w in &loaded.warnings {
+                            warn!("{w}");
+                        }
+                        return Some(loaded.config);
+                    }
+                    Err(err) => {
+                        error!("reload refused, the running config stays in force:\n{err}");
+                        notifier.notify("READY=1");
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                let now = now();
+                let healthy = running.iter().all(|r| r.health.is_healthy(now));
+                if ping.is_some() && healthy {
+                    notifier.watchdog();
+                } else if !healthy {
+                    warn!("an account operation is stuck: the watchdog is no longer pinged");
+                }
+                notifier.status(&status_line(running));
+            }
+        }
+    }
 }
 
 fn now() -> i64 {
@@ -63,6 +193,7 @@ async fn account_task(
     index: usize,
     opts: RunOptions,
     shutdown: &CancellationToken,
+    health: &Health,
 ) -> anyhow::Result<PassReport> {
     let account = &config.accounts[index];
     let mut state = State::open(&config.state)?;
@@ -87,12 +218,16 @@ async fn account_task(
         from: &config.smtp.from,
         mailer: mailer.as_ref(),
         observe: opts.observe,
+        retry_now: opts.once,
     };
     let mut failures = 0u32;
     loop {
-        match session(&triage, &mut state, opts, shutdown, &mut failures).await {
+        health.busy(now());
+        match session(&triage, &mut state, opts, shutdown, health, &mut failures).await {
             Ok(report) => return Ok(report),
             Err(err) => {
+                health.tried(false);
+                health.waiting();
                 let detail = format!("{err:#}");
                 state.record_event(&account.name, "imap", &detail, now())?;
                 if opts.once {
@@ -116,6 +251,7 @@ async fn session(
     state: &mut State,
     opts: RunOptions,
     shutdown: &CancellationToken,
+    health: &Health,
     failures: &mut u32,
 ) -> anyhow::Result<PassReport> {
     let account: &Account = t.account;
@@ -126,9 +262,12 @@ async fn session(
         boxes.ensure_folder(&account.folders.delegated).await?;
     }
     info!(idle = boxes.has_idle, r#move = boxes.has_move, "connected");
+    health.tried(true);
     let mut total = PassReport::default();
     loop {
+        health.busy(now());
         let report = pass(&mut boxes, state, t, shutdown).await?;
+        health.passed(now());
         *failures = 0;
         if report != PassReport::default() {
             info!(?report.decided, forwarded = report.forwarded, waiting = report.waiting, "pass done");
@@ -145,6 +284,7 @@ async fn session(
             Some(due) => Duration::from_secs(due.saturating_sub(now()).max(1) as u64),
             None => Duration::from_secs(24 * 3600),
         };
+        health.waiting();
         let (b, wake) = imap::wait_for_mail(boxes, account.poll, limit, shutdown).await?;
         boxes = b;
         if wake == Wake::Shutdown {
@@ -164,4 +304,16 @@ fn reconnect_delay(failures: u32) -> Duration {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::from(d.subsec_nanos()));
     Duration::from_millis(base * 1000 + nanos % (base * 250 + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reconnect_delay;
+
+    #[test]
+    fn reconnect_delay_grows_and_is_capped() {
+        assert!(reconnect_delay(1).as_millis() >= 1000 && reconnect_delay(1).as_millis() <= 1250);
+        assert!(reconnect_delay(4).as_secs() >= 8);
+        assert!(reconnect_delay(50).as_secs() <= 375);
+    }
 }

@@ -25,5 +25,6 @@ pub mod logging;
 pub mod message;
 pub mod outbox;
 pub mod state;
+pub mod systemd;
 pub mod tomlread;
 pub mod triage;

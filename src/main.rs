@@ -6,8 +6,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use std::sync::Arc;
-
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
@@ -100,11 +98,12 @@ fn run(path: &std::path::Path, opts: RunOptions) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = Arc::new(loaded.config);
     let results = runtime.block_on(async {
         let shutdown = CancellationToken::new();
-        tokio::spawn(stop_on_signal(shutdown.clone()));
-        daemon::run(config, opts, shutdown).await
+        let (reload_tx, reload) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(listen_for_signals(shutdown.clone(), reload_tx));
+        let control = daemon::Control { shutdown, reload };
+        daemon::run(path.to_path_buf(), loaded.config, opts, control).await
     });
     let mut failed = false;
     for (account, result) in results {
@@ -136,19 +135,33 @@ fn run(path: &std::path::Path, opts: RunOptions) -> ExitCode {
     }
 }
 
-/// Cancels `shutdown` at SIGTERM or SIGINT.
-async fn stop_on_signal(shutdown: CancellationToken) {
+/// SIGTERM and SIGINT cancel `shutdown`; SIGHUP asks for a reload.
+async fn listen_for_signals(shutdown: CancellationToken, reload: tokio::sync::mpsc::Sender<()>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
     ) else {
         tracing::warn!("cannot listen for signals: stop delega with SIGKILL");
         return;
     };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: finishing the work in hand"),
-        _ = int.recv() => tracing::info!("SIGINT: finishing the work in hand"),
+    loop {
+        tokio::select! {
+            _ = term.recv() => {
+                tracing::info!("SIGTERM: finishing the work in hand");
+                break;
+            }
+            _ = int.recv() => {
+                tracing::info!("SIGINT: finishing the work in hand");
+                break;
+            }
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading the config and rules");
+                // A reload already waiting covers this one too.
+                let _ = reload.try_send(());
+            }
+        }
     }
     shutdown.cancel();
 }

@@ -32,6 +32,9 @@ pub struct Triage<'a> {
     pub mailer: Option<&'a Mailer>,
     /// `--observe`: decide and record, act on nothing.
     pub observe: bool,
+    /// Try waiting forwards now, not at their backoff time (`run --once`: an operator
+    /// asked for a pass, so the work is done now or reported as failed).
+    pub retry_now: bool,
 }
 
 /// Counts of one pass, for logs and `--once` output.
@@ -292,7 +295,8 @@ async fn forward(
         OutboxState::Pending | OutboxState::Sending => {
             let sent_last_hour = state.forwards_sent_since(&account.name, now - 3600)?;
             let Some(mailer) = t.mailer.filter(|_| {
-                row.next_attempt_at <= now && sent_last_hour < account.forward.max_per_hour
+                (t.retry_now || row.next_attempt_at <= now)
+                    && sent_last_hour < account.forward.max_per_hour
             }) else {
                 report.waiting += 1;
                 return Ok(None);

@@ -82,7 +82,15 @@ const MIGRATIONS: &[&str] = &[
         created_at      INTEGER NOT NULL,
         sent_at         INTEGER
     );
-    CREATE INDEX outbox_account_state ON outbox (account, state);",
+    CREATE INDEX outbox_account_state ON outbox (account, state);
+    CREATE TABLE digest (
+        account      TEXT NOT NULL,
+        day          TEXT NOT NULL,
+        period_start INTEGER NOT NULL,
+        period_end   INTEGER NOT NULL,
+        sent_at      INTEGER NOT NULL,
+        PRIMARY KEY (account, day)
+    );",
 ];
 
 /// A mailbox's position: what delega has already looked at.
