@@ -56,6 +56,12 @@ pub async fn run(
     mut control: Control,
 ) -> Vec<(String, anyhow::Result<PassReport>)> {
     let notifier = Notifier::from_env();
+    // Open (and migrate) the database once before the account tasks each open their own
+    // connection: a database that cannot be used stops delega here, with the reason.
+    if let Err(err) = State::open(&config.state) {
+        let err = err.context("delega cannot start");
+        return vec![("state".to_string(), Err(err))];
+    }
     let mut config = Arc::new(config);
     loop {
         let generation = control.shutdown.child_token();

@@ -1,4 +1,9 @@
 //! delega's integration tests: one binary (see Cargo.toml), one module per area.
 
+mod support;
+
 mod check;
 mod corpus;
+mod delegation;
+mod harness;
+mod triage;

@@ -244,7 +244,10 @@ impl State {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        // IMMEDIATE takes the write lock before reading the version, so two processes (or
+        // account tasks) opening a new database migrate it once, one after the other.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > MIGRATIONS.len() {
             anyhow::bail!(
                 "the database was written by a newer delega (schema {version}, this one knows {}): upgrade delega",
@@ -252,12 +255,11 @@ impl State {
             );
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = conn.transaction()?;
             tx.execute_batch(sql)
                 .with_context(|| format!("migration {}", i + 1))?;
             tx.pragma_update(None, "user_version", i + 1)?;
-            tx.commit()?;
         }
+        tx.commit()?;
         Ok(State { conn })
     }
 

@@ -1,0 +1,251 @@
+//! Delegation end to end through the real Postfix and Dovecot: the forward reaches the right
+//! assistant with the instructions, a Reply-To and the original intact; exactly one forward
+//! whatever crashes; forwards wait out an SMTP outage; loops are never forwarded.
+
+use std::time::Duration;
+
+use delega::state::{OutboxState, Status};
+use mail_parser::{MessageParser, MimeHeaders};
+
+use crate::support::MailSystem;
+use crate::support::imap::TestImap;
+use crate::support::office::{Office, fixture};
+
+/// Bounds waits for Postfix to deliver; delivery takes milliseconds.
+const DELIVERY: Duration = Duration::from_secs(20);
+
+/// After the expected forward arrived, how long to watch for an unwanted second one.
+const SETTLE: Duration = Duration::from_millis(1500);
+
+/// The raw bytes of the message/rfc822 part of a forward.
+fn attached_original(forward: &[u8]) -> Vec<u8> {
+    let msg = MessageParser::default()
+        .parse(forward)
+        .expect("a forward parses");
+    let part = msg
+        .parts
+        .iter()
+        .find(|p| {
+            p.content_type()
+                .is_some_and(|ct| ct.ctype() == "message" && ct.subtype() == Some("rfc822"))
+        })
+        .expect("the forward attaches the original as message/rfc822");
+    forward[part.offset_body as usize..part.offset_end as usize].to_vec()
+}
+
+#[tokio::test]
+async fn a_delegable_message_reaches_its_assistant_with_instructions_and_the_original_intact()
+-> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let office = Office::new(ms);
+    office.run_once_ok();
+    let original = fixture("012-supplier-invoice");
+    let mut giulia = TestImap::login(ms, &office.giulia).await?;
+    giulia.append("INBOX", &original, &[]).await?;
+    let out = office.run_once_ok();
+    assert!(out.contains("1 forwarded"), "{out}");
+
+    let mut marta = TestImap::login(ms, &office.marta).await?;
+    let received = marta.wait_for("INBOX", 1, DELIVERY).await?;
+    let forward = &received[0].raw;
+    let parsed = MessageParser::default().parse(forward).expect("parses");
+    let subject = parsed.subject().unwrap_or_default();
+    assert!(subject.starts_with("[delega] "), "{subject}");
+    let original_parsed = MessageParser::default().parse(&original).expect("parses");
+    let client = original_parsed
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .expect("sender");
+    let reply_to = parsed
+        .reply_to()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .expect("Reply-To");
+    assert_eq!(
+        reply_to,
+        original_parsed
+            .reply_to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or(client)
+    );
+    assert_eq!(
+        parsed.header_raw("Auto-Submitted").map(str::trim),
+        Some("auto-generated")
+    );
+    assert!(parsed.header_raw("X-Delega-Forward").is_some());
+    let text = parsed.body_text(0).expect("a text part");
+    assert!(
+        text.contains("Registra la fattura"),
+        "the invoices rule's instructions: {text}"
+    );
+    assert!(text.contains(client), "who sent it");
+
+    // The original travels byte for byte (a real server may only add nothing to it).
+    let attached = attached_original(forward);
+    assert_eq!(
+        attached.trim_ascii_end(),
+        original.trim_ascii_end(),
+        "original altered in the forward"
+    );
+
+    // The entrepreneur's copy is filed, and nobody else got a forward.
+    assert_eq!(giulia.fetch_all("Delegated").await?.len(), 1);
+    assert!(giulia.fetch_all("INBOX").await?.is_empty());
+    let mut luca = TestImap::login(ms, &office.luca).await?;
+    assert!(luca.fetch_all("INBOX").await?.is_empty());
+    let row = &office.ledger()[0];
+    assert_eq!(row.status, Status::Done);
+    let outbox = office.state().outbox_for(row.id)?.expect("outbox row");
+    assert_eq!(outbox.state, OutboxState::Sent);
+    Ok(())
+}
+
+#[tokio::test]
+async fn each_failpoint_then_a_restart_delivers_exactly_one_forward() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    for point in ["before-send", "after-send", "before-move"] {
+        let office = Office::new(ms);
+        office.run_once_ok();
+        let mut giulia = TestImap::login(ms, &office.giulia).await?;
+        giulia
+            .append("INBOX", &fixture("015-meeting-request"), &[])
+            .await?;
+
+        let crashed = office
+            .command(&["run", "--once"])
+            .env("DELEGA_FAILPOINT", point)
+            .output()?;
+        assert!(
+            !crashed.status.success(),
+            "{point}: the failpoint aborts the process"
+        );
+        office.run_once_ok();
+
+        let mut marta = TestImap::login(ms, &office.marta).await?;
+        marta.wait_for("INBOX", 1, DELIVERY).await?;
+        std::thread::sleep(SETTLE);
+        assert_eq!(
+            marta.fetch_all("INBOX").await?.len(),
+            1,
+            "{point}: exactly one forward"
+        );
+        assert_eq!(
+            giulia.fetch_all("Delegated").await?.len(),
+            1,
+            "{point}: filed"
+        );
+        assert!(giulia.fetch_all("INBOX").await?.is_empty(), "{point}");
+        let ledger = office.ledger();
+        assert_eq!(ledger.len(), 1, "{point}: decided once");
+        assert_eq!(ledger[0].status, Status::Done, "{point}");
+        let outbox = office
+            .state()
+            .outbox_for(ledger[0].id)?
+            .expect("outbox row");
+        assert_eq!(outbox.state, OutboxState::Sent, "{point}");
+        // Only a crash inside the send leaves doubt, and the digest says so.
+        assert_eq!(
+            outbox
+                .last_error
+                .is_some_and(|e| e.starts_with("unconfirmed")),
+            point == "after-send",
+            "{point}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn forwards_wait_while_postfix_is_down_and_go_out_when_it_returns() -> anyhow::Result<()> {
+    let ms = MailSystem::start_dedicated();
+    let office = Office::new(&ms);
+    office.run_once_ok();
+    let mut giulia = TestImap::login(&ms, &office.giulia).await?;
+    giulia
+        .append("INBOX", &fixture("021-translation"), &[])
+        .await?;
+
+    ms.stop_postfix();
+    let out = office.run_once_ok();
+    assert!(out.contains("0 forwarded, 1 waiting"), "{out}");
+    assert_eq!(
+        giulia.fetch_all("INBOX").await?.len(),
+        1,
+        "kept until the forward is out"
+    );
+    let row = &office.ledger()[0];
+    assert_eq!(row.status, Status::Pending);
+    let outbox = office.state().outbox_for(row.id)?.expect("outbox row");
+    assert_eq!((outbox.state, outbox.attempts), (OutboxState::Pending, 1));
+
+    ms.start_postfix();
+    let out = office.run_once_ok();
+    assert!(out.contains("1 forwarded"), "{out}");
+    let mut luca = TestImap::login(&ms, &office.luca).await?;
+    luca.wait_for("INBOX", 1, DELIVERY).await?;
+    assert_eq!(giulia.fetch_all("Delegated").await?.len(), 1);
+    assert_eq!(office.ledger()[0].status, Status::Done);
+    Ok(())
+}
+
+#[tokio::test]
+async fn mail_from_assistants_auto_replies_and_delegas_own_forwards_are_never_forwarded()
+-> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    // One rule that would delegate all of them: only the guards keep them back.
+    std::fs::create_dir(office.dir.path().join("rules"))?;
+    std::fs::write(
+        office.dir.path().join("rules/10.toml"),
+        "[[rule]]\nname = \"everything\"\ncategory = \"delegable\"\nassistant = \"marta\"\n\
+         instructions = \"Handle it.\"\nwhen = { subject = \"fattura\" }\n",
+    )?;
+    office.rules_dir = office.dir.path().join("rules");
+    office.write_config();
+    office.run_once_ok();
+
+    let from_assistant = format!(
+        "From: Marta <{}>\r\nTo: {}\r\nSubject: Re: fattura 114\r\nMessage-ID: <m1@x>\r\n\r\nFatto.\r\n",
+        office.marta, office.giulia
+    );
+    let auto_reply = format!(
+        "From: Ufficio <info@supplier.example>\r\nTo: {}\r\nSubject: Risposta automatica: fattura\r\n\
+         Auto-Submitted: auto-replied\r\nMessage-ID: <m2@x>\r\n\r\nSono fuori ufficio.\r\n",
+        office.giulia
+    );
+    let own_forward = format!(
+        "From: <{}>\r\nTo: {}\r\nSubject: [delega] fattura\r\nX-Delega-Forward: giulia.1.1\r\n\
+         Message-ID: <m3@x>\r\n\r\nA forward.\r\n",
+        office.sender, office.giulia
+    );
+    let mut giulia = TestImap::login(ms, &office.giulia).await?;
+    for raw in [&from_assistant, &auto_reply, &own_forward] {
+        giulia.append("INBOX", raw.as_bytes(), &[]).await?;
+    }
+    let out = office.run_once_ok();
+    assert!(out.contains("3 strategic, 0 delegable"), "{out}");
+
+    let ledger = office.ledger();
+    let whys: Vec<&str> = ledger.iter().map(|r| r.entry.why.as_str()).collect();
+    assert!(whys[0].contains("comes from the assistant"), "{}", whys[0]);
+    assert!(whys[1].contains("sent by a machine"), "{}", whys[1]);
+    assert!(
+        whys[2].contains("delega sent this message itself"),
+        "{}",
+        whys[2]
+    );
+    assert_eq!(
+        giulia.fetch_all("INBOX").await?.len(),
+        3,
+        "kept in the Inbox"
+    );
+    let mut marta = TestImap::login(ms, &office.marta).await?;
+    std::thread::sleep(SETTLE);
+    assert!(
+        marta.fetch_all("INBOX").await?.is_empty(),
+        "no forward went out"
+    );
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! An entrepreneur's office for a test: unique users on the real mail system (the
+//! entrepreneur, two assistants, delega's sender), a config pointing at them, and helpers to
+//! run the real `delega` binary and read its state database.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use delega::state::{Entry, State};
+
+use super::MailSystem;
+
+/// One account's worth of users and a config file for them.
+pub struct Office {
+    /// The entrepreneur's address.
+    pub giulia: String,
+    /// The generalist assistant (`marta` in the rules).
+    pub marta: String,
+    /// The translator (`luca` in the rules).
+    pub luca: String,
+    /// delega's sender.
+    pub sender: String,
+    /// Holds config, password and state.
+    pub dir: tempfile::TempDir,
+    /// Extra `[[account]]` settings (written after `name`).
+    pub account_extra: String,
+    /// The rules directory (the repo's example rules unless a test sets its own).
+    pub rules_dir: PathBuf,
+    /// More entrepreneurs in the same config: (account name, address).
+    pub more_accounts: Vec<(String, String)>,
+    imap_port: u16,
+    submission_port: u16,
+    ca_file: PathBuf,
+}
+
+impl Office {
+    /// Creates fresh users on `ms` and writes the config.
+    pub fn new(ms: &MailSystem) -> Office {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("password"), format!("{}\n", ms.password()))
+            .expect("password file");
+        let office = Office {
+            giulia: ms.new_user("giulia"),
+            marta: ms.new_user("marta"),
+            luca: ms.new_user("luca"),
+            sender: ms.new_user("delega"),
+            dir,
+            account_extra: String::new(),
+            rules_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"),
+            more_accounts: Vec::new(),
+            imap_port: ms.imaps_port(),
+            submission_port: ms.submission_port(),
+            ca_file: ms.ca_file().to_path_buf(),
+        };
+        office.write_config();
+        office
+    }
+
+    /// Rewrites the config (after changing `account_extra`, `rules_dir`...).
+    pub fn write_config(&self) {
+        let mut accounts = self.account_block("giulia", &self.giulia, &self.rules_dir);
+        for (name, address) in &self.more_accounts {
+            accounts.push('\n');
+            accounts.push_str(&self.account_block(name, address, &self.rules_dir));
+        }
+        let config = format!(
+            r#"state = "state.db"
+[smtp]
+host = "localhost"
+port = {submission}
+security = "starttls"
+username = "{sender}"
+password_file = "password"
+ca_file = "{ca}"
+from = "Giulia's inbox <{sender}>"
+
+{account}
+"#,
+            submission = self.submission_port,
+            sender = self.sender,
+            ca = self.ca_file.display(),
+            account = accounts,
+        );
+        std::fs::write(self.config_path(), config).expect("write config");
+    }
+
+    /// The `[[account]]` table for an entrepreneur with this office's assistants.
+    pub fn account_block(&self, name: &str, address: &str, rules: &Path) -> String {
+        format!(
+            r#"[[account]]
+name = "{name}"
+{extra}
+rules = "{rules}"
+imap = {{ host = "localhost", port = {imap}, security = "tls", username = "{address}", password_file = "password", ca_file = "{ca}", poll_secs = 5 }}
+digest = {{ to = "{address}", timezone = "Europe/Rome", language = "en" }}
+[[account.assistant]]
+id = "marta"
+name = "Marta Verdi"
+address = "{marta}"
+[[account.assistant]]
+id = "luca"
+name = "Luca Bianchi"
+address = "{luca}"
+"#,
+            extra = self.account_extra,
+            rules = rules.display(),
+            imap = self.imap_port,
+            ca = self.ca_file.display(),
+            marta = self.marta,
+            luca = self.luca,
+        )
+    }
+
+    /// The config file.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("delega.toml")
+    }
+
+    /// A `delega` command with this config.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_delega"));
+        cmd.args(args)
+            .arg("--config")
+            .arg(self.config_path())
+            .env_remove("DELEGA_FAILPOINT")
+            .env("RUST_LOG", "info");
+        cmd
+    }
+
+    /// Runs `delega run --once` (plus `extra` args) and returns its output.
+    pub fn run_once(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["run", "--once"];
+        args.extend_from_slice(extra);
+        self.command(&args).output().expect("run delega")
+    }
+
+    /// Runs `delega run --once` and asserts it succeeded.
+    pub fn run_once_ok(&self) -> String {
+        let out = self.run_once(&[]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "delega run --once failed:\n{text}");
+        text
+    }
+
+    /// Starts the daemon (`delega run`) with its output captured.
+    pub fn spawn(&self) -> Child {
+        self.command(&["run"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn delega run")
+    }
+
+    /// The ledger rows recorded so far for the first account.
+    pub fn ledger(&self) -> Vec<Entry> {
+        self.ledger_of("giulia")
+    }
+
+    /// The ledger rows recorded so far for an account.
+    pub fn ledger_of(&self, account: &str) -> Vec<Entry> {
+        self.state()
+            .entries_between(account, 0, i64::MAX)
+            .expect("ledger")
+    }
+
+    /// The state database.
+    pub fn state(&self) -> State {
+        State::open(&self.dir.path().join("state.db")).expect("state")
+    }
+}
+
+/// Polls `check` every 100 ms until it returns true or `timeout` passes; returns the time
+/// it took, or `None` on timeout.
+pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// Sends SIGTERM to a child and waits (at most `timeout`) for it to exit.
+pub fn terminate(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let pid = i32::try_from(child.id()).expect("pid");
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// A fixture message from the corpus.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    let entry = std::fs::read_dir(&dir)
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .find(|p| {
+            p.file_name().is_some_and(|n| {
+                n.to_string_lossy().contains(name) && p.extension().is_some_and(|e| e == "eml")
+            })
+        })
+        .unwrap_or_else(|| panic!("no fixture named like {name}"));
+    std::fs::read(entry).expect("fixture")
+}
