@@ -10,7 +10,7 @@ use delega::state::{Action, Status};
 
 use crate::support::MailSystem;
 use crate::support::imap::{Fetched, TestImap};
-use crate::support::office::{Office, fixture, terminate, wait_until};
+use crate::support::office::{Office, fixture, wait_until};
 
 /// Bounds waits for the daemon; passing tests take a fraction of it.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -195,7 +195,7 @@ async fn mail_arriving_during_idle_is_triaged_at_once_and_sigterm_exits_cleanly(
         "IDLE should wake delega within about a second, took {latency:?}"
     );
 
-    let status = terminate(&mut daemon, Duration::from_secs(10)).expect("exits within 10 s");
+    let status = daemon.terminate(Duration::from_secs(10)).expect("exits within 10 s");
     assert!(status.success(), "SIGTERM exits 0, got {status}");
     assert_eq!(office.ledger().len(), 1);
     Ok(())
@@ -228,7 +228,7 @@ async fn dovecot_restart_mid_run_loses_nothing() -> anyhow::Result<()> {
     imap.append("INBOX", &fixture("001-investor"), &[]).await?;
     imap.wait_for("Noise", 2, Duration::from_secs(40)).await?;
 
-    let status = terminate(&mut daemon, Duration::from_secs(10)).expect("exits");
+    let status = daemon.terminate(Duration::from_secs(10)).expect("exits");
     assert!(status.success());
     let ledger = office.ledger();
     assert_eq!(ledger.len(), 3, "each message decided exactly once");

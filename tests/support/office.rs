@@ -146,13 +146,21 @@ address = "{luca}"
         text
     }
 
-    /// Starts the daemon (`delega run`) with its output captured.
-    pub fn spawn(&self) -> Child {
-        self.command(&["run"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+    /// Starts the daemon (`delega run`); its log goes to `daemon.log` in the office dir.
+    pub fn spawn(&self) -> Daemon {
+        let log = std::fs::File::create(self.dir.path().join("daemon.log")).expect("log file");
+        let child = self
+            .command(&["run"])
+            .stdout(Stdio::null())
+            .stderr(log)
             .spawn()
-            .expect("spawn delega run")
+            .expect("spawn delega run");
+        Daemon(child)
+    }
+
+    /// What the daemon logged so far.
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
     }
 
     /// The ledger rows recorded so far for the first account.
@@ -186,21 +194,39 @@ pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> Option<
     None
 }
 
-/// Sends SIGTERM to a child and waits (at most `timeout`) for it to exit.
-pub fn terminate(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    let pid = i32::try_from(child.id()).expect("pid");
-    Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("kill");
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
+/// A running `delega run`, killed when dropped so a failing test leaves no daemon behind.
+pub struct Daemon(Child);
+
+impl Daemon {
+    /// Sends `signal` (e.g. "TERM", "HUP") to the daemon.
+    pub fn signal(&self, signal: &str) {
+        Command::new("kill")
+            .args([&format!("-{signal}"), &self.0.id().to_string()])
+            .status()
+            .expect("kill");
     }
-    None
+
+    /// Sends SIGTERM and waits (at most `timeout`) for the daemon to exit.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        self.signal("TERM");
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Some(status) = self.0.try_wait().expect("wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
 }
 
 /// A fixture message from the corpus.
