@@ -6,4 +6,5 @@ mod check;
 mod corpus;
 mod delegation;
 mod harness;
+mod lifecycle;
 mod triage;

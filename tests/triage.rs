@@ -195,7 +195,9 @@ async fn mail_arriving_during_idle_is_triaged_at_once_and_sigterm_exits_cleanly(
         "IDLE should wake delega within about a second, took {latency:?}"
     );
 
-    let status = daemon.terminate(Duration::from_secs(10)).expect("exits within 10 s");
+    let status = daemon
+        .terminate(Duration::from_secs(10))
+        .expect("exits within 10 s");
     assert!(status.success(), "SIGTERM exits 0, got {status}");
     assert_eq!(office.ledger().len(), 1);
     Ok(())
