@@ -151,6 +151,17 @@ impl State {
         )?)
     }
 
+    /// How many of the account's forwards are waiting and how many failed for good.
+    pub fn outbox_counts(&self, account: &str) -> anyhow::Result<(u32, u32)> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FILTER (WHERE state IN ('pending', 'sending')),
+                    COUNT(*) FILTER (WHERE state = 'failed')
+             FROM outbox WHERE account = ?1",
+            params![account],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
     /// The earliest retry time of the account's pending forwards.
     pub fn next_forward_due(&self, account: &str) -> anyhow::Result<Option<i64>> {
         Ok(self.conn.query_row(

@@ -22,11 +22,6 @@ use tempfile::TempDir;
 /// later run can tell which ones were left behind by a binary that has exited.
 const DIR_PREFIX: &str = "delega-mailsystem-";
 
-/// Prefixes of the users written into every instance's passwd-file at start.
-const POOL_PREFIXES: [&str; 5] = ["giulia", "marta", "luca", "delega", "paolo"];
-/// Numbers per prefix: `NEXT` is shared by all prefixes, so this bounds users per binary run.
-const POOL_SIZE: u32 = 300;
-
 /// One running Dovecot + Postfix pair, and the settings `scripts/mailsystem` chose for it.
 #[derive(Debug)]
 pub struct MailSystem {
@@ -71,13 +66,11 @@ impl MailSystem {
         let env_file = dir.join("env");
         let text = std::fs::read_to_string(&env_file)
             .unwrap_or_else(|err| panic!("reading {}: {err}", env_file.display()));
-        let ms = MailSystem {
+        MailSystem {
             dir,
             env: parse_env(&text),
             tempdir,
-        };
-        ms.write_user_pool();
-        ms
+        }
     }
 
     /// The directory holding this instance's config, logs (`log/`) and mail (`mail/USER/`).
@@ -126,59 +119,14 @@ impl MailSystem {
         self.var("PASSWORD")
     }
 
-    /// Hands out a user no other test uses, such as `giulia-7@delega.test`, and returns its
-    /// address. Users of the usual prefixes come from a pool written at start; others are
-    /// added, and then waited for until Dovecot lets them log in.
+    /// Creates a user no other test uses, such as `giulia-7@delega.test`, and returns its
+    /// address. It can log in at once: each user has a passwd-file of its own, which Dovecot
+    /// reads on first use (it re-checks a file it has read at most once a second).
     pub fn new_user(&self, prefix: &str) -> String {
         static NEXT: AtomicU32 = AtomicU32::new(1);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{prefix}-{n}");
-        if !(POOL_PREFIXES.contains(&prefix) && n <= POOL_SIZE) {
-            run_script(&["adduser", path_str(&self.dir), &name]);
-            self.wait_for_login(&name);
-        }
+        let name = format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        run_script(&["adduser", path_str(&self.dir), &name]);
         format!("{name}@{}", self.domain())
-    }
-
-    /// Dovecot looks at its passwd-file at most once a second, so a user added right after
-    /// another lookup cannot log in at once: wait (about a second at most) until it can.
-    fn wait_for_login(&self, name: &str) {
-        let user = format!("{name}@{}", self.domain());
-        let conf = self.dir.join("dovecot.conf");
-        for _ in 0..50 {
-            let ok = Command::new("doveadm")
-                .arg("-c")
-                .arg(&conf)
-                .args(["auth", "test", &user, self.password()])
-                .output()
-                .is_ok_and(|o| o.status.success());
-            if ok {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("user {user} cannot log in to the test Dovecot");
-    }
-
-    /// Writes the pool of users handed out by [`Self::new_user`], before any login.
-    fn write_user_pool(&self) {
-        let mut lines = String::new();
-        for n in 1..=POOL_SIZE {
-            for prefix in POOL_PREFIXES {
-                lines.push_str(&format!(
-                    "{prefix}-{n}@{}:{{PLAIN}}{}::::::\n",
-                    self.domain(),
-                    self.password()
-                ));
-            }
-        }
-        let users = self.dir.join("users");
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&users)
-            .unwrap_or_else(|err| panic!("opening {}: {err}", users.display()));
-        std::io::Write::write_all(&mut file, lines.as_bytes())
-            .unwrap_or_else(|err| panic!("writing {}: {err}", users.display()));
     }
 
     /// Stops Dovecot (IMAP and LMTP). Takes about a second: Dovecot's shutdown waits for its
