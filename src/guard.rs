@@ -78,3 +78,101 @@ pub fn guard(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tests::account;
+
+    fn delegable() -> Decision {
+        Decision {
+            category: Category::Delegable,
+            rule: Some("invoices".into()),
+            assistant: Some("marta".into()),
+            instructions: Some("Pay it.".into()),
+            observe: false,
+            why: "subject contains \"invoice\"".into(),
+        }
+    }
+
+    fn guarded(raw: &str, history: History) -> Decision {
+        guard(
+            delegable(),
+            &Message::parse(raw.as_bytes()),
+            &account(),
+            history,
+        )
+    }
+
+    #[test]
+    fn ordinary_mail_is_forwarded() {
+        let d = guarded(
+            "From: a@supplier.example\r\nSubject: invoice\r\n\r\n",
+            History::default(),
+        );
+        assert_eq!(d, delegable());
+    }
+
+    #[test]
+    fn loops_and_machines_are_kept_in_the_inbox_with_the_reason() {
+        let cases = [
+            (
+                "From: a@x.example\r\nX-Delega-Forward: g.1.2\r\n\r\n",
+                "delega sent this message itself",
+            ),
+            (
+                "From: Marta <MARTA@office.example>\r\n\r\n",
+                "comes from the assistant Marta Verdi",
+            ),
+            (
+                "From: a@x.example\r\nAuto-Submitted: auto-replied\r\n\r\n",
+                "sent by a machine",
+            ),
+            (
+                "From: MAILER-DAEMON@mx.example\r\n\r\n",
+                "sent by a machine",
+            ),
+        ];
+        for (raw, reason) in cases {
+            let d = guarded(raw, History::default());
+            assert_eq!(d.category, Category::Strategic, "{raw}");
+            assert_eq!(d.assistant, None);
+            assert!(d.why.contains(reason), "{raw}: {}", d.why);
+            assert!(
+                d.why.contains("rule invoices would delegate it"),
+                "{}",
+                d.why
+            );
+        }
+    }
+
+    #[test]
+    fn too_many_hops_or_an_earlier_forward_stop_it() {
+        let hops: String = (0..26)
+            .map(|i| format!("Received: from h{i}.example\r\n"))
+            .collect();
+        let d = guarded(
+            &format!("{hops}From: a@x.example\r\n\r\n"),
+            History::default(),
+        );
+        assert!(d.why.contains("crossed 26 mail servers"), "{}", d.why);
+        let again = History {
+            already_forwarded: true,
+        };
+        let d = guarded("From: a@x.example\r\n\r\n", again);
+        assert!(d.why.contains("already forwarded"), "{}", d.why);
+    }
+
+    #[test]
+    fn other_categories_pass_untouched() {
+        let noise = Decision {
+            category: Category::Noise,
+            ..delegable()
+        };
+        let msg = Message::parse(b"From: a@x.example\r\nAuto-Submitted: auto-replied\r\n\r\n");
+        assert_eq!(
+            guard(noise.clone(), &msg, &account(), History::default()),
+            noise
+        );
+    }
+}

@@ -25,6 +25,7 @@ pub mod logging;
 pub mod message;
 pub mod outbox;
 pub mod state;
+pub mod suggest;
 pub mod systemd;
 pub mod tomlread;
 pub mod triage;

@@ -45,6 +45,18 @@ enum Command {
         #[arg(required = true, value_name = "MESSAGE.eml")]
         messages: Vec<PathBuf>,
     },
+    /// Propose rules learned from the entrepreneur's corrections (messages moved by hand),
+    /// as ready-to-paste TOML with the evidence. Changes nothing.
+    Suggest {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this account (default: all).
+        #[arg(long, short)]
+        account: Option<String>,
+        /// Corrections of one sender or list needed before a rule is proposed.
+        #[arg(long, default_value_t = 2)]
+        min: usize,
+    },
     /// Watch every account's inbox and triage new mail until stopped (SIGTERM/SIGINT).
     Run {
         #[command(flatten)]
@@ -79,6 +91,11 @@ fn main() -> ExitCode {
             once,
             observe,
         } => run(&config.config, RunOptions { once, observe }),
+        Command::Suggest {
+            config,
+            account,
+            min,
+        } => suggest(&config.config, account.as_deref(), min),
     }
 }
 
@@ -166,6 +183,65 @@ async fn listen_for_signals(shutdown: CancellationToken, reload: tokio::sync::mp
     shutdown.cancel();
 }
 
+fn suggest(path: &std::path::Path, only: Option<&str>, min: usize) -> ExitCode {
+    let loaded = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let config = &loaded.config;
+    let accounts = match select_accounts(config, only, path) {
+        Ok(accounts) => accounts,
+        Err(code) => return code,
+    };
+    let state = match delega::state::State::open(&config.state) {
+        Ok(state) => state,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for account in accounts {
+        let corrections = match state.corrections(&account.name) {
+            Ok(c) => c,
+            Err(err) => {
+                eprintln!("{}: error: {err:#}", account.name);
+                return ExitCode::FAILURE;
+            }
+        };
+        let assistant_of = |c: &delega::state::Correction| {
+            let id = c.message_id.as_deref()?;
+            let entry = state.entry_by_message_id(&account.name, id).ok()??;
+            entry.entry.assistant
+        };
+        let proposals = delega::suggest::suggest(account, &corrections, &assistant_of, min);
+        print!(
+            "{}",
+            delega::suggest::render(account, &proposals, &account.digest.timezone)
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// The accounts a command works on: all, or the one named with `--account`.
+fn select_accounts<'c>(
+    config: &'c delega::config::Config,
+    only: Option<&str>,
+    path: &std::path::Path,
+) -> Result<Vec<&'c delega::config::Account>, ExitCode> {
+    match only {
+        None => Ok(config.accounts.iter().collect()),
+        Some(name) => match config.account(name) {
+            Some(a) => Ok(vec![a]),
+            None => {
+                let names: Vec<_> = config.accounts.iter().map(|a| a.name.as_str()).collect();
+                eprintln!("error: no account `{name}` in {}", path.display());
+                eprintln!("  help: the accounts are: {}", names.join(", "));
+                Err(ExitCode::from(2))
+            }
+        },
+    }
+}
+
 /// Loads the config, printing warnings; on failure prints the errors and gives the exit code.
 fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
     match config::load(path) {
@@ -232,17 +308,9 @@ fn explain(path: &std::path::Path, account: Option<&str>, messages: &[PathBuf]) 
         Err(code) => return code,
     };
     let config = &loaded.config;
-    let account = match account {
-        Some(name) => match config.account(name) {
-            Some(a) => a,
-            None => {
-                let names: Vec<_> = config.accounts.iter().map(|a| a.name.as_str()).collect();
-                eprintln!("error: no account `{name}` in {}", path.display());
-                eprintln!("  help: the accounts are: {}", names.join(", "));
-                return ExitCode::FAILURE;
-            }
-        },
-        None => &config.accounts[0],
+    let account = match select_accounts(config, account, path) {
+        Ok(accounts) => accounts[0],
+        Err(code) => return code,
     };
     let mut failed = false;
     for file in messages {

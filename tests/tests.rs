@@ -4,6 +4,7 @@ mod support;
 
 mod check;
 mod corpus;
+mod corrections;
 mod delegation;
 mod harness;
 mod lifecycle;

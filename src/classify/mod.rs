@@ -188,6 +188,31 @@ impl RuleSet {
         }
     }
 
+    /// The delegable rule that fits `msg` best: the one that decides it, or else the one
+    /// with the largest share of its conditions matching (at least one positive). Used when
+    /// the entrepreneur delegates a message by hand and delega must pick the assistant.
+    pub fn closest_delegable(&self, msg: &Message<'_>) -> Option<&Rule> {
+        let delegable = |r: &&Rule| r.category == Category::Delegable;
+        if let Some(rule) = self
+            .rules
+            .iter()
+            .filter(delegable)
+            .find(|r| r.matches(msg).is_some())
+        {
+            return Some(rule);
+        }
+        self.rules
+            .iter()
+            .filter(delegable)
+            .filter_map(|r| {
+                let near = r.near_miss(msg)?;
+                let score = near.matched.len() * 1000 / (near.matched.len() + near.missed.len());
+                Some((score, r))
+            })
+            .max_by_key(|(score, r)| (*score, std::cmp::Reverse(r.origin.line)))
+            .map(|(_, r)| r)
+    }
+
     /// The rule called `name`.
     pub fn rule(&self, name: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.name == name)
@@ -317,6 +342,36 @@ when = { subject = "invoice" }
         ));
         assert_eq!(d.category, Category::Noise);
         assert!(d.observe);
+    }
+
+    #[test]
+    fn the_closest_delegable_rule_is_the_matching_one_or_the_nearest() {
+        let set = rules(
+            r#"
+[[rule]]
+name = "invoices"
+category = "delegable"
+assistant = "marta"
+instructions = "Pay it."
+[rule.when]
+from_domain = "supplier.example"
+subject = "invoice"
+
+[[rule]]
+name = "lists"
+category = "noise"
+when = { from_domain = "supplier.example" }
+"#,
+            Category::Strategic,
+        );
+        let near = Message::parse(b"From: a@supplier.example\r\nSubject: Hello\r\n\r\n");
+        assert_eq!(set.classify(&near).rule.as_deref(), Some("lists"));
+        assert_eq!(
+            set.closest_delegable(&near).map(|r| r.name.as_str()),
+            Some("invoices")
+        );
+        let far = Message::parse(b"From: a@elsewhere.example\r\nSubject: Hello\r\n\r\n");
+        assert!(set.closest_delegable(&far).is_none());
     }
 
     #[test]

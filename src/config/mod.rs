@@ -248,3 +248,71 @@ impl Config {
         self.accounts.iter().find(|a| a.name == name)
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::classify::Category;
+
+    /// An account with two assistants and no rules, for unit tests of other modules.
+    pub(crate) fn account() -> Account {
+        Account {
+            name: "giulia".into(),
+            imap: Server {
+                host: "imap.example".into(),
+                port: 993,
+                security: Security::Tls,
+                username: Some("giulia@studio.example".into()),
+                password: Some(Secret::Env("UNUSED".into())),
+                ca_file: None,
+                timeout: Duration::from_secs(30),
+            },
+            mailbox: "INBOX".into(),
+            poll: Duration::from_secs(60),
+            rules_dir: PathBuf::from("rules"),
+            rules: RuleSet {
+                rules: Vec::new(),
+                default: Category::Strategic,
+            },
+            default_assistant: None,
+            observe: false,
+            backfill_days: 0,
+            folders: Folders {
+                noise: "Noise".into(),
+                delegated: "Delegated".into(),
+            },
+            digest: Digest {
+                to: "giulia@studio.example".into(),
+                at: jiff::civil::time(18, 0, 0, 0),
+                timezone_name: "Europe/Rome".into(),
+                timezone: jiff::tz::TimeZone::get("Europe/Rome").expect("bundled tzdb"),
+                language: Language::En,
+                minutes_per_message: 2,
+                hourly_value: Some(100.0),
+                currency: "EUR".into(),
+                skip_empty: false,
+            },
+            forward: Forwarding {
+                subject_prefix: "[delega]".into(),
+                max_per_hour: 30,
+                max_received: 25,
+            },
+            assistants: vec![
+                Assistant {
+                    id: "marta".into(),
+                    name: "Marta Verdi".into(),
+                    address: "marta@office.example".into(),
+                    role: None,
+                    daily_list: false,
+                },
+                Assistant {
+                    id: "luca".into(),
+                    name: "Luca Bianchi".into(),
+                    address: "luca@office.example".into(),
+                    role: None,
+                    daily_list: false,
+                },
+            ],
+        }
+    }
+}

@@ -118,6 +118,13 @@ fn build(root: &Table<'_, '_>, rule_diagnostics: &mut Vec<Diagnostic>) -> Option
             }
         }
     }
+    if accounts.is_empty() && root.get("account").is_some() && !reader.has_errors() {
+        reader.error(
+            root.get("account").map(|v| v.span()).unwrap_or_default(),
+            "no account is configured",
+            Some("add an [[account]] table for each inbox delega should watch".into()),
+        );
+    }
     Some(Config {
         path: reader.source().path().to_path_buf(),
         state,

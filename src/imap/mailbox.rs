@@ -169,13 +169,34 @@ impl Mailboxes {
             .context("UID FETCH")?
             .try_filter_map(|f| async move {
                 let Some(uid) = f.uid else { return Ok(None) };
-                let flags = f.flags().map(|flag| format!("{flag:?}")).collect();
+                let flags = f.flags().map(|flag| flag_name(&flag)).collect();
                 let raw = f.body().unwrap_or_default().to_vec();
                 Ok(Some(Fetched { uid, flags, raw }))
             })
             .try_collect()
             .await
             .context("UID FETCH")?;
+        self.drain();
+        out.sort_by_key(|f| f.uid);
+        Ok(out)
+    }
+
+    /// Fetches the headers of messages (enough to recognise them), without marking them seen.
+    pub async fn fetch_headers(&mut self, uids: &[u32]) -> anyhow::Result<Vec<Fetched>> {
+        let mut out: Vec<Fetched> = self
+            .session
+            .uid_fetch(uid_set(uids), "(UID FLAGS BODY.PEEK[HEADER])")
+            .await
+            .context("UID FETCH HEADER")?
+            .try_filter_map(|f| async move {
+                let Some(uid) = f.uid else { return Ok(None) };
+                let flags = f.flags().map(|flag| flag_name(&flag)).collect();
+                let raw = f.header().unwrap_or_default().to_vec();
+                Ok(Some(Fetched { uid, flags, raw }))
+            })
+            .try_collect()
+            .await
+            .context("UID FETCH HEADER")?;
         self.drain();
         out.sort_by_key(|f| f.uid);
         Ok(out)
@@ -257,6 +278,21 @@ impl Mailboxes {
         }
         self.drain();
         Ok(())
+    }
+}
+
+/// A flag as IMAP spells it: `\Seen`, `$delega`.
+fn flag_name(flag: &async_imap::types::Flag<'_>) -> String {
+    use async_imap::types::Flag;
+    match flag {
+        Flag::Seen => "\\Seen".into(),
+        Flag::Answered => "\\Answered".into(),
+        Flag::Flagged => "\\Flagged".into(),
+        Flag::Deleted => "\\Deleted".into(),
+        Flag::Draft => "\\Draft".into(),
+        Flag::Recent => "\\Recent".into(),
+        Flag::MayCreate => "\\*".into(),
+        Flag::Custom(name) => name.to_string(),
     }
 }
 

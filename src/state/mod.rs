@@ -12,8 +12,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::classify::Category;
 
+mod corrections;
 mod outbox;
 
+pub use corrections::Correction;
 pub use outbox::{OutboxRow, OutboxState};
 
 /// Schema migrations; `PRAGMA user_version` says how many have run. Append, never edit.
@@ -90,7 +92,24 @@ const MIGRATIONS: &[&str] = &[
         period_end   INTEGER NOT NULL,
         sent_at      INTEGER NOT NULL,
         PRIMARY KEY (account, day)
-    );",
+    );
+    CREATE TABLE correction (
+        id          INTEGER PRIMARY KEY,
+        account     TEXT NOT NULL,
+        mailbox     TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        uid         INTEGER NOT NULL,
+        message_id  TEXT,
+        from_addr   TEXT NOT NULL,
+        list_id     TEXT,
+        subject     TEXT NOT NULL,
+        ledger_id   INTEGER REFERENCES ledger (id),
+        category    TEXT,
+        rule        TEXT,
+        at          INTEGER NOT NULL,
+        UNIQUE (account, mailbox, uidvalidity, uid)
+    );
+    CREATE INDEX correction_account ON correction (account, at);",
 ];
 
 /// A mailbox's position: what delega has already looked at.

@@ -6,13 +6,15 @@
 //! finishing whatever a previous one left pending, so nothing is processed twice or lost.
 //! Deciding is `classify` + `guard`; this file owns the order of things.
 
+mod corrections;
+
 use std::collections::BTreeMap;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::classify::Category;
+use crate::classify::{Category, Decision};
 use crate::config::Account;
 use crate::failpoint;
 use crate::forward::{ForwardRequest, compose};
@@ -40,6 +42,8 @@ pub struct Triage<'a> {
 /// Counts of one pass, for logs and `--once` output.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PassReport {
+    /// Messages the entrepreneur moved against delega's decision, noticed in this pass.
+    pub corrections: usize,
     /// New messages decided, per category.
     pub decided: BTreeMap<Category, usize>,
     /// Forwards the server accepted in this pass.
@@ -48,7 +52,7 @@ pub struct PassReport {
     pub waiting: usize,
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
@@ -63,7 +67,7 @@ pub async fn pass(
     let mut report = PassReport::default();
     let info = boxes.select(&account.mailbox).await?;
     let cursor = position(boxes, state, account, info).await?;
-    finish_pending(boxes, state, t, info, &mut report).await?;
+    finish_pending(boxes, state, t, (&account.mailbox, info), &mut report).await?;
 
     let uids = boxes.uids_after(cursor.last_uid).await?;
     let mut cursor = cursor;
@@ -73,6 +77,14 @@ pub async fn pass(
         }
         let fetched = boxes.fetch(&batch).await?;
         cursor = triage_batch(boxes, state, t, info, cursor, fetched, &mut report).await?;
+    }
+    let acting = !(t.observe || account.observe);
+    if acting && !shutdown.is_cancelled() {
+        for folder in [&account.folders.noise, &account.folders.delegated] {
+            corrections::watch_folder(boxes, state, t, folder, &mut report).await?;
+        }
+        // IDLE watches the selected mailbox: the Inbox.
+        boxes.select(&account.mailbox).await?;
     }
     state.record_check(&account.name, now())?;
     Ok(report)
@@ -162,6 +174,13 @@ async fn triage_batch(
         {
             continue;
         }
+        // delega's keyword on a new arrival: the entrepreneur moved it back here by hand.
+        if corrections::is_return(&f) {
+            if corrections::record_return(state, t, info.uidvalidity, &f, &msg, now())? {
+                report.corrections += 1;
+            }
+            continue;
+        }
         entries.push(decide(state, t, &msg, f.uid)?);
         raws.push(f.raw);
     }
@@ -192,7 +211,8 @@ async fn triage_batch(
             Action::Keep | Action::Nothing => outcomes.push((*id, Status::Done, None)),
             Action::File(folder) => by_folder.entry(folder).or_default().push((*id, entry.uid)),
             Action::Forward(_) => {
-                if let Some(outcome) = forward(boxes, state, t, *id, entry, raw, report).await? {
+                let at = (*id, account.mailbox.as_str());
+                if let Some(outcome) = forward(boxes, state, t, at, entry, raw, report).await? {
                     outcomes.push(outcome);
                 }
             }
@@ -218,7 +238,12 @@ async fn triage_batch(
 }
 
 /// Classifies one message, applies the loop guards, and plans the action.
-fn decide(state: &State, t: &Triage<'_>, msg: &Message<'_>, uid: u32) -> anyhow::Result<NewEntry> {
+pub(crate) fn decide(
+    state: &State,
+    t: &Triage<'_>,
+    msg: &Message<'_>,
+    uid: u32,
+) -> anyhow::Result<NewEntry> {
     let account = t.account;
     let decision = account.rules.classify(msg);
     let history = History {
@@ -229,7 +254,12 @@ fn decide(state: &State, t: &Triage<'_>, msg: &Message<'_>, uid: u32) -> anyhow:
             _ => false,
         },
     };
-    let decision = guard(decision, msg, account, history);
+    Ok(plan(t, msg, uid, guard(decision, msg, account, history)))
+}
+
+/// Turns a decision into the ledger entry and action for a message, and logs it.
+pub(crate) fn plan(t: &Triage<'_>, msg: &Message<'_>, uid: u32, decision: Decision) -> NewEntry {
+    let account = t.account;
     let observe = t.observe || account.observe || decision.observe;
     let action = match (observe, decision.category) {
         (true, _) => Action::Nothing,
@@ -246,7 +276,7 @@ fn decide(state: &State, t: &Triage<'_>, msg: &Message<'_>, uid: u32) -> anyhow:
         "decided"
     );
     let sender = msg.sender();
-    Ok(NewEntry {
+    NewEntry {
         uid,
         message_id: msg.message_id().map(str::to_string),
         date: msg.date(),
@@ -264,16 +294,17 @@ fn decide(state: &State, t: &Triage<'_>, msg: &Message<'_>, uid: u32) -> anyhow:
         observe,
         assistant: decision.assistant,
         action,
-    })
+    }
 }
 
-/// Sends the forward of a recorded decision and files the message once the server took it.
-/// Returns the ledger outcome, or `None` while the forward waits.
-async fn forward(
+/// Sends the forward of a recorded decision and files the message once the server took it
+/// (unless it already is in its folder: `mailbox` is where it is now). Returns the ledger
+/// outcome, or `None` while the forward waits.
+pub(crate) async fn forward(
     boxes: &mut Mailboxes,
     state: &mut State,
     t: &Triage<'_>,
-    ledger_id: i64,
+    (ledger_id, mailbox): (i64, &str),
     entry: &NewEntry,
     raw: &[u8],
     report: &mut PassReport,
@@ -357,24 +388,26 @@ async fn forward(
         }
     }
     failpoint::hit(failpoint::BEFORE_MOVE);
-    boxes.move_to(&[entry.uid], folder).await?;
+    if folder != mailbox {
+        boxes.move_to(&[entry.uid], folder).await?;
+    }
     Ok(Some((ledger_id, Status::Done, None)))
 }
 
-/// Finishes what earlier passes recorded but did not complete (a crash, a failed move,
-/// a forward that had to wait).
-async fn finish_pending(
+/// Finishes what earlier passes recorded in the selected `mailbox` but did not complete (a
+/// crash, a failed move, a forward that had to wait).
+pub(crate) async fn finish_pending(
     boxes: &mut Mailboxes,
     state: &mut State,
     t: &Triage<'_>,
-    info: MailboxInfo,
+    (mailbox, info): (&str, MailboxInfo),
     report: &mut PassReport,
 ) -> anyhow::Result<()> {
     let account = t.account;
     let pending: Vec<Entry> = state
         .pending(&account.name)?
         .into_iter()
-        .filter(|e| e.mailbox == account.mailbox)
+        .filter(|e| e.mailbox == mailbox)
         .collect();
     for e in pending {
         let outcome = if e.uidvalidity != info.uidvalidity {
@@ -403,11 +436,14 @@ async fn finish_pending(
                     if row.as_ref().is_some_and(|r| r.state == OutboxState::Sent) {
                         // Sent before a crash: only the filing is left to do.
                         boxes.add_keyword(&[uid], KEYWORD).await?;
-                        boxes.move_to(&[uid], folder).await?;
+                        if folder != mailbox {
+                            boxes.move_to(&[uid], folder).await?;
+                        }
                         Some((e.id, Status::Done, None))
                     } else if let Some(f) = boxes.fetch(&[uid]).await?.into_iter().next() {
                         boxes.add_keyword(&[uid], KEYWORD).await?;
-                        forward(boxes, state, t, e.id, &e.entry, &f.raw, report).await?
+                        let at = (e.id, mailbox);
+                        forward(boxes, state, t, at, &e.entry, &f.raw, report).await?
                     } else {
                         let why = "the message left the Inbox before it was forwarded";
                         if let Some(r) = row {

@@ -1,0 +1,97 @@
+//! `delega status`: what each account has been doing, read from the state database.
+//!
+//! Works while the daemon runs (SQLite in WAL mode lets a reader in beside the writer) and
+//! when it does not. Times are shown in each account's timezone.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::classify::Category;
+use crate::config::{Account, Config};
+use crate::state::State;
+
+/// One account's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountStatus {
+    /// The account name.
+    pub name: String,
+    /// Last time the Inbox was checked successfully (Unix time).
+    pub last_check: Option<i64>,
+    /// Messages decided since local midnight, per category.
+    pub today: BTreeMap<Category, usize>,
+    /// Forwards waiting to go out.
+    pub waiting: u32,
+    /// Forwards refused for good.
+    pub failed: u32,
+    /// The last problem recorded, and when.
+    pub last_error: Option<(String, i64)>,
+    /// When the next digest is due (Unix time).
+    pub next_digest: Option<i64>,
+}
+
+/// Reads every account's figures at `now`.
+pub fn collect(config: &Config, state: &State, now: i64) -> anyhow::Result<Vec<AccountStatus>> {
+    config
+        .accounts
+        .iter()
+        .map(|account| account_status(account, state, now))
+        .collect()
+}
+
+fn account_status(account: &Account, state: &State, now: i64) -> anyhow::Result<AccountStatus> {
+    let midnight = local_midnight(account, now)?;
+    let mut today = BTreeMap::new();
+    for e in state.entries_between(&account.name, midnight, i64::MAX)? {
+        *today.entry(e.entry.category).or_default() += 1;
+    }
+    let (waiting, failed) = state.outbox_counts(&account.name)?;
+    let (last_check, last_error, last_error_at) = state.account_status(&account.name)?;
+    Ok(AccountStatus {
+        name: account.name.clone(),
+        last_check,
+        today,
+        waiting,
+        failed,
+        last_error: last_error.zip(last_error_at),
+        next_digest: crate::digest::next_due(account, state, now)?,
+    })
+}
+
+fn local_midnight(account: &Account, now: i64) -> anyhow::Result<i64> {
+    let zoned = jiff::Timestamp::from_second(now)?.to_zoned_datetime(account.digest.timezone.clone());
+    Ok(zoned.start_of_day()?.timestamp().as_second())
+}
+
+/// The report `delega status` prints.
+pub fn render(config: &Config, statuses: &[AccountStatus]) -> String {
+    let mut out = String::new();
+    for (account, s) in config.accounts.iter().zip(statuses) {
+        let when = |t: Option<i64>| {
+            t.and_then(|t| jiff::Timestamp::from_second(t).ok())
+                .map(|t| {
+                    t.to_zoned_datetime(account.digest.timezone.clone())
+                        .strftime("%Y-%m-%d %H:%M %Z")
+                        .to_string()
+                })
+                .unwrap_or_else(|| "never".to_string())
+        };
+        let _ = writeln!(out, "{}", s.name);
+        let _ = writeln!(out, "  last check:    {}", when(s.last_check));
+        let counts: Vec<String> = Category::ALL
+            .iter()
+            .map(|c| format!("{} {c}", s.today.get(c).copied().unwrap_or(0)))
+            .collect();
+        let _ = writeln!(out, "  today:         {}", counts.join(", "));
+        let _ = writeln!(out, "  forwards:      {} waiting, {} failed", s.waiting, s.failed);
+        let _ = writeln!(out, "  next digest:   {}", when(s.next_digest));
+        match &s.last_error {
+            Some((err, at)) => {
+                let _ = writeln!(out, "  last error:    {} ({})", err, when(Some(*at)));
+            }
+            None => {
+                let _ = writeln!(out, "  last error:    none");
+            }
+        }
+    }
+    out
+}
