@@ -33,6 +33,13 @@ pub struct Fetched {
     pub raw: Vec<u8>,
 }
 
+/// What of a message to fetch.
+#[derive(Clone, Copy)]
+enum Part {
+    Whole,
+    Header,
+}
+
 /// Messages per fetch batch.
 const BATCH_COUNT: usize = 100;
 /// Bytes per fetch batch (a single larger message is fetched alone).
@@ -162,41 +169,37 @@ impl Mailboxes {
 
     /// Fetches whole messages without marking them seen.
     pub async fn fetch(&mut self, uids: &[u32]) -> anyhow::Result<Vec<Fetched>> {
+        self.fetch_part(uids, Part::Whole).await
+    }
+
+    /// Fetches the headers of messages (enough to recognise them), without marking them seen.
+    pub async fn fetch_headers(&mut self, uids: &[u32]) -> anyhow::Result<Vec<Fetched>> {
+        self.fetch_part(uids, Part::Header).await
+    }
+
+    async fn fetch_part(&mut self, uids: &[u32], part: Part) -> anyhow::Result<Vec<Fetched>> {
+        let query = match part {
+            Part::Whole => "(UID FLAGS BODY.PEEK[])",
+            Part::Header => "(UID FLAGS BODY.PEEK[HEADER])",
+        };
         let mut out: Vec<Fetched> = self
             .session
-            .uid_fetch(uid_set(uids), "(UID FLAGS BODY.PEEK[])")
+            .uid_fetch(uid_set(uids), query)
             .await
             .context("UID FETCH")?
             .try_filter_map(|f| async move {
                 let Some(uid) = f.uid else { return Ok(None) };
                 let flags = f.flags().map(|flag| flag_name(&flag)).collect();
-                let raw = f.body().unwrap_or_default().to_vec();
+                let bytes = match part {
+                    Part::Whole => f.body(),
+                    Part::Header => f.header(),
+                };
+                let raw = bytes.unwrap_or_default().to_vec();
                 Ok(Some(Fetched { uid, flags, raw }))
             })
             .try_collect()
             .await
             .context("UID FETCH")?;
-        self.drain();
-        out.sort_by_key(|f| f.uid);
-        Ok(out)
-    }
-
-    /// Fetches the headers of messages (enough to recognise them), without marking them seen.
-    pub async fn fetch_headers(&mut self, uids: &[u32]) -> anyhow::Result<Vec<Fetched>> {
-        let mut out: Vec<Fetched> = self
-            .session
-            .uid_fetch(uid_set(uids), "(UID FLAGS BODY.PEEK[HEADER])")
-            .await
-            .context("UID FETCH HEADER")?
-            .try_filter_map(|f| async move {
-                let Some(uid) = f.uid else { return Ok(None) };
-                let flags = f.flags().map(|flag| flag_name(&flag)).collect();
-                let raw = f.header().unwrap_or_default().to_vec();
-                Ok(Some(Fetched { uid, flags, raw }))
-            })
-            .try_collect()
-            .await
-            .context("UID FETCH HEADER")?;
         self.drain();
         out.sort_by_key(|f| f.uid);
         Ok(out)
