@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::classify::Category;
 
 mod corrections;
+mod digest;
 mod outbox;
 
 pub use corrections::Correction;

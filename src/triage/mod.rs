@@ -16,13 +16,14 @@ use tracing::{info, warn};
 
 use crate::classify::{Category, Decision};
 use crate::config::Account;
+use crate::config::Assistant;
 use crate::failpoint;
 use crate::forward::{ForwardRequest, compose};
 use crate::guard::{History, guard};
 use crate::imap::{Fetched, KEYWORD, MailboxInfo, Mailboxes};
 use crate::message::Message;
 use crate::outbox::{Mailer, SendError, backoff};
-use crate::state::{Action, Cursor, Entry, NewEntry, OutboxState, State, Status};
+use crate::state::{Action, Cursor, Entry, NewEntry, OutboxRow, OutboxState, State, Status};
 
 /// What a pass needs besides the mailbox and the database.
 pub struct Triage<'a> {
@@ -332,26 +333,16 @@ pub(crate) async fn forward(
                 report.waiting += 1;
                 return Ok(None);
             };
-            let assistant = account
-                .assistant(&row.assistant)
-                .context("the assistant of a planned forward is no longer configured")?;
-            let msg = Message::parse(raw);
-            let email = compose(&ForwardRequest {
-                original: &msg,
-                assistant,
-                from: t.from,
-                instructions: account
-                    .rules
-                    .rule(entry.rule.as_deref().unwrap_or_default())
-                    .and_then(|r| r.instructions.as_deref()),
-                rule: entry.rule.as_deref().unwrap_or("-"),
-                subject_prefix: &account.forward.subject_prefix,
-                language: account.digest.language,
-                forward_id: &row.forward_id,
-                timezone: &account.digest.timezone,
-                now: jiff::Timestamp::now(),
-            })
-            .context("composing the forward")?;
+            let (email, assistant) = match compose_forward(t, entry, &row, raw) {
+                Ok(ready) => ready,
+                Err(err) => {
+                    // Nothing to retry: the forward cannot be made as configured now.
+                    warn!(uid = entry.uid, %err, "forward impossible: the message stays in the Inbox");
+                    state.outbox_update(row.id, OutboxState::Failed, now, Some(&err), now)?;
+                    state.record_event(&account.name, "forward", &err, now)?;
+                    return Ok(Some((ledger_id, Status::Failed, Some(err))));
+                }
+            };
             failpoint::hit(failpoint::BEFORE_SEND);
             state.outbox_sending(row.id, now)?;
             match mailer.send(email).await {
@@ -392,6 +383,41 @@ pub(crate) async fn forward(
         boxes.move_to(&[entry.uid], folder).await?;
     }
     Ok(Some((ledger_id, Status::Done, None)))
+}
+
+/// Builds the forward of `entry`, or says why it cannot be built (the assistant was removed
+/// from the config since the decision, an address became invalid...).
+fn compose_forward<'a>(
+    t: &Triage<'a>,
+    entry: &NewEntry,
+    row: &OutboxRow,
+    raw: &[u8],
+) -> Result<(lettre::Message, &'a Assistant), String> {
+    let account = t.account;
+    let assistant = account.assistant(&row.assistant).ok_or_else(|| {
+        format!(
+            "assistant {} of a planned forward is no longer in the config",
+            row.assistant
+        )
+    })?;
+    let msg = Message::parse(raw);
+    let email = compose(&ForwardRequest {
+        original: &msg,
+        assistant,
+        from: t.from,
+        instructions: account
+            .rules
+            .rule(entry.rule.as_deref().unwrap_or_default())
+            .and_then(|r| r.instructions.as_deref()),
+        rule: entry.rule.as_deref().unwrap_or("-"),
+        subject_prefix: &account.forward.subject_prefix,
+        language: account.digest.language,
+        forward_id: &row.forward_id,
+        timezone: &account.digest.timezone,
+        now: jiff::Timestamp::now(),
+    })
+    .map_err(|err| format!("cannot compose the forward: {err}"))?;
+    Ok((email, assistant))
 }
 
 /// Finishes what earlier passes recorded in the selected `mailbox` but did not complete (a
