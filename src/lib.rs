@@ -7,6 +7,8 @@
 //! - [`message`]: the view of a mail that rules see, built from mail-parser.
 //! - [`classify`]: the pure core — message + rules → [`classify::Decision`].
 //! - [`forward`]: compose the forward of a delegable message to an assistant (pure).
+//! - [`digest`]: the daily digest — a period's ledger → the entrepreneur's summary mail
+//!   (pure composition, in Italian or English) and when it is due ([`digest::schedule`]).
 //!
 //! Supporting pieces: [`diagnostic`] (errors with `file:line:col`) and [`tomlread`]
 //! (reading TOML by hand with positions).
@@ -17,6 +19,7 @@ pub mod classify;
 pub mod config;
 pub mod daemon;
 pub mod diagnostic;
+pub mod digest;
 pub mod failpoint;
 pub mod forward;
 pub mod guard;

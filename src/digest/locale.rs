@@ -49,7 +49,13 @@ impl Words {
     }
 
     /// The subject: the day at a glance, counts only.
-    pub(super) fn subject(self, needs_you: u64, delegated: u64, filed: u64, problems: u64) -> String {
+    pub(super) fn subject(
+        self,
+        needs_you: u64,
+        delegated: u64,
+        filed: u64,
+        problems: u64,
+    ) -> String {
         let (n, d, f) = (
             self.integer(needs_you),
             self.integer(delegated),
@@ -100,7 +106,10 @@ impl Words {
 
     pub(super) fn observed(self) -> (&'static str, &'static str) {
         (
-            self.pick("Avrei delegato o filtrato", "Would have been delegated or filed"),
+            self.pick(
+                "Avrei delegato o filtrato",
+                "Would have been delegated or filed",
+            ),
             self.pick(
                 "Regole in sola osservazione: non ho fatto nulla. Se le decisioni sono giuste, \
                  puoi lasciarle agire.",
@@ -134,7 +143,12 @@ impl Words {
     }
 
     /// "An estimate: 60 messages handled for you × 2 min = 2 h."
-    pub(super) fn time_estimate(self, handled: u64, minutes_each: u32, total_minutes: u64) -> String {
+    pub(super) fn time_estimate(
+        self,
+        handled: u64,
+        minutes_each: u32,
+        total_minutes: u64,
+    ) -> String {
         let (n, d) = (self.integer(handled), self.duration(total_minutes));
         match self.0 {
             Language::It => format!(
@@ -317,8 +331,8 @@ impl Words {
 
     pub(super) fn list_footer(self) -> &'static str {
         self.pick(
-            "Ogni messaggio ti è arrivato come inoltro a parte, con l'originale allegato.",
-            "Each message reached you as a forward of its own, with the original attached.",
+            "Ogni messaggio ti arriva come inoltro a parte, con l'originale allegato.",
+            "Each message comes to you as a forward of its own, with the original attached.",
         )
     }
 
@@ -367,7 +381,10 @@ impl Words {
         let cents = (amount * 100.0).round().max(0.0) as u64;
         let (units, cents) = (cents / 100, cents % 100);
         let (thousands, decimal) = (self.pick(".", ","), self.pick(",", "."));
-        let number = format!("{}{decimal}{cents:02}", group(&units.to_string(), thousands));
+        let number = format!(
+            "{}{decimal}{cents:02}",
+            group(&units.to_string(), thousands)
+        );
         let symbol = symbol(currency);
         match self.0 {
             Language::It => format!("{number} {symbol}"),
@@ -392,7 +409,7 @@ fn symbol(currency: &str) -> &str {
 fn group(digits: &str, sep: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push_str(sep);
         }
         out.push(c);

@@ -112,7 +112,11 @@ mod tests {
 
     #[test]
     fn the_digest_keeps_its_local_time_across_both_2026_dst_changes() {
-        let sent = run(time(18, 0, 0, 0), "2026-03-27T12:00:00Z", "2026-03-30T23:00:00Z");
+        let sent = run(
+            time(18, 0, 0, 0),
+            "2026-03-27T12:00:00Z",
+            "2026-03-30T23:00:00Z",
+        );
         let expected = [
             (date(2026, 3, 27), "2026-03-27T17:00:00Z"),
             (date(2026, 3, 28), "2026-03-28T17:00:00Z"),
@@ -121,7 +125,11 @@ mod tests {
         ];
         assert_eq!(sent, expected.map(|(d, t)| (d, utc(t))));
 
-        let sent = run(time(18, 0, 0, 0), "2026-10-24T12:00:00Z", "2026-10-26T23:00:00Z");
+        let sent = run(
+            time(18, 0, 0, 0),
+            "2026-10-24T12:00:00Z",
+            "2026-10-26T23:00:00Z",
+        );
         let expected = [
             (date(2026, 10, 24), "2026-10-24T16:00:00Z"),
             (date(2026, 10, 25), "2026-10-25T17:00:00Z"),
@@ -133,7 +141,11 @@ mod tests {
     #[test]
     fn a_time_skipped_by_spring_forward_fires_once_just_after_the_jump() {
         // 2026-03-29 in Rome: 02:00 CET jumps to 03:00 CEST; 02:30 does not exist.
-        let sent = run(time(2, 30, 0, 0), "2026-03-28T00:00:00Z", "2026-03-30T12:00:00Z");
+        let sent = run(
+            time(2, 30, 0, 0),
+            "2026-03-28T00:00:00Z",
+            "2026-03-30T12:00:00Z",
+        );
         let expected = [
             (date(2026, 3, 28), "2026-03-28T01:30:00Z"),
             (date(2026, 3, 29), "2026-03-29T01:30:00Z"), // 03:30 CEST
@@ -145,7 +157,11 @@ mod tests {
     #[test]
     fn a_time_repeated_by_fall_back_fires_once_the_first_time() {
         // 2026-10-25 in Rome: 03:00 CEST goes back to 02:00 CET; 02:30 happens twice.
-        let sent = run(time(2, 30, 0, 0), "2026-10-24T00:00:00Z", "2026-10-26T12:00:00Z");
+        let sent = run(
+            time(2, 30, 0, 0),
+            "2026-10-24T00:00:00Z",
+            "2026-10-26T12:00:00Z",
+        );
         let expected = [
             (date(2026, 10, 24), "2026-10-24T00:30:00Z"),
             (date(2026, 10, 25), "2026-10-25T00:30:00Z"), // 02:30 CEST, not 02:30 CET
@@ -173,7 +189,11 @@ mod tests {
     #[test]
     fn a_long_downtime_gives_one_catch_up_digest_not_one_per_day() {
         // Down for a week, back on the 24th in the morning: only the 23rd's, then today's.
-        let sent = run(time(18, 0, 0, 0), "2026-11-24T09:00:00Z", "2026-11-24T23:00:00Z");
+        let sent = run(
+            time(18, 0, 0, 0),
+            "2026-11-24T09:00:00Z",
+            "2026-11-24T23:00:00Z",
+        );
         assert_eq!(
             sent,
             [(date(2026, 11, 24), utc("2026-11-24T17:00:00Z"))],
@@ -201,7 +221,11 @@ mod tests {
     #[test]
     fn a_day_already_sent_is_never_due_again() {
         let (tz, at) = (rome(), time(18, 0, 0, 0));
-        for now in ["2026-11-24T06:00:00Z", "2026-11-24T17:00:00Z", "2026-11-24T22:59:59Z"] {
+        for now in [
+            "2026-11-24T06:00:00Z",
+            "2026-11-24T17:00:00Z",
+            "2026-11-24T22:59:59Z",
+        ] {
             let now = utc(now);
             let due = next_due(at, &tz, Some(date(2026, 11, 24)), now).expect("in range");
             assert_eq!(due.day, date(2026, 11, 25), "{now}");
@@ -214,7 +238,10 @@ mod tests {
         // Run for a month: one digest per day, no day twice.
         let sent = run(at, "2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z");
         assert_eq!(sent.len(), 30);
-        assert!(sent.windows(2).all(|w| w[1].0 == w[0].0.tomorrow().expect("in range")));
+        assert!(
+            sent.windows(2)
+                .all(|w| w[1].0 == w[0].0.tomorrow().expect("in range"))
+        );
     }
 
     #[test]

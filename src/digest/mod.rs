@@ -1,0 +1,226 @@
+//! The daily digest: the entrepreneur's ten-minute review of what delega did.
+//!
+//! [`load`] reads a period's ledger rows, forwards, events and rule activity from the state
+//! into a [`Report`]; [`compose()`] turns it into a [`DigestMail`] (pure: `compose.rs` and
+//! `sections.rs` build a `view.rs` of plain strings, with words and formats from `locale.rs`;
+//! `render.rs` and `templates/` lay it out); [`message`] wraps that in a
+//! multipart/alternative mail. [`schedule::next_due`] says when the next one is
+//! due. Waiting, sending (`Mailer::send`) and recording (`State::record_digest`) are the
+//! daemon's and the CLI's.
+
+mod compose;
+mod locale;
+mod render;
+pub mod schedule;
+mod sections;
+mod view;
+
+use anyhow::Context;
+use jiff::Timestamp;
+use lettre::message::{Mailbox, MultiPart};
+
+use crate::config::{Account, Assistant, Digest};
+use crate::forward::AutoSubmitted;
+use crate::message::one_line;
+use crate::state::{Entry, OutboxRow, State};
+
+pub use compose::{compose, compose_list};
+pub use schedule::{Due, next_due};
+
+/// A period with nothing before it (no digest yet) covers this much.
+const FIRST_PERIOD_SECS: i64 = 86_400;
+
+/// What happened in an account during a period: the digest's raw material.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Start of the period (Unix time, inclusive): the end of the previous digest's.
+    pub start: i64,
+    /// End of the period (Unix time, exclusive): when the digest was prepared.
+    pub end: i64,
+    /// The messages decided in the period, oldest first.
+    pub messages: Vec<Handled>,
+    /// Problems recorded in the period, oldest first.
+    pub events: Vec<Event>,
+    /// Every configured rule with its last match, to spot the unused ones.
+    pub rules: Vec<RuleUse>,
+}
+
+/// A decision from the ledger, with its forward if it was delegated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handled {
+    /// The ledger row.
+    pub entry: Entry,
+    /// Its outbox row, for a forward.
+    pub forward: Option<OutboxRow>,
+}
+
+/// A problem recorded by the daemon (`State::record_event`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// When (Unix time).
+    pub at: i64,
+    /// What kind: `imap` (connection), `smtp` (sending), `forward` (refused), …
+    pub kind: String,
+    /// What happened.
+    pub detail: String,
+}
+
+/// A configured rule and the last time it decided a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleUse {
+    /// The rule's name.
+    pub name: String,
+    /// When it last matched (Unix time), if ever.
+    pub last_match: Option<i64>,
+}
+
+/// What composing needs from the account's configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    /// The account's name, shown in the digest.
+    pub account: &'a str,
+    /// Language, timezone, minutes per message and hourly value.
+    pub digest: &'a Digest,
+    /// The assistants, for their names.
+    pub assistants: &'a [Assistant],
+}
+
+impl<'a> Settings<'a> {
+    /// The settings of `account`.
+    pub fn of(account: &'a Account) -> Settings<'a> {
+        Settings {
+            account: &account.name,
+            digest: &account.digest,
+            assistants: &account.assistants,
+        }
+    }
+}
+
+/// A composed digest (or assistant's list), ready to be wrapped by [`message`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestMail {
+    /// One line, counts only: nothing from a message.
+    pub subject: String,
+    /// The text/plain part.
+    pub text: String,
+    /// The text/html part.
+    pub html: String,
+    /// Start of the period reported (Unix time), for `State::record_digest`.
+    pub period_start: i64,
+    /// End of the period reported (Unix time), for `State::record_digest`; also the `Date`.
+    pub period_end: i64,
+    /// No message and no problem in the period: with `skip_empty` it need not be sent.
+    pub nothing_to_report: bool,
+    /// Unique per digest, RFC 5322 atext and dots: the left part of its Message-ID.
+    pub id: String,
+}
+
+/// Reads what happened in `account` since the end of its last digest (or in the last 24
+/// hours, when there is none) up to `now`.
+pub fn load(state: &State, account: &Account, now: Timestamp) -> anyhow::Result<Report> {
+    let name = &account.name;
+    let end = now.as_second();
+    let start = state
+        .last_digest_period_end(name)?
+        .filter(|&s| s < end)
+        .unwrap_or(end - FIRST_PERIOD_SECS);
+    let messages = state
+        .entries_with_forwards(name, start, end)?
+        .into_iter()
+        .map(|(entry, forward)| Handled { entry, forward })
+        .collect();
+    let events = state
+        .events_between(name, start, end)?
+        .into_iter()
+        .map(|(at, kind, detail)| Event { at, kind, detail })
+        .collect();
+    let last = state.last_rule_matches(name)?;
+    let rules = account
+        .rules
+        .rules
+        .iter()
+        .map(|r| RuleUse {
+            name: r.name.clone(),
+            last_match: last.iter().find(|(n, _)| *n == r.name).map(|(_, t)| *t),
+        })
+        .collect();
+    Ok(Report {
+        start,
+        end,
+        messages,
+        events,
+        rules,
+    })
+}
+
+/// Loads and composes the digest of `account` as of `now`.
+pub fn prepare(state: &State, account: &Account, now: Timestamp) -> anyhow::Result<DigestMail> {
+    let report = load(state, account, now)
+        .with_context(|| format!("reading the digest of account {}", account.name))?;
+    Ok(compose(&Settings::of(account), &report))
+}
+
+/// The digest as a mail from `from` (`smtp.from`) to the entrepreneur (`digest.to`).
+pub fn message(
+    from: &str,
+    account: &Account,
+    mail: &DigestMail,
+) -> anyhow::Result<lettre::Message> {
+    let to = account
+        .digest
+        .to
+        .parse()
+        .with_context(|| format!("invalid digest address `{}`", account.digest.to))?;
+    build(from, to, mail)
+}
+
+/// An assistant's daily list (from [`compose_list`]) as a mail from `from` to the assistant.
+pub fn list_message(
+    from: &str,
+    assistant: &Assistant,
+    mail: &DigestMail,
+) -> anyhow::Result<lettre::Message> {
+    let address = assistant.address.parse().with_context(|| {
+        format!(
+            "invalid address `{}` for assistant `{}`",
+            assistant.address, assistant.id
+        )
+    })?;
+    let name = one_line(&assistant.name);
+    build(
+        from,
+        Mailbox::new((!name.is_empty()).then_some(name), address),
+        mail,
+    )
+}
+
+fn build(from: &str, to: Mailbox, mail: &DigestMail) -> anyhow::Result<lettre::Message> {
+    let from: Mailbox = from
+        .parse()
+        .with_context(|| format!("invalid sender `{from}` (smtp.from)"))?;
+    let date = Timestamp::from_second(mail.period_end)
+        .ok()
+        .and_then(|t| std::time::SystemTime::try_from(t).ok())
+        .context("the digest's period ends outside the representable range")?;
+    // As in forward.rs: a Message-ID needs an ASCII domain.
+    let domain = Some(from.email.domain())
+        .filter(|d| !d.is_empty() && d.is_ascii())
+        .unwrap_or("delega.invalid")
+        .to_string();
+    lettre::Message::builder()
+        .from(from)
+        .to(to)
+        // Made of counts and fixed words; one_line all the same, so no CR/LF can get in.
+        .subject(one_line(&mail.subject))
+        .date(date)
+        .message_id(Some(format!("<{}@{domain}>", mail.id)))
+        .header(AutoSubmitted)
+        .multipart(MultiPart::alternative_plain_html(
+            mail.text.clone(),
+            mail.html.clone(),
+        ))
+        .context("assembling the digest")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,696 @@
+//! The digest composed from a ledger fixture: sections, languages, escaping, headers, and
+//! the period read from the state.
+
+use mail_parser::{MessageParser, MimeHeaders};
+
+use super::*;
+use crate::classify::Category;
+use crate::config::Language;
+use crate::config::tests::account;
+use crate::state::{Action, NewEntry, OutboxState, Status};
+
+/// 2026-11-24T17:00:00Z, 18:00 in Rome: the end of the fixture's period.
+const END: i64 = 1_795_539_600;
+const HOUR: i64 = 3_600;
+
+fn row(id: i64, category: Category, action: Action, minutes_before_end: i64) -> Handled {
+    let at = END - minutes_before_end * 60;
+    Handled {
+        entry: Entry {
+            id,
+            mailbox: "INBOX".into(),
+            uidvalidity: 1,
+            entry: NewEntry {
+                uid: id as u32,
+                message_id: Some(format!("m{id}@x.example")),
+                date: Some(at),
+                from_addr: format!("sender{id}@x.example"),
+                from_name: Some(format!("Sender {id}")),
+                subject: format!("Subject {id}"),
+                excerpt: format!("Excerpt {id}"),
+                list_id: None,
+                category,
+                rule: None,
+                why: "no rule matched".into(),
+                observe: false,
+                assistant: None,
+                action,
+            },
+            status: Status::Done,
+            detail: None,
+            decided_at: at,
+        },
+        forward: None,
+    }
+}
+
+fn keep(id: i64, minutes_before_end: i64) -> Handled {
+    row(id, Category::Strategic, Action::Keep, minutes_before_end)
+}
+
+fn noise(id: i64, from: &str, list: Option<&str>, rule: &str) -> Handled {
+    let mut h = row(id, Category::Noise, Action::File("Noise".into()), 100);
+    h.entry.entry.from_addr = from.into();
+    h.entry.entry.list_id = list.map(str::to_string);
+    h.entry.entry.rule = Some(rule.into());
+    h
+}
+
+fn forward(id: i64, assistant: &str, state: OutboxState, error: Option<&str>) -> Handled {
+    let mut h = row(
+        id,
+        Category::Delegable,
+        Action::Forward("Delegated".into()),
+        200 + id,
+    );
+    h.entry.entry.assistant = Some(assistant.into());
+    h.entry.entry.rule = Some("quotes".into());
+    if state == OutboxState::Failed {
+        h.entry.status = Status::Failed;
+        h.entry.detail = error.map(str::to_string);
+    }
+    h.forward = Some(OutboxRow {
+        id,
+        ledger_id: id,
+        forward_id: format!("giulia.{id}.1"),
+        assistant: assistant.into(),
+        address: format!("{assistant}@office.example"),
+        state,
+        attempts: 1,
+        next_attempt_at: END,
+        last_error: error.map(str::to_string),
+    });
+    h
+}
+
+/// A day with something in every section.
+fn fixture() -> Report {
+    let mut guarded = keep(2, 30);
+    guarded.entry.entry.rule = Some("quotes".into());
+    guarded.entry.entry.why =
+        "kept in the Inbox: rule quotes would delegate it, but it was sent by a machine \
+         (Auto-Submitted: auto-replied)"
+            .into();
+    let mut observed_delegable = row(20, Category::Delegable, Action::Nothing, 50);
+    observed_delegable.entry.entry.observe = true;
+    observed_delegable.entry.entry.assistant = Some("luca".into());
+    observed_delegable.entry.entry.rule = Some("invoices".into());
+    let mut observed_noise = row(21, Category::Noise, Action::Nothing, 40);
+    observed_noise.entry.entry.observe = true;
+    observed_noise.entry.entry.rule = Some("promos".into());
+    let list = Some("Shop news <news.shop.example>");
+    Report {
+        start: END - 24 * HOUR,
+        end: END,
+        messages: vec![
+            keep(1, 60),
+            guarded,
+            forward(10, "marta", OutboxState::Sent, None),
+            forward(
+                11,
+                "marta",
+                OutboxState::Pending,
+                Some("421 try again later"),
+            ),
+            forward(
+                12,
+                "marta",
+                OutboxState::Sent,
+                Some("unconfirmed: delega stopped while sending; check with the assistant"),
+            ),
+            forward(
+                13,
+                "marta",
+                OutboxState::Failed,
+                Some("550 mailbox unavailable"),
+            ),
+            forward(14, "luca", OutboxState::Sent, None),
+            observed_delegable,
+            observed_noise,
+            noise(30, "a@shop.example", list, "newsletters"),
+            noise(31, "b@shop.example", list, "newsletters"),
+            noise(32, "c@shop.example", list, "newsletters"),
+            noise(33, "Promo@Deals.example", None, "promos"),
+            noise(34, "promo@deals.example", None, "promos"),
+            noise(35, "alerts@bank.example", None, "notifications"),
+        ],
+        events: vec![
+            event(END - 5 * HOUR, "imap", "connection refused"),
+            event(END - 4 * HOUR, "imap", "connection refused"),
+            event(
+                END - 3 * HOUR,
+                "forward",
+                "forward of \"Subject 13\" to Marta refused",
+            ),
+        ],
+        rules: vec![
+            rule_use("quotes", Some(END - HOUR)),
+            rule_use("old-clients", Some(END - 40 * 86_400)),
+            rule_use("never-used", None),
+        ],
+    }
+}
+
+fn event(at: i64, kind: &str, detail: &str) -> Event {
+    Event {
+        at,
+        kind: kind.into(),
+        detail: detail.into(),
+    }
+}
+
+fn rule_use(name: &str, last_match: Option<i64>) -> RuleUse {
+    RuleUse {
+        name: name.into(),
+        last_match,
+    }
+}
+
+fn compose_in(language: Language, report: &Report) -> DigestMail {
+    let mut account = account();
+    account.digest.language = language;
+    compose(&Settings::of(&account), report)
+}
+
+fn assert_in_order(haystack: &str, needles: &[&str]) {
+    let mut from = 0;
+    for needle in needles {
+        match haystack[from..].find(needle) {
+            Some(at) => from += at + needle.len(),
+            None => {
+                panic!("{needle:?} missing (or out of order) after byte {from} in:\n{haystack}")
+            }
+        }
+    }
+}
+
+#[test]
+fn every_section_is_composed_in_english() {
+    let mail = compose_in(Language::En, &fixture());
+    assert_eq!(
+        mail.subject,
+        "delega · 3 need you, 5 delegated, 6 filed, 2 problems"
+    );
+    assert!(!mail.nothing_to_report);
+    assert_eq!((mail.period_start, mail.period_end), (END - 24 * HOUR, END));
+    let text = &mail.text;
+    assert_in_order(
+        text,
+        &[
+            "Your delega digest",
+            "The giulia inbox · 23 Nov 2026 18:00 to 24 Nov 2026 18:00 (Europe/Rome)",
+            // Newest first, with the reasons.
+            "NEEDS YOU (3)",
+            "Subject 2",
+            "Not forwarded — kept in the Inbox: rule quotes would delegate it",
+            "Subject 1",
+            "“Excerpt 1”",
+            "Subject 13",
+            "Forward to Marta Verdi failed: 550 mailbox unavailable",
+            // Per assistant in config order, newest first, with rule and state.
+            "DELEGATED (5)",
+            "Marta Verdi (4)",
+            "sent         Subject 10",
+            "Sender 10 <sender10@x.example> · rule quotes",
+            "waiting      Subject 11",
+            "Last attempt: 421 try again later",
+            "unconfirmed  Subject 12",
+            "check with the assistant that it arrived",
+            "failed       Subject 13",
+            "Luca Bianchi (1)",
+            "sent         Subject 14",
+            "WOULD HAVE BEEN DELEGATED OR FILED (2)",
+            "→ filed         Subject 21",
+            "→ Luca Bianchi  Subject 20",
+            // Largest first, addresses compared without case.
+            "FILED AS NOISE (6)",
+            "3  Shop news <news.shop.example>",
+            "rule newsletters",
+            "2  promo@deals.example",
+            "1  alerts@bank.example",
+            "TIME GIVEN BACK",
+            "An estimate: 10 messages handled for you × 2 min = 20 min.",
+            "At your €100.00 an hour, that is €33.33.",
+            "PROBLEMS",
+            "forward of \"Subject 13\" to Marta refused",
+            "forward refused",
+            "connection refused",
+            "mailbox connection · 2 times",
+            "old-clients",
+            "no match in the last 30 days (last on 15 Oct 2026)",
+            "never-used",
+            "has never matched a message",
+            "-- \nSent by delega for the giulia inbox.",
+        ],
+    );
+    assert!(
+        !text.contains("“Excerpt 10”"),
+        "the digest leaves delegated excerpts out"
+    );
+    let problems = &text[text.find("PROBLEMS").expect("problems")..];
+    assert!(
+        !problems.contains("quotes"),
+        "a rule that matched is not listed"
+    );
+    // The HTML says the same.
+    assert_in_order(
+        &mail.html,
+        &[
+            "<html lang=\"en\">",
+            "Needs you",
+            "Subject 2",
+            "Delegated",
+            "Marta Verdi (4)",
+            "<span class=\"lead good\">sent</span>",
+            "<span class=\"lead wait\">waiting</span>",
+            "Would have been delegated or filed",
+            "Filed as noise",
+            "Shop news &lt;news.shop.example&gt;",
+            "Time given back",
+            "€33.33",
+            "Problems",
+            "never-used",
+        ],
+    );
+}
+
+#[test]
+fn every_section_is_composed_in_italian() {
+    let mail = compose_in(Language::It, &fixture());
+    assert_eq!(
+        mail.subject,
+        "delega · 3 per te, 5 delegati, 6 filtrati, 2 problemi"
+    );
+    assert_in_order(
+        &mail.text,
+        &[
+            "Il riepilogo di delega",
+            "Casella giulia · dal 23/11/2026 18:00 al 24/11/2026 18:00 (Europe/Rome)",
+            "PER TE (3)",
+            "24/11 17:30  Subject 2",
+            "Non inoltrato — kept in the Inbox",
+            "Inoltro a Marta Verdi non riuscito: 550 mailbox unavailable",
+            "DELEGATI (5)",
+            "inviato        Subject 10",
+            "Sender 10 <sender10@x.example> · regola quotes",
+            "in attesa      Subject 11",
+            "Ultimo tentativo: 421 try again later",
+            "da verificare  Subject 12",
+            "non riuscito   Subject 13",
+            "AVREI DELEGATO O FILTRATO (2)",
+            "FILTRATI COME RUMORE (6)",
+            "3  Shop news <news.shop.example>",
+            "TEMPO RESTITUITO",
+            "Stima: 10 messaggi gestiti al posto tuo × 2 min = 20 min.",
+            "Al tuo valore di 100,00 € l'ora, sono 33,33 €.",
+            "PROBLEMI",
+            "connessione alla casella · 2 volte",
+            "nessun messaggio negli ultimi 30 giorni (l'ultimo il 15/10/2026)",
+            "non ha mai deciso un messaggio",
+            "Inviato da delega per la casella giulia.",
+        ],
+    );
+    assert_in_order(
+        &mail.html,
+        &["<html lang=\"it\">", "Per te", "Delegati", "33,33 €"],
+    );
+    assert!(!mail.text.contains("Needs you") && !mail.html.contains("Needs you"));
+}
+
+#[test]
+fn the_text_part_aligns_each_item_under_its_lead() {
+    let mail = compose_in(Language::En, &fixture());
+    let lines: Vec<&str> = mail.text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.ends_with("Shop news <news.shop.example>"))
+        .expect("the list line");
+    // Counts right-aligned in one column; what follows starts in one column.
+    assert_eq!(lines[at], "  3  Shop news <news.shop.example>");
+    assert_eq!(lines[at + 1], "     rule newsletters");
+    assert_eq!(lines[at + 2], "  2  promo@deals.example");
+    let title = lines
+        .iter()
+        .position(|l| l.contains("Subject 1") && l.starts_with("  "))
+        .expect("a message line");
+    let column = lines[title].find("Subject 1").expect("the subject");
+    assert_eq!(&lines[title][..column], "  24 Nov 17:00  ");
+    assert!(lines[title + 1][..column].trim().is_empty());
+    assert_eq!(
+        lines[title + 1][column..].trim_end(),
+        "Sender 1 <sender1@x.example>"
+    );
+}
+
+fn hostile() -> Report {
+    let mut h = keep(1, 10);
+    h.entry.entry.subject = "<script>alert(1)</script>".into();
+    h.entry.entry.from_name = Some("\"><img src=x onerror=alert(1)>".into());
+    h.entry.entry.excerpt = "<a href=\"https://evil.example\">click</a> & more\u{202e}".into();
+    let n = noise(2, "x@y.example", Some("<b>list</b>"), "r<i>");
+    Report {
+        start: END - 24 * HOUR,
+        end: END,
+        messages: vec![h, n],
+        events: vec![event(
+            END - HOUR,
+            "forward",
+            "forward of \"<script>x</script>\" refused",
+        )],
+        rules: Vec::new(),
+    }
+}
+
+#[test]
+fn strings_from_mail_are_escaped_in_the_html() {
+    for language in [Language::En, Language::It] {
+        let html = compose_in(language, &hostile()).html;
+        for raw in ["<script", "<img", "<a ", "<b>", "<i>", "\u{202e}"] {
+            assert!(!html.contains(raw), "{raw:?} unescaped in:\n{html}");
+        }
+        for escaped in [
+            "&lt;script&gt;alert(1)&lt;&#x2f;script&gt;",
+            "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;",
+            "&lt;a href=&quot;https:&#x2f;&#x2f;evil.example&quot;&gt;click&lt;&#x2f;a&gt; &amp; more",
+            "&lt;b&gt;list&lt;&#x2f;b&gt;",
+            "forward of &quot;&lt;script&gt;x&lt;&#x2f;script&gt;&quot; refused",
+        ] {
+            assert!(html.contains(escaped), "{escaped:?} missing from:\n{html}");
+        }
+    }
+}
+
+#[test]
+fn the_html_loads_nothing_from_outside_and_fits_a_phone() {
+    let html = compose_in(Language::En, &fixture()).html;
+    for outside in [
+        "<img", "<script", "<link", "<a ", "src=", "href=", "url(", "http", "@import",
+    ] {
+        assert!(!html.contains(outside), "{outside:?} in:\n{html}");
+    }
+    for phone in [
+        "name=\"viewport\"",
+        "max-width: 640px",
+        "-apple-system",
+        "<style>",
+    ] {
+        assert!(html.contains(phone), "{phone:?} missing");
+    }
+}
+
+#[test]
+fn cr_lf_in_a_mail_subject_cannot_reach_the_digest_headers() {
+    let mut report = fixture();
+    report.messages[0].entry.entry.subject = "Hello\r\nBcc: evil@x.example".into();
+    report.messages[0].entry.entry.from_name = Some("Eve\r\nX-Evil: 1".into());
+    let account = account();
+    let mail = compose(&Settings::of(&account), &report);
+    assert!(!mail.subject.contains(['\r', '\n']));
+    let bytes = message("delega <delega@studio.example>", &account, &mail)
+        .expect("builds")
+        .formatted();
+    let head_end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header block");
+    let head = String::from_utf8_lossy(&bytes[..head_end]).to_ascii_lowercase();
+    for line in head.split("\r\n") {
+        assert!(
+            !line.starts_with("bcc:") && !line.starts_with("x-evil:"),
+            "{head}"
+        );
+    }
+    // The text part shows the subject on one line.
+    assert!(mail.text.contains("Hello Bcc: evil@x.example"));
+    assert!(mail.text.contains("Eve X-Evil: 1 <sender1@x.example>"));
+}
+
+#[test]
+fn the_digest_is_multipart_alternative_from_delega_to_the_entrepreneur() {
+    let account = account();
+    let mail = compose(&Settings::of(&account), &fixture());
+    let bytes = message("Giulia's inbox <delega@studio.example>", &account, &mail)
+        .expect("builds")
+        .formatted();
+    let m = MessageParser::default().parse(&bytes).expect("parses");
+    let address = |a: Option<&mail_parser::Address<'_>>| {
+        a.and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .map(str::to_string)
+    };
+    assert_eq!(address(m.from()).as_deref(), Some("delega@studio.example"));
+    assert_eq!(address(m.to()).as_deref(), Some("giulia@studio.example"));
+    assert_eq!(m.subject(), Some(mail.subject.as_str()));
+    assert_eq!(
+        m.header_raw("Auto-Submitted").map(str::trim),
+        Some("auto-generated")
+    );
+    assert_eq!(
+        m.message_id(),
+        Some(format!("digest.giulia.{END}@studio.example").as_str())
+    );
+    assert_eq!(m.date().map(|d| d.to_timestamp()), Some(END));
+    let ct = m.content_type().expect("a content type");
+    assert_eq!(
+        (ct.ctype(), ct.subtype()),
+        ("multipart", Some("alternative"))
+    );
+    let text = m.body_text(0).expect("a text part");
+    assert!(text.contains("NEEDS YOU (3)"), "{text}");
+    let html = m.body_html(0).expect("an HTML part");
+    assert!(html.contains("Marta Verdi (4)"), "{html}");
+}
+
+#[test]
+fn time_given_back_is_messages_times_minutes_and_what_that_is_worth() {
+    let messages = (0..60)
+        .map(|i| noise(i, "n@x.example", None, "newsletters"))
+        .collect();
+    let report = Report {
+        start: END - 24 * HOUR,
+        end: END,
+        messages,
+        ..Report::default()
+    };
+    let en = compose_in(Language::En, &report).text;
+    assert!(
+        en.contains("An estimate: 60 messages handled for you × 2 min = 2 h."),
+        "{en}"
+    );
+    assert!(
+        en.contains("At your €100.00 an hour, that is €200.00."),
+        "{en}"
+    );
+    let it = compose_in(Language::It, &report).text;
+    assert!(
+        it.contains("Stima: 60 messaggi gestiti al posto tuo × 2 min = 2 h."),
+        "{it}"
+    );
+    assert!(
+        it.contains("Al tuo valore di 100,00 € l'ora, sono 200,00 €."),
+        "{it}"
+    );
+
+    let mut account = account();
+    account.digest.hourly_value = None;
+    let text = compose(&Settings::of(&account), &report).text;
+    assert!(text.contains("= 2 h."), "{text}");
+    assert!(
+        !text.contains("€"),
+        "no value without an hourly value:\n{text}"
+    );
+}
+
+#[test]
+fn failed_and_observed_messages_are_not_counted_as_time_given_back() {
+    // 5 forwards, of which one failed (not counted), and 6 noise: 10 handled; the two
+    // observed ones are not.
+    let text = compose_in(Language::En, &fixture()).text;
+    assert!(text.contains("10 messages handled"), "{text}");
+}
+
+#[test]
+fn an_empty_period_says_so_and_can_be_skipped() {
+    let report = Report {
+        start: END - 24 * HOUR,
+        end: END,
+        ..Report::default()
+    };
+    let mail = compose_in(Language::En, &report);
+    assert!(mail.nothing_to_report);
+    assert_eq!(mail.subject, "delega · 0 need you, 0 delegated, 0 filed");
+    for empty in [
+        "Nothing needs you.",
+        "Nothing was delegated.",
+        "Nothing was filed.",
+        "No problems.",
+    ] {
+        assert!(
+            mail.text.contains(empty),
+            "{empty:?} missing:\n{}",
+            mail.text
+        );
+        assert!(mail.html.contains(empty), "{empty:?} missing from the HTML");
+    }
+    assert!(
+        !mail.text.contains("WOULD HAVE BEEN"),
+        "no observe section without observed rows"
+    );
+}
+
+#[test]
+fn an_assistant_list_has_their_forwards_and_nothing_else() {
+    let account = account();
+    let settings = Settings::of(&account);
+    let marta = account.assistant("marta").expect("marta");
+    let list = compose_list(&settings, &fixture(), marta).expect("marta has forwards");
+    assert_eq!(list.subject, "delega · 3 messages delegated to you");
+    assert_in_order(
+        &list.text,
+        &[
+            "Delegated to you, Marta Verdi",
+            "from the giulia inbox, 23 Nov 2026 18:00 to 24 Nov 2026 18:00",
+            "sent         Subject 10",
+            "Sender 10 <sender10@x.example> · rule quotes",
+            "“Excerpt 10”",
+            "waiting      Subject 11",
+            "unconfirmed  Subject 12",
+        ],
+    );
+    for absent in [
+        "Subject 13",
+        "Subject 14",
+        "Subject 1\n",
+        "Subject 20",
+        "Problems",
+    ] {
+        assert!(!list.text.contains(absent), "{absent:?} in:\n{}", list.text);
+    }
+    assert_eq!(list.id, format!("list.giulia.marta.{END}"));
+    let bytes = list_message("delega <delega@studio.example>", marta, &list)
+        .expect("builds")
+        .formatted();
+    let m = MessageParser::default().parse(&bytes).expect("parses");
+    let to = m.to().and_then(|a| a.first()).expect("To");
+    assert_eq!(to.address(), Some("marta@office.example"));
+    assert!(
+        m.body_html(0)
+            .expect("HTML")
+            .contains("Delegated to you, Marta Verdi")
+    );
+
+    let mut italian = account.clone();
+    italian.digest.language = Language::It;
+    let list = compose_list(&Settings::of(&italian), &fixture(), marta).expect("a list");
+    assert_eq!(list.subject, "delega · 3 messaggi delegati a te");
+
+    let report = Report {
+        messages: vec![forward(13, "luca", OutboxState::Failed, Some("550"))],
+        ..fixture()
+    };
+    let luca = account.assistant("luca").expect("luca");
+    assert_eq!(compose_list(&settings, &report, luca), None);
+}
+
+#[test]
+fn many_noise_sources_and_problems_are_capped_with_a_count_of_the_rest() {
+    let messages = (0..25)
+        .map(|i| noise(i, &format!("s{i:02}@x.example"), None, "r"))
+        .collect();
+    let events = (0..23)
+        .map(|i| event(END - i * 60, "smtp", &format!("error {i}")))
+        .collect();
+    let report = Report {
+        start: END - 24 * HOUR,
+        end: END,
+        messages,
+        events,
+        rules: Vec::new(),
+    };
+    let text = compose_in(Language::En, &report).text;
+    assert!(text.contains("… and 5 more sources (5 messages)"), "{text}");
+    assert!(text.contains("… and 3 more\n"), "{text}");
+    assert!(
+        text.contains("error 0\n") && !text.contains("error 22\n"),
+        "latest first"
+    );
+}
+
+#[test]
+fn prepare_reports_the_period_since_the_last_digest() {
+    let mut state = State::in_memory().expect("db");
+    let mut account = account();
+    account.rules.rules = ["newsletters", "quotes"]
+        .into_iter()
+        .map(|name| crate::classify::Rule {
+            name: name.into(),
+            category: Category::Noise,
+            assistant: None,
+            instructions: None,
+            observe: false,
+            when: Vec::new(),
+            origin: crate::classify::Origin {
+                path: "rules/main.toml".into(),
+                line: 1,
+            },
+        })
+        .collect();
+    let filed = |id: i64| noise(id, "n@x.example", None, "newsletters").entry.entry;
+    let delegated = forward(5, "marta", OutboxState::Pending, None).entry.entry;
+    let address = |_: &str| Some("marta@office.example".to_string());
+    state
+        .record("giulia", "INBOX", 1, &[filed(1)], &address, END - 30 * HOUR)
+        .expect("before the last digest");
+    state
+        .record(
+            "giulia",
+            "INBOX",
+            1,
+            &[filed(2), delegated],
+            &address,
+            END - 2 * HOUR,
+        )
+        .expect("after it");
+    state
+        .record_event("giulia", "imap", "connection refused", END - HOUR)
+        .expect("event");
+    assert!(
+        state
+            .record_digest(
+                "giulia",
+                jiff::civil::date(2026, 11, 23),
+                0,
+                END - 20 * HOUR,
+                END - 20 * HOUR
+            )
+            .expect("recorded")
+    );
+
+    let now = Timestamp::from_second(END).expect("in range");
+    let report = load(&state, &account, now).expect("loads");
+    assert_eq!((report.start, report.end), (END - 20 * HOUR, END));
+    assert_eq!(report.messages.len(), 2);
+    let forward = report.messages[1].forward.as_ref().expect("its forward");
+    assert_eq!(forward.state, OutboxState::Pending);
+    assert_eq!(report.events.len(), 1);
+    assert_eq!(
+        report.rules,
+        vec![
+            rule_use("newsletters", Some(END - 2 * HOUR)),
+            rule_use("quotes", Some(END - 2 * HOUR)),
+        ]
+    );
+
+    let mail = prepare(&state, &account, now).expect("prepares");
+    assert_eq!(
+        mail.subject,
+        "delega · 0 need you, 1 delegated, 1 filed, 1 problem"
+    );
+    assert_eq!(mail.period_start, END - 20 * HOUR);
+
+    // With no digest before, the period is the last 24 hours.
+    let other = State::in_memory().expect("db");
+    let report = load(&other, &account, now).expect("loads");
+    assert_eq!((report.start, report.end), (END - 24 * HOUR, END));
+    assert_eq!(report.rules[0].last_match, None);
+}

@@ -1,0 +1,101 @@
+//! The digest as data: sections of items, in plain strings already in the account's
+//! language. `compose` and `sections` build it; `render` lays it out as text and HTML, and
+//! adds nothing to what it says.
+
+/// A digest (or an assistant's list) as both renderings show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct View {
+    /// `it` or `en`, for `<html lang>`.
+    pub lang: &'static str,
+    pub title: String,
+    /// Account and period, under the title.
+    pub subtitle: String,
+    pub sections: Vec<Section>,
+    pub footer: String,
+}
+
+/// One section of the digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Section {
+    /// A stable name (HTML class), never shown.
+    pub key: &'static str,
+    pub heading: String,
+    /// How many messages it is about, beside the heading.
+    pub count: Option<u64>,
+    pub intro: Option<String>,
+    /// Sentences (time given back).
+    pub paragraphs: Vec<String>,
+    pub groups: Vec<Group>,
+    /// Shown when there is nothing else.
+    pub empty: Option<String>,
+    /// The lead column holds numbers: right-aligned in the text part.
+    pub numeric_lead: bool,
+}
+
+/// Items under an optional sub-heading (an assistant's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Group {
+    pub heading: Option<String>,
+    pub items: Vec<Item>,
+    /// A closing line, e.g. "… and 4 more sources".
+    pub more: Option<String>,
+}
+
+/// One line of a section: a message, a noise source, a problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Item {
+    /// The short left column: a time, a state, a count.
+    pub lead: String,
+    /// How the lead is coloured.
+    pub tone: Tone,
+    pub title: String,
+    pub meta: Option<String>,
+    /// An excerpt, shown quoted.
+    pub detail: Option<String>,
+    /// A reason or a warning.
+    pub note: Option<String>,
+}
+
+/// The colour of an item's lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tone {
+    Plain,
+    Good,
+    Wait,
+    Bad,
+}
+
+impl Tone {
+    pub(super) fn class(self) -> &'static str {
+        match self {
+            Tone::Plain => "plain",
+            Tone::Good => "good",
+            Tone::Wait => "wait",
+            Tone::Bad => "bad",
+        }
+    }
+}
+
+pub(super) fn section(heading: &str, count: Option<u64>, intro: Option<&str>) -> Section {
+    Section {
+        key: "",
+        heading: heading.to_string(),
+        count,
+        intro: intro.map(str::to_string),
+        paragraphs: Vec::new(),
+        groups: Vec::new(),
+        empty: None,
+        numeric_lead: false,
+    }
+}
+
+pub(super) fn one_group(items: Vec<Item>, more: Option<String>) -> Vec<Group> {
+    if items.is_empty() {
+        return Vec::new();
+    }
+    vec![Group {
+        heading: None,
+        items,
+        more,
+    }]
+}
