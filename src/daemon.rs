@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::config::{self, Account, Config};
+use crate::digest::{self, Outcome};
 use crate::imap::{self, Mailboxes, Wake};
 use crate::outbox::Mailer;
 use crate::state::State;
@@ -286,8 +287,13 @@ async fn session(
         if opts.once || shutdown.is_cancelled() {
             break;
         }
-        let limit = match state.next_forward_due(&account.name)? {
-            Some(due) => Duration::from_secs(due.saturating_sub(now()).max(1) as u64),
+        let next_digest = digest_step(t, state).await;
+        let wake_at = [state.next_forward_due(&account.name)?, next_digest]
+            .into_iter()
+            .flatten()
+            .min();
+        let limit = match wake_at {
+            Some(at) => Duration::from_secs(at.saturating_sub(now()).max(1) as u64),
             None => Duration::from_secs(24 * 3600),
         };
         health.waiting();
@@ -300,6 +306,44 @@ async fn session(
     // A polite goodbye; the state is already committed, so a slow server is not waited for.
     let _ = tokio::time::timeout(Duration::from_secs(3), boxes.session.logout()).await;
     Ok(total)
+}
+
+/// Sends the digest if it is due; returns when to look again. A failure here is logged and
+/// recorded, never fatal to the account: triage goes on.
+async fn digest_step(t: &Triage<'_>, state: &mut State) -> Option<i64> {
+    let account = t.account;
+    let Some(mailer) = t.mailer else {
+        return Some(now() + 600);
+    };
+    match digest::send_if_due(
+        state,
+        account,
+        t.from,
+        mailer,
+        jiff::Timestamp::now(),
+        false,
+    )
+    .await
+    {
+        Ok(Outcome::NotDue(at) | Outcome::Retry(at)) => Some(at),
+        Ok(Outcome::Sent | Outcome::Skipped | Outcome::Refused) => {
+            let last = state.last_digest_day(&account.name).ok().flatten();
+            digest::next_due(
+                account.digest.at,
+                &account.digest.timezone,
+                last,
+                jiff::Timestamp::now(),
+            )
+            .ok()
+            .map(|due| due.at.as_second())
+        }
+        Err(err) => {
+            let err = format!("{err:#}");
+            warn!(%err, "cannot prepare the digest");
+            let _ = state.record_event(&account.name, "digest", &err, now());
+            Some(now() + 600)
+        }
+    }
 }
 
 /// 1 s, 2 s, 4 s... up to 5 minutes, with jitter so that accounts do not reconnect in step.

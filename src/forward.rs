@@ -163,6 +163,25 @@ impl Header for DelegaForward {
     }
 }
 
+/// `X-Delega-Digest: <digest id>`: marks delega's own digests and daily lists, so that a
+/// digest arriving in a watched Inbox is left there for the entrepreneur, never filed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DelegaDigest(pub String);
+
+impl Header for DelegaDigest {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str(crate::guard::DIGEST_HEADER)
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(DelegaDigest(s.trim().to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
 fn assistant_mailbox(assistant: &Assistant) -> Result<LettreMailbox, ForwardError> {
     let address = assistant
         .address

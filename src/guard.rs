@@ -5,12 +5,37 @@
 //! classification; a guarded message becomes strategic (it stays in the Inbox) with the
 //! reason, so the entrepreneur sees it in the digest.
 
+use std::str::FromStr;
+
 use crate::classify::{Category, Decision};
 use crate::config::Account;
 use crate::message::Message;
 
 /// The header delega puts on every message it sends, carrying the forward id.
 pub const FORWARD_HEADER: &str = "X-Delega-Forward";
+
+/// The header on delega's digests and daily lists.
+pub const DIGEST_HEADER: &str = "X-Delega-Digest";
+
+/// delega's own digest, arrived in the watched Inbox: it is for the entrepreneur to read,
+/// so no rule may file it (most rules would take it for an automatic mail). `from` is
+/// delega's sender address (`smtp.from`).
+pub fn own_digest(msg: &Message<'_>, from: &str) -> Option<Decision> {
+    msg.has_header(DIGEST_HEADER).then_some(())?;
+    let sender = msg.sender()?;
+    let from = lettre::message::Mailbox::from_str(from).ok()?;
+    sender
+        .address
+        .eq_ignore_ascii_case(from.email.as_ref())
+        .then(|| Decision {
+            category: Category::Strategic,
+            rule: None,
+            assistant: None,
+            instructions: None,
+            observe: false,
+            why: "delega's own digest: left in the Inbox for you".to_string(),
+        })
+}
 
 /// What the ledger knows about a message, for the guard.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -161,6 +186,19 @@ mod tests {
         };
         let d = guarded("From: a@x.example\r\n\r\n", again);
         assert!(d.why.contains("already forwarded"), "{}", d.why);
+    }
+
+    #[test]
+    fn delegas_own_digest_is_recognised_only_from_delegas_address() {
+        let digest = "From: Giulia's inbox <delega@studio.example>\r\nX-Delega-Digest: d.1\r\n\r\n";
+        let d = own_digest(
+            &Message::parse(digest.as_bytes()),
+            "Giulia's inbox <delega@studio.example>",
+        )
+        .expect("recognised");
+        assert_eq!(d.category, Category::Strategic);
+        let forged = "From: spam@elsewhere.example\r\nX-Delega-Digest: d.1\r\n\r\n";
+        assert!(own_digest(&Message::parse(forged.as_bytes()), "delega@studio.example").is_none());
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod logging;
 pub mod message;
 pub mod outbox;
 pub mod state;
+pub mod status;
 pub mod suggest;
 pub mod systemd;
 pub mod tomlread;

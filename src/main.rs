@@ -45,6 +45,33 @@ enum Command {
         #[arg(required = true, value_name = "MESSAGE.eml")]
         messages: Vec<PathBuf>,
     },
+    /// Per account: last successful check, today's counts, forwards waiting or failed,
+    /// next digest, last error. Reads the state database; works while the daemon runs.
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Print the digest (--preview) or send it now (--send-now).
+    Digest {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this account (default: all).
+        #[arg(long, short)]
+        account: Option<String>,
+        /// Print the digest of the period since the last one, without sending it.
+        #[arg(
+            long,
+            required_unless_present = "send_now",
+            conflicts_with = "send_now"
+        )]
+        preview: bool,
+        /// With --preview: print the HTML part instead of the text.
+        #[arg(long, requires = "preview")]
+        html: bool,
+        /// Send it now (and record it as today's), whatever the schedule says.
+        #[arg(long)]
+        send_now: bool,
+    },
     /// Propose rules learned from the entrepreneur's corrections (messages moved by hand),
     /// as ready-to-paste TOML with the evidence. Changes nothing.
     Suggest {
@@ -96,6 +123,14 @@ fn main() -> ExitCode {
             account,
             min,
         } => suggest(&config.config, account.as_deref(), min),
+        Command::Status { config } => status(&config.config),
+        Command::Digest {
+            config,
+            account,
+            preview,
+            html,
+            send_now: _,
+        } => digest(&config.config, account.as_deref(), preview, html),
     }
 }
 
@@ -181,6 +216,112 @@ async fn listen_for_signals(shutdown: CancellationToken, reload: tokio::sync::mp
         }
     }
     shutdown.cancel();
+}
+
+fn status(path: &std::path::Path) -> ExitCode {
+    let loaded = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let config = &loaded.config;
+    let result = delega::state::State::open(&config.state).and_then(|state| {
+        let now = jiff::Timestamp::now().as_second();
+        delega::status::collect(config, &state, now)
+    });
+    match result {
+        Ok(statuses) => {
+            print!("{}", delega::status::render(config, &statuses));
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn digest(path: &std::path::Path, only: Option<&str>, preview: bool, html: bool) -> ExitCode {
+    let loaded = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let config = &loaded.config;
+    let accounts = match select_accounts(config, only, path) {
+        Ok(accounts) => accounts,
+        Err(code) => return code,
+    };
+    let mut state = match delega::state::State::open(&config.state) {
+        Ok(state) => state,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = jiff::Timestamp::now();
+    if preview {
+        for account in accounts {
+            match delega::digest::prepare(&state, account, now) {
+                Ok(mail) if html => print!("{}", mail.html),
+                Ok(mail) => println!("Subject: {}\n\n{}", mail.subject, mail.text),
+                Err(err) => {
+                    eprintln!("{}: error: {err:#}", account.name);
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // lettre's connection pool lives on the runtime: build the mailer inside it.
+    let _guard = runtime.enter();
+    let mailer = match delega::outbox::Mailer::new(&config.smtp) {
+        Ok(m) => m,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut failed = false;
+    for account in accounts {
+        let sent = runtime.block_on(delega::digest::send_if_due(
+            &mut state,
+            account,
+            &config.smtp.from,
+            &mailer,
+            now,
+            true,
+        ));
+        match sent {
+            Ok(delega::digest::Outcome::Sent) => {
+                println!("{}: digest sent to {}", account.name, account.digest.to);
+            }
+            Ok(other) => {
+                eprintln!(
+                    "{}: digest not sent ({other:?}); see delega status",
+                    account.name
+                );
+                failed = true;
+            }
+            Err(err) => {
+                eprintln!("{}: error: {err:#}", account.name);
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn suggest(path: &std::path::Path, only: Option<&str>, min: usize) -> ExitCode {

@@ -53,12 +53,24 @@ fn account_status(account: &Account, state: &State, now: i64) -> anyhow::Result<
         waiting,
         failed,
         last_error: last_error.zip(last_error_at),
-        next_digest: crate::digest::next_due(account, state, now)?,
+        next_digest: next_digest(account, state, now)?,
     })
 }
 
+fn next_digest(account: &Account, state: &State, now: i64) -> anyhow::Result<Option<i64>> {
+    let last = state.last_digest_day(&account.name)?;
+    let due = crate::digest::next_due(
+        account.digest.at,
+        &account.digest.timezone,
+        last,
+        jiff::Timestamp::from_second(now)?,
+    )?;
+    Ok(Some(due.at.as_second()))
+}
+
 fn local_midnight(account: &Account, now: i64) -> anyhow::Result<i64> {
-    let zoned = jiff::Timestamp::from_second(now)?.to_zoned_datetime(account.digest.timezone.clone());
+    let zoned =
+        jiff::Timestamp::from_second(now)?.to_zoned_datetime(account.digest.timezone.clone());
     Ok(zoned.start_of_day()?.timestamp().as_second())
 }
 
@@ -82,8 +94,24 @@ pub fn render(config: &Config, statuses: &[AccountStatus]) -> String {
             .map(|c| format!("{} {c}", s.today.get(c).copied().unwrap_or(0)))
             .collect();
         let _ = writeln!(out, "  today:         {}", counts.join(", "));
-        let _ = writeln!(out, "  forwards:      {} waiting, {} failed", s.waiting, s.failed);
-        let _ = writeln!(out, "  next digest:   {}", when(s.next_digest));
+        let _ = writeln!(
+            out,
+            "  forwards:      {} waiting, {} failed",
+            s.waiting, s.failed
+        );
+        let due_now = s
+            .next_digest
+            .is_some_and(|t| t <= jiff::Timestamp::now().as_second());
+        let _ = writeln!(
+            out,
+            "  next digest:   {}{}",
+            when(s.next_digest),
+            if due_now {
+                " (due: sent at the next pass)"
+            } else {
+                ""
+            }
+        );
         match &s.last_error {
             Some((err, at)) => {
                 let _ = writeln!(out, "  last error:    {} ({})", err, when(Some(*at)));

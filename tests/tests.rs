@@ -6,6 +6,7 @@ mod check;
 mod corpus;
 mod corrections;
 mod delegation;
+mod digest;
 mod harness;
 mod lifecycle;
 mod triage;

@@ -9,6 +9,7 @@
 //! daemon's and the CLI's.
 
 mod compose;
+mod deliver;
 mod locale;
 mod render;
 pub mod schedule;
@@ -20,11 +21,12 @@ use jiff::Timestamp;
 use lettre::message::{Mailbox, MultiPart};
 
 use crate::config::{Account, Assistant, Digest};
-use crate::forward::AutoSubmitted;
+use crate::forward::{AutoSubmitted, DelegaDigest};
 use crate::message::one_line;
 use crate::state::{Entry, OutboxRow, State};
 
 pub use compose::{compose, compose_list};
+pub use deliver::{Outcome, send_if_due};
 pub use schedule::{Due, next_due};
 
 /// A period with nothing before it (no digest yet) covers this much.
@@ -119,7 +121,10 @@ pub struct DigestMail {
 /// hours, when there is none) up to `now`.
 pub fn load(state: &State, account: &Account, now: Timestamp) -> anyhow::Result<Report> {
     let name = &account.name;
-    let end = now.as_second();
+    // Up to and including the current second: a run and its digest often share it. Only
+    // the account's own task records its rows, and it does not triage while the digest is
+    // prepared, so no row of this second can arrive after the period is closed.
+    let end = now.as_second() + 1;
     let start = state
         .last_digest_period_end(name)?
         .filter(|&s| s < end)
@@ -215,6 +220,7 @@ fn build(from: &str, to: Mailbox, mail: &DigestMail) -> anyhow::Result<lettre::M
         .date(date)
         .message_id(Some(format!("<{}@{domain}>", mail.id)))
         .header(AutoSubmitted)
+        .header(DelegaDigest(mail.id.clone()))
         .multipart(MultiPart::alternative_plain_html(
             mail.text.clone(),
             mail.html.clone(),

@@ -668,7 +668,8 @@ fn prepare_reports_the_period_since_the_last_digest() {
 
     let now = Timestamp::from_second(END).expect("in range");
     let report = load(&state, &account, now).expect("loads");
-    assert_eq!((report.start, report.end), (END - 20 * HOUR, END));
+    // The period takes in the current second too.
+    assert_eq!((report.start, report.end), (END - 20 * HOUR, END + 1));
     assert_eq!(report.messages.len(), 2);
     let forward = report.messages[1].forward.as_ref().expect("its forward");
     assert_eq!(forward.state, OutboxState::Pending);
@@ -691,6 +692,6 @@ fn prepare_reports_the_period_since_the_last_digest() {
     // With no digest before, the period is the last 24 hours.
     let other = State::in_memory().expect("db");
     let report = load(&other, &account, now).expect("loads");
-    assert_eq!((report.start, report.end), (END - 24 * HOUR, END));
+    assert_eq!((report.start, report.end), (END + 1 - 24 * HOUR, END + 1));
     assert_eq!(report.rules[0].last_match, None);
 }

@@ -19,7 +19,7 @@ use crate::config::Account;
 use crate::config::Assistant;
 use crate::failpoint;
 use crate::forward::{ForwardRequest, compose};
-use crate::guard::{History, guard};
+use crate::guard::{History, guard, own_digest};
 use crate::imap::{Fetched, KEYWORD, MailboxInfo, Mailboxes};
 use crate::message::Message;
 use crate::outbox::{Mailer, SendError, backoff};
@@ -246,6 +246,9 @@ pub(crate) fn decide(
     uid: u32,
 ) -> anyhow::Result<NewEntry> {
     let account = t.account;
+    if let Some(decision) = own_digest(msg, t.from) {
+        return Ok(plan(t, msg, uid, decision));
+    }
     let decision = account.rules.classify(msg);
     let history = History {
         already_forwarded: match msg.message_id() {

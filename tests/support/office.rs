@@ -28,6 +28,11 @@ pub struct Office {
     pub rules_dir: PathBuf,
     /// More entrepreneurs in the same config: (account name, address).
     pub more_accounts: Vec<(String, String)>,
+    /// The digest's `at` (local time, Europe/Rome); the default 18:00 when `None`.
+    pub digest_at: Option<String>,
+    /// Let a spawned daemon send today's digest. Off by default: a test about something
+    /// else would otherwise see a digest arrive in the Inbox whenever it runs after 18:00.
+    pub send_digests: bool,
     imap_port: u16,
     submission_port: u16,
     ca_file: PathBuf,
@@ -37,8 +42,10 @@ impl Office {
     /// Creates fresh users on `ms` and writes the config.
     pub fn new(ms: &MailSystem) -> Office {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("password"), format!("{}\n", ms.password()))
-            .expect("password file");
+        let password = dir.path().join("password");
+        std::fs::write(&password, format!("{}\n", ms.password())).expect("password file");
+        let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+        std::fs::set_permissions(&password, private).expect("chmod 600");
         let office = Office {
             giulia: ms.new_user("giulia"),
             marta: ms.new_user("marta"),
@@ -48,6 +55,8 @@ impl Office {
             account_extra: String::new(),
             rules_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"),
             more_accounts: Vec::new(),
+            digest_at: None,
+            send_digests: false,
             imap_port: ms.imaps_port(),
             submission_port: ms.submission_port(),
             ca_file: ms.ca_file().to_path_buf(),
@@ -92,7 +101,7 @@ name = "{name}"
 {extra}
 rules = "{rules}"
 imap = {{ host = "localhost", port = {imap}, security = "tls", username = "{address}", password_file = "password", ca_file = "{ca}", poll_secs = 5 }}
-digest = {{ to = "{address}", timezone = "Europe/Rome", language = "en" }}
+digest = {{ to = "{address}", timezone = "Europe/Rome", language = "en", at = "{at}" }}
 [[account.assistant]]
 id = "marta"
 name = "Marta Verdi"
@@ -103,6 +112,7 @@ name = "Luca Bianchi"
 address = "{luca}"
 "#,
             extra = self.account_extra,
+            at = self.digest_at.as_deref().unwrap_or("18:00"),
             rules = rules.display(),
             imap = self.imap_port,
             ca = self.ca_file.display(),
@@ -148,6 +158,15 @@ address = "{luca}"
 
     /// Starts the daemon (`delega run`); its log goes to `daemon.log` in the office dir.
     pub fn spawn(&self) -> Daemon {
+        if !self.send_digests {
+            let rome = jiff::tz::TimeZone::get("Europe/Rome").expect("tzdb");
+            let now = jiff::Timestamp::now();
+            let today = now.to_zoned_datetime(rome).date();
+            let t = now.as_second();
+            self.state()
+                .record_digest("giulia", today, t, t, t)
+                .expect("record digest");
+        }
         let log = std::fs::File::create(self.dir.path().join("daemon.log")).expect("log file");
         let child = self
             .command(&["run"])

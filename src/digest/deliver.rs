@@ -1,0 +1,115 @@
+//! Sending the digest when it is due, and recording it: shared by the daemon and
+//! `delega digest --send-now`.
+//!
+//! The digest is recorded after the server accepted it: a crash in between sends it twice,
+//! which is harmless, while recording first could lose a day. A day skipped for having
+//! nothing to report is recorded too, or it would stay due.
+
+use jiff::Timestamp;
+use tracing::{info, warn};
+
+use super::{Settings, compose, compose_list, list_message, load, message, next_due};
+use crate::config::Account;
+use crate::outbox::{Mailer, SendError};
+use crate::state::State;
+
+/// What happened to a digest that was due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not due yet: due at this time (Unix).
+    NotDue(i64),
+    /// Sent (with the assistants' lists).
+    Sent,
+    /// Nothing to report and `skip_empty`: recorded, not sent.
+    Skipped,
+    /// Could not be sent now; try again at this time (Unix).
+    Retry(i64),
+    /// Refused for good by the server: the day is given up (recorded, with an event).
+    Refused,
+}
+
+/// Sends the account's digest if it is due at `now` (or whatever the schedule says when
+/// `force`), with the daily lists of the assistants who asked for one, and records it.
+pub async fn send_if_due(
+    state: &mut State,
+    account: &Account,
+    from: &str,
+    mailer: &Mailer,
+    now: Timestamp,
+    force: bool,
+) -> anyhow::Result<Outcome> {
+    let last = state.last_digest_day(&account.name)?;
+    let due = next_due(account.digest.at, &account.digest.timezone, last, now)?;
+    let day = if force {
+        now.to_zoned_datetime(account.digest.timezone.clone())
+            .date()
+    } else if due.is_due(now) {
+        due.day
+    } else {
+        return Ok(Outcome::NotDue(due.at.as_second()));
+    };
+    let report = load(state, account, now)?;
+    let settings = Settings::of(account);
+    let mail = compose(&settings, &report);
+    if mail.nothing_to_report && account.digest.skip_empty && !force {
+        state.record_digest(
+            &account.name,
+            day,
+            mail.period_start,
+            mail.period_end,
+            now.as_second(),
+        )?;
+        info!(%day, "nothing to report: digest skipped");
+        return Ok(Outcome::Skipped);
+    }
+    let retry = now.as_second() + 600;
+    match mailer.send(message(from, account, &mail)?).await {
+        Ok(()) => {}
+        Err(SendError::Transient(err)) => {
+            warn!(%err, "digest not sent yet: retrying in 10 minutes");
+            state.record_event(&account.name, "digest", &err, now.as_second())?;
+            return Ok(Outcome::Retry(retry));
+        }
+        Err(SendError::Permanent(err)) => {
+            // Retrying the same mail cannot help: the day is given up, and says why.
+            warn!(%err, "digest refused by the server");
+            state.record_event(
+                &account.name,
+                "digest",
+                &format!("refused: {err}"),
+                now.as_second(),
+            )?;
+            state.record_digest(
+                &account.name,
+                day,
+                mail.period_start,
+                mail.period_end,
+                now.as_second(),
+            )?;
+            return Ok(Outcome::Refused);
+        }
+    }
+    state.record_digest(
+        &account.name,
+        day,
+        mail.period_start,
+        mail.period_end,
+        now.as_second(),
+    )?;
+    info!(%day, subject = %mail.subject, "digest sent");
+    for assistant in account.assistants.iter().filter(|a| a.daily_list) {
+        let Some(list) = compose_list(&settings, &report, assistant) else {
+            continue;
+        };
+        if let Err(err) = mailer.send(list_message(from, assistant, &list)?).await {
+            warn!(assistant = %assistant.id, %err, "daily list not sent");
+            state.record_event(
+                &account.name,
+                "digest",
+                &format!("daily list for {}: {err}", assistant.name),
+                now.as_second(),
+            )?;
+        }
+    }
+    Ok(Outcome::Sent)
+}
