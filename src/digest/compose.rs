@@ -124,6 +124,9 @@ pub fn compose(settings: &Settings<'_>, report: &Report) -> DigestMail {
         sections.push(observed_section(settings, w, &observed));
     }
     sections.push(noise_section(w, &filed));
+    if !report.proposals.is_empty() {
+        sections.push(proposals_section(w, &report.proposals));
+    }
     sections.push(time_section(settings, w, handled));
     sections.push(problems_section(settings, w, report, &problems));
 
@@ -150,6 +153,28 @@ pub fn compose(settings: &Settings<'_>, report: &Report) -> DigestMail {
         nothing_to_report: report.messages.is_empty() && report.events.is_empty(),
         id: format!("digest.{}.{}", atext(settings.account), report.end),
     }
+}
+
+fn proposals_section(w: Words, proposals: &[String]) -> Section {
+    let (heading, intro) = w.proposals();
+    let mut s = section(heading, Some(proposals.len() as u64), Some(intro));
+    s.key = "proposals";
+    s.groups.push(Group {
+        heading: None,
+        items: proposals
+            .iter()
+            .map(|p| Item {
+                lead: "→".into(),
+                tone: Tone::Plain,
+                title: clean(p),
+                meta: None,
+                detail: None,
+                note: None,
+            })
+            .collect(),
+        more: None,
+    });
+    s
 }
 
 /// Composes an assistant's daily list: what was forwarded (or is about to be) to them in the

@@ -104,6 +104,18 @@ impl Words {
         )
     }
 
+    pub(super) fn proposals(self) -> (&'static str, &'static str) {
+        (
+            self.pick("Regole da valutare", "Rules to consider"),
+            self.pick(
+                "Hai spostato a mano più volte messaggi come questi: `delega suggest` scrive la \
+                 regola pronta da aggiungere. Nulla cambia finché non la aggiungi.",
+                "You moved messages like these by hand more than once: `delega suggest` writes \
+                 the rule, ready to add. Nothing changes until it is added.",
+            ),
+        )
+    }
+
     pub(super) fn observed(self) -> (&'static str, &'static str) {
         (
             self.pick(

@@ -45,6 +45,8 @@ pub struct Report {
     pub events: Vec<Event>,
     /// Every configured rule with its last match, to spot the unused ones.
     pub rules: Vec<RuleUse>,
+    /// One-line summaries of the rules `delega suggest` proposes, most evidence first.
+    pub proposals: Vec<String>,
 }
 
 /// A decision from the ledger, with its forward if it was delegated.
@@ -149,12 +151,23 @@ pub fn load(state: &State, account: &Account, now: Timestamp) -> anyhow::Result<
             last_match: last.iter().find(|(n, _)| *n == r.name).map(|(_, t)| *t),
         })
         .collect();
+    let corrections = state.corrections(name)?;
+    let assistant_of = |c: &crate::state::Correction| {
+        let id = c.message_id.as_deref()?;
+        state.entry_by_message_id(name, id).ok()??.entry.assistant
+    };
+    let proposals = crate::suggest::suggest(account, &corrections, &assistant_of, 2)
+        .into_iter()
+        .take(3)
+        .map(|s| s.summary)
+        .collect();
     Ok(Report {
         start,
         end,
         messages,
         events,
         rules,
+        proposals,
     })
 }
 

@@ -148,6 +148,10 @@ fn fixture() -> Report {
             rule_use("old-clients", Some(END - 40 * 86_400)),
             rule_use("never-used", None),
         ],
+        proposals: vec![
+            "3 messages from the list news.shop.example moved to the Inbox: make it strategic"
+                .into(),
+        ],
     }
 }
 
@@ -228,6 +232,10 @@ fn every_section_is_composed_in_english() {
             "rule newsletters",
             "2  promo@deals.example",
             "1  alerts@bank.example",
+            // What delega learned from the entrepreneur's corrections.
+            "RULES TO CONSIDER (1)",
+            "`delega suggest` writes the rule",
+            "→  3 messages from the list news.shop.example moved to the Inbox: make it strategic",
             "TIME GIVEN BACK",
             "An estimate: 10 messages handled for you × 2 min = 20 min.",
             "At your €100.00 an hour, that is €33.33.",
@@ -358,6 +366,8 @@ fn hostile() -> Report {
             "forward of \"<script>x</script>\" refused",
         )],
         rules: Vec::new(),
+        // A proposal names a sender taken from mail: escaped like the rest.
+        proposals: vec!["2 messages from <script>@x moved to the Inbox".into()],
     }
 }
 
@@ -606,6 +616,7 @@ fn many_noise_sources_and_problems_are_capped_with_a_count_of_the_rest() {
         messages,
         events,
         rules: Vec::new(),
+        proposals: Vec::new(),
     };
     let text = compose_in(Language::En, &report).text;
     assert!(text.contains("… and 5 more sources (5 messages)"), "{text}");
