@@ -1,0 +1,72 @@
+//! The commands of the `delega` binary (not part of the library): each takes the parsed
+//! arguments, calls the library, prints for people, and returns the exit code.
+//!
+//! `offline.rs` has check and explain (no server involved), `run.rs` the daemon and its
+//! signals, `report.rs` status, digest and suggest. Shared here: loading the config with
+//! its diagnostics, and choosing accounts.
+
+mod offline;
+mod report;
+mod run;
+
+use std::process::ExitCode;
+
+use delega::config::{self, Config, ConfigError, Loaded};
+
+pub(crate) use offline::{check, explain};
+pub(crate) use report::{digest, status, suggest};
+pub(crate) use run::run;
+
+/// Exit code for an invalid config or rules file.
+const EXIT_INVALID_CONFIG: u8 = 3;
+
+/// Exit code for a usage error (an unknown account), as clap's own.
+const EXIT_USAGE: u8 = 2;
+
+/// The accounts a command works on: all, or the one named with `--account`.
+pub(crate) fn select_accounts<'c>(
+    config: &'c Config,
+    only: Option<&str>,
+    path: &std::path::Path,
+) -> Result<Vec<&'c delega::config::Account>, ExitCode> {
+    match only {
+        None => Ok(config.accounts.iter().collect()),
+        Some(name) => match config.account(name) {
+            Some(a) => Ok(vec![a]),
+            None => {
+                let names: Vec<_> = config.accounts.iter().map(|a| a.name.as_str()).collect();
+                eprintln!("error: no account `{name}` in {}", path.display());
+                eprintln!("  help: the accounts are: {}", names.join(", "));
+                Err(ExitCode::from(EXIT_USAGE))
+            }
+        },
+    }
+}
+
+/// Loads the config, printing warnings; on failure prints the errors and gives the exit code.
+pub(crate) fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
+    match config::load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            Ok(loaded)
+        }
+        Err(ConfigError::Invalid(diags)) => {
+            eprintln!("{diags}");
+            let n = diags.error_count();
+            eprintln!(
+                "\n{n} error{} in {} and its rules: delega cannot start until {} fixed",
+                if n == 1 { "" } else { "s" },
+                path.display(),
+                if n == 1 { "it is" } else { "they are" }
+            );
+            Err(ExitCode::from(EXIT_INVALID_CONFIG))
+        }
+        Err(err @ ConfigError::Read { .. }) => {
+            eprintln!("error: {err}");
+            eprintln!("  help: pass the config with --config FILE (or DELEGA_CONFIG)");
+            Err(ExitCode::from(EXIT_INVALID_CONFIG))
+        }
+    }
+}

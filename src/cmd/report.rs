@@ -1,0 +1,156 @@
+//! `delega status`, `delega digest` and `delega suggest`: what delega did and learned,
+//! read from the state database.
+
+use std::process::ExitCode;
+
+use super::{load, select_accounts};
+
+pub(crate) fn status(path: &std::path::Path) -> ExitCode {
+    let loaded = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let config = &loaded.config;
+    let result = delega::state::State::open(&config.state).and_then(|state| {
+        let now = jiff::Timestamp::now().as_second();
+        delega::status::collect(config, &state, now)
+    });
+    match result {
+        Ok(statuses) => {
+            print!("{}", delega::status::render(config, &statuses));
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub(crate) fn digest(
+    path: &std::path::Path,
+    only: Option<&str>,
+    preview: bool,
+    html: bool,
+) -> ExitCode {
+    let loaded = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let config = &loaded.config;
+    let accounts = match select_accounts(config, only, path) {
+        Ok(accounts) => accounts,
+        Err(code) => return code,
+    };
+    let mut state = match delega::state::State::open(&config.state) {
+        Ok(state) => state,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = jiff::Timestamp::now();
+    if preview {
+        for account in accounts {
+            match delega::digest::prepare(&state, account, now) {
+                Ok(mail) if html => print!("{}", mail.html),
+                Ok(mail) => println!("Subject: {}\n\n{}", mail.subject, mail.text),
+                Err(err) => {
+                    eprintln!("{}: error: {err:#}", account.name);
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // lettre's connection pool lives on the runtime: build the mailer inside it.
+    let _guard = runtime.enter();
+    let mailer = match delega::outbox::Mailer::new(&config.smtp) {
+        Ok(m) => m,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut failed = false;
+    for account in accounts {
+        let sent = runtime.block_on(delega::digest::send_if_due(
+            &mut state,
+            account,
+            &config.smtp.from,
+            &mailer,
+            now,
+            true,
+        ));
+        match sent {
+            Ok(delega::digest::Outcome::Sent) => {
+                println!("{}: digest sent to {}", account.name, account.digest.to);
+            }
+            Ok(other) => {
+                eprintln!(
+                    "{}: digest not sent ({other:?}); see delega status",
+                    account.name
+                );
+                failed = true;
+            }
+            Err(err) => {
+                eprintln!("{}: error: {err:#}", account.name);
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub(crate) fn suggest(path: &std::path::Path, only: Option<&str>, min: usize) -> ExitCode {
+    let loaded = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let config = &loaded.config;
+    let accounts = match select_accounts(config, only, path) {
+        Ok(accounts) => accounts,
+        Err(code) => return code,
+    };
+    let state = match delega::state::State::open(&config.state) {
+        Ok(state) => state,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for account in accounts {
+        let corrections = match state.corrections(&account.name) {
+            Ok(c) => c,
+            Err(err) => {
+                eprintln!("{}: error: {err:#}", account.name);
+                return ExitCode::FAILURE;
+            }
+        };
+        let assistant_of = |c: &delega::state::Correction| {
+            let id = c.message_id.as_deref()?;
+            let entry = state.entry_by_message_id(&account.name, id).ok()??;
+            entry.entry.assistant
+        };
+        let proposals = delega::suggest::suggest(account, &corrections, &assistant_of, min);
+        print!(
+            "{}",
+            delega::suggest::render(account, &proposals, &account.digest.timezone)
+        );
+    }
+    ExitCode::SUCCESS
+}
