@@ -249,3 +249,38 @@ async fn mail_from_assistants_auto_replies_and_delegas_own_forwards_are_never_fo
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn beyond_the_hourly_limit_forwards_wait_in_the_inbox() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    office.account_extra = "forward = { max_per_hour = 1 }".into();
+    office.write_config();
+    office.run_once_ok();
+    let mut giulia = TestImap::login(ms, &office.giulia).await?;
+    giulia
+        .append("INBOX", &fixture("015-meeting-request"), &[])
+        .await?;
+    giulia
+        .append("INBOX", &fixture("017-order-shipped"), &[])
+        .await?;
+    let out = office.run_once_ok();
+    assert!(out.contains("1 forwarded, 1 waiting"), "{out}");
+
+    let mut marta = TestImap::login(ms, &office.marta).await?;
+    marta.wait_for("INBOX", 1, DELIVERY).await?;
+    std::thread::sleep(SETTLE);
+    assert_eq!(
+        marta.fetch_all("INBOX").await?.len(),
+        1,
+        "only one within the hour"
+    );
+    assert_eq!(
+        giulia.fetch_all("INBOX").await?.len(),
+        1,
+        "the other waits in the Inbox"
+    );
+    let statuses: Vec<Status> = office.ledger().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [Status::Done, Status::Pending]);
+    Ok(())
+}
