@@ -312,3 +312,47 @@ async fn two_accounts_are_triaged_by_one_process() -> anyhow::Result<()> {
     assert_eq!(office.ledger_of("paolo").len(), 2);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_uidvalidity_change_reprocesses_nothing_and_loses_nothing() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let office = Office::new(ms);
+    office.run_once_ok();
+    let mut imap = TestImap::login(ms, &office.giulia).await?;
+    imap.append("INBOX", &fixture("001-investor"), &[]).await?;
+    imap.append("INBOX", &fixture("004-bank-newsletter"), &[])
+        .await?;
+    office.run_once_ok();
+
+    // The server renumbers the Inbox (as after a restore), and new mail arrives.
+    let renumbered = std::process::Command::new("doveadm")
+        .arg("-c")
+        .arg(ms.dir().join("dovecot.conf"))
+        .args([
+            "mailbox",
+            "update",
+            "-u",
+            &office.giulia,
+            "--uid-validity",
+            "4242",
+            "INBOX",
+        ])
+        .status()?;
+    assert!(renumbered.success());
+    imap.append("INBOX", &fixture("025-linkedin"), &[]).await?;
+    let out = office.run_once_ok();
+    assert!(out.contains("1 new message(s)"), "only the new one: {out}");
+
+    let ledger = office.ledger();
+    assert_eq!(
+        ledger.len(),
+        3,
+        "the investor's mail is recognised by Message-ID"
+    );
+    assert_eq!(ledger[2].uidvalidity, 4242);
+    assert_eq!(imap.fetch_all("INBOX").await?.len(), 1);
+    assert_eq!(imap.fetch_all("Noise").await?.len(), 2);
+    let cursor = office.state().cursor("giulia", "INBOX")?.expect("cursor");
+    assert_eq!(cursor.uidvalidity, 4242);
+    Ok(())
+}
