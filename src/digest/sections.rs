@@ -141,7 +141,11 @@ pub(super) fn noise_section(w: Words, rows: &[&Handled]) -> Section {
     for h in rows {
         let e = &h.entry.entry;
         let source = match e.list_id.as_deref().map(clean).filter(|l| !l.is_empty()) {
-            Some(list) => list,
+            // A List-Id with no name is just `<id>`: show the id without the brackets.
+            Some(list) => match list.strip_prefix('<').and_then(|l| l.strip_suffix('>')) {
+                Some(id) if !id.contains(['<', '>']) => id.to_string(),
+                _ => list,
+            },
             None if e.from_addr.is_empty() => w.unknown_sender().to_string(),
             None => clean(&e.from_addr).to_lowercase(),
         };

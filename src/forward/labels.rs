@@ -37,10 +37,10 @@ pub(super) const IT: Labels = Labels {
     lang: "it",
     task: "Cosa fare",
     no_instructions: "Nessuna istruzione: gestisci questo messaggio come di consueto.",
-    reply_hint: "Rispondi direttamente al mittente: la risposta a questa email va a lui \
-                 (Reply-To impostato). Il messaggio originale è allegato.",
-    no_reply_hint: "Il messaggio originale non ha un indirizzo a cui rispondere. \
-                    È allegato.",
+    reply_hint: "Rispondi direttamente al mittente: rispondendo a questa email, la risposta \
+                 arriva a chi l'ha scritta (Reply-To impostato). Il messaggio originale è allegato.",
+    no_reply_hint: "Il messaggio originale non ha un indirizzo a cui rispondere (manca, o è \
+                    un indirizzo no-reply). È allegato.",
     from: "Da",
     date: "Data",
     subject: "Oggetto",
@@ -82,7 +82,8 @@ pub(super) const EN: Labels = Labels {
     no_instructions: "No instructions: handle this message as usual.",
     reply_hint: "Reply to the sender directly: replying to this email goes to them \
                  (Reply-To is set). The original message is attached.",
-    no_reply_hint: "The original message has no address to reply to. It is attached.",
+    no_reply_hint: "The original message has no address to reply to (none, or a no-reply \
+                    address). It is attached.",
     from: "From",
     date: "Date",
     subject: "Subject",

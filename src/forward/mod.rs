@@ -200,11 +200,26 @@ fn assistant_mailbox(assistant: &Assistant) -> Result<LettreMailbox, ForwardErro
 
 /// Where the assistant's reply goes: the original's Reply-To, else its From; addresses lettre
 /// cannot write are left out, and none at all means no Reply-To.
+/// True for addresses that say nobody reads replies (`no-reply@`, `donotreply@`…): the
+/// assistant is told there is no address to answer instead of writing into the void.
+fn is_no_reply(address: &str) -> bool {
+    let local: String = address
+        .split('@')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    local.contains("noreply") || local.contains("donotreply")
+}
+
 fn reply_to(original: &Message<'_>) -> Vec<LettreMailbox> {
     let usable = |field| -> Vec<LettreMailbox> {
         original
             .addresses(field)
             .iter()
+            .filter(|m| !is_no_reply(&m.address))
             .filter_map(|m| {
                 let address = m.address.parse().ok()?;
                 Some(LettreMailbox::new(m.name.clone(), address))

@@ -398,3 +398,22 @@ fn escape_html_escapes_the_five_characters() {
         "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;"
     );
 }
+
+#[test]
+fn no_reply_senders_get_no_reply_to() {
+    for from in [
+        "no-reply@shop.example",
+        "NoReply@x.example",
+        "do_not_reply@y.example",
+    ] {
+        let raw = format!("From: Shop <{from}>\r\nSubject: Receipt\r\n\r\nThanks\r\n");
+        let bytes = forward(raw.as_bytes(), |_| {});
+        assert!(
+            !header_names(&bytes).contains(&"reply-to".to_string()),
+            "{from}"
+        );
+        let text = parse(&bytes).body_text(0).expect("text").into_owned();
+        assert!(text.contains("no-reply address"), "{text}");
+    }
+    assert!(!is_no_reply("norah@x.example"));
+}
