@@ -288,6 +288,12 @@ async fn session(
             break;
         }
         let next_digest = digest_step(t, state).await;
+        // Mail that arrived during the pass was announced in the responses to the pass's
+        // own commands, which were drained; IDLE would not announce it again. Look before
+        // waiting (one UID SEARCH): anything new means another pass at once.
+        if arrived_during_pass(&mut boxes, state, account).await? {
+            continue;
+        }
         let wake_at = [state.next_forward_due(&account.name)?, next_digest]
             .into_iter()
             .flatten()
@@ -306,6 +312,18 @@ async fn session(
     // A polite goodbye; the state is already committed, so a slow server is not waited for.
     let _ = tokio::time::timeout(Duration::from_secs(3), boxes.session.logout()).await;
     Ok(total)
+}
+
+/// True when the Inbox has mail above the cursor (it came in while a pass was running).
+async fn arrived_during_pass(
+    boxes: &mut Mailboxes,
+    state: &mut State,
+    account: &Account,
+) -> anyhow::Result<bool> {
+    let Some(cursor) = state.cursor(&account.name, &account.mailbox)? else {
+        return Ok(false);
+    };
+    Ok(!boxes.uids_after(cursor.last_uid).await?.is_empty())
 }
 
 /// Sends the digest if it is due; returns when to look again. A failure here is logged and

@@ -128,3 +128,29 @@ async fn sighup_with_a_broken_rule_keeps_the_old_rules_and_a_good_one_takes_effe
     drop(daemon);
     Ok(())
 }
+
+#[tokio::test]
+async fn mail_arriving_during_a_pass_is_triaged_without_waiting_for_more() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let office = Office::new(ms);
+    office.run_once_ok();
+    let mut imap = TestImap::login(ms, &office.giulia).await?;
+    const BACKLOG: usize = 400;
+    for n in 0..BACKLOG {
+        imap.append("INBOX", &newsletter(n), &[]).await?;
+    }
+    let daemon = office.spawn();
+    // As soon as the pass has started on the backlog, one more message arrives. The pass
+    // drains the server's announcement of it; delega must still look before it idles.
+    let started = wait_until(PATIENCE, || !office.ledger().is_empty());
+    assert!(started.is_some(), "{}", office.daemon_log());
+    imap.append("INBOX", &newsletter(BACKLOG), &[]).await?;
+    let all = wait_until(PATIENCE, || office.ledger().len() == BACKLOG + 1);
+    assert!(
+        all.is_some(),
+        "the late message waits for another arrival:\n{}",
+        office.daemon_log()
+    );
+    drop(daemon);
+    Ok(())
+}
