@@ -41,7 +41,7 @@ async fn sigterm_during_a_backlog_exits_0_and_loses_or_repeats_nothing() -> anyh
     let office = Office::new(ms);
     office.run_once_ok();
     let mut imap = TestImap::login(ms, &office.giulia).await?;
-    const BACKLOG: usize = 300;
+    const BACKLOG: usize = 1200;
     for n in 0..BACKLOG {
         imap.append("INBOX", &newsletter(n), &[]).await?;
     }

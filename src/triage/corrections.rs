@@ -245,7 +245,8 @@ async fn delegate_by_hand(
     let id = *ids.first().context("recorded one entry")?;
     let outcome = match entry.action {
         Action::Forward(_) => {
-            forward(boxes, state, t, (id, folder), &entry, &fetched.raw, report).await?
+            let message = (&entry, fetched.raw.as_slice());
+            forward(boxes, state, t, (id, folder), message, report, None).await?
         }
         _ => Some((id, Status::Done, None)),
     };

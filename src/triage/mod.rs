@@ -211,9 +211,11 @@ async fn triage_batch(
         match &entry.action {
             Action::Keep | Action::Nothing => outcomes.push((*id, Status::Done, None)),
             Action::File(folder) => by_folder.entry(folder).or_default().push((*id, entry.uid)),
-            Action::Forward(_) => {
+            Action::Forward(folder) => {
                 let at = (*id, account.mailbox.as_str());
-                if let Some(outcome) = forward(boxes, state, t, at, entry, raw, report).await? {
+                let later = Some(by_folder.entry(folder).or_default());
+                let message = (entry, raw.as_slice());
+                if let Some(outcome) = forward(boxes, state, t, at, message, report, later).await? {
                     outcomes.push(outcome);
                 }
             }
@@ -309,9 +311,9 @@ pub(crate) async fn forward(
     state: &mut State,
     t: &Triage<'_>,
     (ledger_id, mailbox): (i64, &str),
-    entry: &NewEntry,
-    raw: &[u8],
+    (entry, raw): (&NewEntry, &[u8]),
     report: &mut PassReport,
+    defer_move: Option<&mut Vec<(i64, u32)>>,
 ) -> anyhow::Result<Option<(i64, Status, Option<String>)>> {
     let account = t.account;
     let row = state
@@ -383,6 +385,12 @@ pub(crate) async fn forward(
     }
     failpoint::hit(failpoint::BEFORE_MOVE);
     if folder != mailbox {
+        if let Some(later) = defer_move {
+            // Filed with the rest of the batch: one MOVE instead of one per forward. The
+            // send is recorded, so a crash before that MOVE only leaves the filing to do.
+            later.push((ledger_id, entry.uid));
+            return Ok(None);
+        }
         boxes.move_to(&[entry.uid], folder).await?;
     }
     Ok(Some((ledger_id, Status::Done, None)))
@@ -472,7 +480,8 @@ pub(crate) async fn finish_pending(
                     } else if let Some(f) = boxes.fetch(&[uid]).await?.into_iter().next() {
                         boxes.add_keyword(&[uid], KEYWORD).await?;
                         let at = (e.id, mailbox);
-                        forward(boxes, state, t, at, &e.entry, &f.raw, report).await?
+                        let message = (&e.entry, f.raw.as_slice());
+                        forward(boxes, state, t, at, message, report, None).await?
                     } else {
                         let why = "the message left the Inbox before it was forwarded";
                         if let Some(r) = row {
