@@ -6,9 +6,9 @@
 //! its source here, at login time, and never logged.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 
 use anyhow::{Context, anyhow, bail};
@@ -108,8 +108,22 @@ pub fn tls_config(ca_file: Option<&Path>) -> anyhow::Result<Arc<rustls::ClientCo
     Ok(Arc::new(config))
 }
 
+/// The TLS config for `ca_file`, built once per process and shared by every account and
+/// reconnection (loading the system's roots costs time and about 100 kB each).
+fn shared_tls_config(ca_file: Option<&Path>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    static CONFIGS: Mutex<Vec<(Option<PathBuf>, Arc<rustls::ClientConfig>)>> =
+        Mutex::new(Vec::new());
+    let mut configs = CONFIGS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, config)) = configs.iter().find(|(path, _)| path.as_deref() == ca_file) {
+        return Ok(Arc::clone(config));
+    }
+    let config = tls_config(ca_file)?;
+    configs.push((ca_file.map(Path::to_path_buf), Arc::clone(&config)));
+    Ok(config)
+}
+
 async fn tls_wrap(tcp: TcpStream, server: &Server) -> anyhow::Result<Stream> {
-    let config = tls_config(server.ca_file.as_deref())?;
+    let config = shared_tls_config(server.ca_file.as_deref())?;
     let name = ServerName::try_from(server.host.clone())
         .with_context(|| format!("`{}` is not a valid TLS server name", server.host))?;
     let tls = TlsConnector::from(config)
