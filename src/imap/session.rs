@@ -113,7 +113,9 @@ pub fn tls_config(ca_file: Option<&Path>) -> anyhow::Result<Arc<rustls::ClientCo
 fn shared_tls_config(ca_file: Option<&Path>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     static CONFIGS: Mutex<Vec<(Option<PathBuf>, Arc<rustls::ClientConfig>)>> =
         Mutex::new(Vec::new());
-    let mut configs = CONFIGS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut configs = CONFIGS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some((_, config)) = configs.iter().find(|(path, _)| path.as_deref() == ca_file) {
         return Ok(Arc::clone(config));
     }
