@@ -18,7 +18,9 @@
 --   * attachment names are matched in the raw body (a filename="..." or name="..."
 --     parameter), after a server-side TEXT search preselects candidates; RFC 2231 or
 --     RFC 2047-encoded names are missed;
---   * "auto" cannot see an empty Return-Path header's value apart from "<>".
+--   * "auto" cannot see an empty Return-Path header's value apart from "<>";
+--   * body strings are searched by Dovecot in the HTML itself, where delega reads HTML as
+--     text ("non vuoi <a href=...>più ricevere" matches only in delega).
 -- benches/compare prints where the two tools filed a corpus message differently.
 --
 -- Environment: BENCH_PORT (IMAPS), BENCH_USER, BENCH_PASSWORD_FILE; the CA is given with
