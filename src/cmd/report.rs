@@ -3,7 +3,26 @@
 
 use std::process::ExitCode;
 
+use delega::config::{Account, Config};
+use delega::state::State;
+
 use super::{load, select_accounts};
+
+/// The accounts a command works on, and the state database, or the exit code of failing.
+fn accounts_and_state<'c>(
+    config: &'c Config,
+    only: Option<&str>,
+    path: &std::path::Path,
+) -> Result<(Vec<&'c Account>, State), ExitCode> {
+    let accounts = select_accounts(config, only, path)?;
+    match State::open(&config.state) {
+        Ok(state) => Ok((accounts, state)),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
 
 pub(crate) fn status(path: &std::path::Path) -> ExitCode {
     let loaded = match load(path) {
@@ -11,7 +30,7 @@ pub(crate) fn status(path: &std::path::Path) -> ExitCode {
         Err(code) => return code,
     };
     let config = &loaded.config;
-    let result = delega::state::State::open(&config.state).and_then(|state| {
+    let result = State::open(&config.state).and_then(|state| {
         let now = jiff::Timestamp::now().as_second();
         delega::status::collect(config, &state, now)
     });
@@ -38,16 +57,9 @@ pub(crate) fn digest(
         Err(code) => return code,
     };
     let config = &loaded.config;
-    let accounts = match select_accounts(config, only, path) {
-        Ok(accounts) => accounts,
+    let (accounts, mut state) = match accounts_and_state(config, only, path) {
+        Ok(both) => both,
         Err(code) => return code,
-    };
-    let mut state = match delega::state::State::open(&config.state) {
-        Ok(state) => state,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            return ExitCode::FAILURE;
-        }
     };
     let now = jiff::Timestamp::now();
     if preview {
@@ -122,16 +134,9 @@ pub(crate) fn suggest(path: &std::path::Path, only: Option<&str>, min: usize) ->
         Err(code) => return code,
     };
     let config = &loaded.config;
-    let accounts = match select_accounts(config, only, path) {
-        Ok(accounts) => accounts,
+    let (accounts, state) = match accounts_and_state(config, only, path) {
+        Ok(both) => both,
         Err(code) => return code,
-    };
-    let state = match delega::state::State::open(&config.state) {
-        Ok(state) => state,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            return ExitCode::FAILURE;
-        }
     };
     for account in accounts {
         let corrections = match state.corrections(&account.name) {
