@@ -70,3 +70,16 @@ pub(crate) fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
         }
     }
 }
+
+/// A tokio runtime for a command, or the exit code after saying why there is none.
+pub(crate) fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build().map_err(|err| {
+        eprintln!("error: cannot start the async runtime: {err}");
+        ExitCode::FAILURE
+    })
+}

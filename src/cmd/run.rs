@@ -15,15 +15,9 @@ pub(crate) fn run(path: &std::path::Path, opts: RunOptions) -> ExitCode {
         Err(code) => return code,
     };
     delega::logging::init(loaded.config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(true) {
         Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let results = runtime.block_on(async {
         let shutdown = CancellationToken::new();

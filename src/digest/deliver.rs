@@ -51,14 +51,18 @@ pub async fn send_if_due(
     let report = load(state, account, now)?;
     let settings = Settings::of(account);
     let mail = compose(&settings, &report);
-    if mail.nothing_to_report && account.digest.skip_empty && !force {
+    // Recorded once the day is settled: sent, skipped as empty, or refused for good.
+    let record = |state: &mut State| {
         state.record_digest(
             &account.name,
             day,
             mail.period_start,
             mail.period_end,
             now.as_second(),
-        )?;
+        )
+    };
+    if mail.nothing_to_report && account.digest.skip_empty && !force {
+        record(state)?;
         info!(%day, "nothing to report: digest skipped");
         return Ok(Outcome::Skipped);
     }
@@ -79,23 +83,11 @@ pub async fn send_if_due(
                 &format!("refused: {err}"),
                 now.as_second(),
             )?;
-            state.record_digest(
-                &account.name,
-                day,
-                mail.period_start,
-                mail.period_end,
-                now.as_second(),
-            )?;
+            record(state)?;
             return Ok(Outcome::Refused);
         }
     }
-    state.record_digest(
-        &account.name,
-        day,
-        mail.period_start,
-        mail.period_end,
-        now.as_second(),
-    )?;
+    record(state)?;
     info!(%day, subject = %mail.subject, "digest sent");
     for assistant in account.assistants.iter().filter(|a| a.daily_list) {
         let Some(list) = compose_list(&settings, &report, assistant) else {
