@@ -298,6 +298,10 @@ async fn session(
             .into_iter()
             .flatten()
             .min();
+        if let Some(mailer) = t.mailer {
+            // Not kept open while idling: the server would time it out anyway.
+            mailer.close().await;
+        }
         let limit = match wake_at {
             Some(at) => Duration::from_secs(at.saturating_sub(now()).max(1) as u64),
             None => Duration::from_secs(24 * 3600),
@@ -310,6 +314,9 @@ async fn session(
         }
     }
     // A polite goodbye; the state is already committed, so a slow server is not waited for.
+    if let Some(mailer) = t.mailer {
+        mailer.close().await;
+    }
     let _ = tokio::time::timeout(Duration::from_secs(3), boxes.session.logout()).await;
     Ok(total)
 }

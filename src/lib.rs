@@ -10,8 +10,9 @@
 //! - [`digest`]: the daily digest — a period's ledger → the entrepreneur's summary mail
 //!   (pure composition, in Italian or English) and when it is due ([`digest::schedule`]).
 //!
-//! Supporting pieces: [`diagnostic`] (errors with `file:line:col`) and [`tomlread`]
-//! (reading TOML by hand with positions).
+//! Supporting pieces: [`diagnostic`] (errors with `file:line:col`), [`tomlread`]
+//! (reading TOML by hand with positions) and [`net`] (TCP and verified TLS under IMAP and
+//! SMTP).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -26,6 +27,7 @@ pub mod guard;
 pub mod imap;
 pub mod logging;
 pub mod message;
+pub mod net;
 pub mod outbox;
 pub mod state;
 pub mod status;

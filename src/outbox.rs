@@ -1,18 +1,24 @@
 //! Sending over SMTP, once: the [`Mailer`], and the error kinds retries depend on.
 //!
-//! A forward is sent with lettre over implicit TLS, STARTTLS, or plaintext only where the
-//! config says so, with certificates checked. Failures come back typed: a [`SendError::Transient`]
-//! (4xx, connection loss, timeouts) is retried with backoff, a [`SendError::Permanent`] one
-//! (5xx) is not. The outbox rows that make sending exactly-once live in `state`.
+//! A forward is sent with lettre's SMTP client over implicit TLS, STARTTLS, or plaintext
+//! only where the config says so, with certificates checked. The connection is delega's own
+//! ([`crate::net`]: Nagle off, keepalive on) and is kept for the sends of one pass, then
+//! closed with [`Mailer::close`]. Failures come back typed: a [`SendError::Transient`] (4xx,
+//! connection loss, timeouts) is retried with backoff, a [`SendError::Permanent`] one (5xx)
+//! is not. The outbox rows that make sending exactly-once live in `state`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
+use lettre::transport::smtp::extension::ClientId;
+use tokio::sync::Mutex;
 
-use crate::config::{Security, Smtp};
+use crate::config::{Security, Server, Smtp};
+use crate::net::{Stream, connect_tcp, tls_wrap};
 
 /// Why a message was not sent.
 #[derive(Debug, thiserror::Error)]
@@ -25,17 +31,30 @@ pub enum SendError {
     Permanent(String),
 }
 
-/// An SMTP client for the configured server.
+/// A connection left open after a send is used again without a check for this long; an
+/// older one is first asked for a NOOP (servers close idle connections after a few minutes).
+const REUSE_UNCHECKED: Duration = Duration::from_secs(10);
+
+/// The least throughput a transaction is allowed before it counts as stuck: a message of
+/// `n` bytes has `timeout + n / MIN_THROUGHPUT` seconds.
+const MIN_THROUGHPUT: u64 = 256 * 1024;
+
+/// An SMTP client for the configured server, holding at most one open connection.
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    server: Server,
+    credentials: Option<Credentials>,
+    /// For STARTTLS, which lettre performs itself on the connection.
+    starttls: Option<TlsParameters>,
+    hello: ClientId,
+    open: Mutex<Option<(AsyncSmtpConnection, Instant)>>,
 }
 
 impl Mailer {
-    /// Prepares the transport (reads the password now; connects only when sending).
+    /// Prepares the client (reads the password now; connects only when sending).
     pub fn new(smtp: &Smtp) -> anyhow::Result<Mailer> {
         let server = &smtp.server;
-        let mut builder = match server.security {
-            Security::Tls | Security::StartTls => {
+        let starttls = match server.security {
+            Security::StartTls => {
                 let mut params = TlsParameters::builder(server.host.clone());
                 if let Some(path) = &server.ca_file {
                     let pem = std::fs::read(path)
@@ -44,39 +63,132 @@ impl Mailer {
                         .with_context(|| format!("bad certificate in {}", path.display()))?;
                     params = params.add_root_certificate(cert);
                 }
-                let params = params.build_rustls().context("SMTP TLS setup")?;
-                let tls = if server.security == Security::Tls {
-                    Tls::Wrapper(params)
-                } else {
-                    Tls::Required(params)
-                };
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server.host.as_str())
-                    .tls(tls)
+                Some(params.build_rustls().context("SMTP TLS setup")?)
             }
-            Security::Plain => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server.host.as_str())
+            Security::Tls | Security::Plain => None,
+        };
+        let credentials = match (&server.username, &server.password) {
+            (Some(user), Some(secret)) => {
+                let password = secret.resolve().context("SMTP password")?;
+                Some(Credentials::new(
+                    user.clone(),
+                    password.expose().to_string(),
+                ))
             }
-        }
-        .port(server.port)
-        .timeout(Some(server.timeout));
-        if let (Some(user), Some(secret)) = (&server.username, &server.password) {
-            let password = secret.resolve().context("SMTP password")?;
-            builder = builder.credentials(Credentials::new(
-                user.clone(),
-                password.expose().to_string(),
-            ));
-        }
+            _ => None,
+        };
         Ok(Mailer {
-            transport: builder.build(),
+            server: server.clone(),
+            credentials,
+            starttls,
+            hello: ClientId::default(),
+            open: Mutex::new(None),
         })
     }
 
     /// Sends one message; returns once the server accepted it (250 after DATA).
     pub async fn send(&self, message: lettre::Message) -> Result<(), SendError> {
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(err) if err.is_permanent() => Err(SendError::Permanent(err.to_string())),
-            Err(err) => Err(SendError::Transient(error_chain(&err))),
+        let envelope = message.envelope().clone();
+        let body = message.formatted();
+        let mut open = self.open.lock().await;
+        let reused = match open.take() {
+            Some((conn, since)) if since.elapsed() < REUSE_UNCHECKED => Some(conn),
+            Some((mut conn, _)) => {
+                let alive = tokio::time::timeout(self.server.timeout, conn.test_connected());
+                if alive.await.unwrap_or(false) {
+                    Some(conn)
+                } else {
+                    conn.abort().await;
+                    None
+                }
+            }
+            None => None,
+        };
+        let mut conn = match reused {
+            Some(conn) => conn,
+            None => self.connect().await?,
+        };
+        let limit = self.server.timeout + Duration::from_secs(body.len() as u64 / MIN_THROUGHPUT);
+        match tokio::time::timeout(limit, conn.send(&envelope, &body)).await {
+            Ok(Ok(_)) => {
+                *open = Some((conn, Instant::now()));
+                Ok(())
+            }
+            Ok(Err(err)) => {
+                conn.abort().await;
+                Err(classify(&err))
+            }
+            Err(_) => {
+                conn.abort().await;
+                Err(SendError::Transient(format!(
+                    "no answer from {}:{} within {limit:?}",
+                    self.server.host, self.server.port
+                )))
+            }
+        }
+    }
+
+    /// Says goodbye to the open connection, if any (after a pass's sends).
+    pub async fn close(&self) {
+        if let Some((mut conn, _)) = self.open.lock().await.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(3), conn.quit()).await;
+        }
+    }
+
+    /// Connects, secures the connection as configured, and logs in, within the timeout.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let server = &self.server;
+        let work = async {
+            let tcp = connect_tcp(server)
+                .await
+                .map_err(|err| SendError::Transient(format!("{err:#}")))?;
+            let stream = match server.security {
+                Security::Tls => tls_wrap(tcp, server)
+                    .await
+                    .map_err(|err| SendError::Transient(format!("{err:#}")))?,
+                Security::StartTls | Security::Plain => Stream::Plain(tcp),
+            };
+            let mut conn =
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+                    .await
+                    .map_err(|err| classify(&err))?;
+            if let Some(params) = &self.starttls {
+                conn.starttls(params.clone(), &self.hello)
+                    .await
+                    .map_err(|err| classify(&err))?;
+            }
+            if let Some(credentials) = &self.credentials {
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                    .await
+                    .map_err(|err| classify(&err))?;
+            }
+            Ok(conn)
+        };
+        tokio::time::timeout(server.timeout, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::Transient(format!(
+                    "no answer from {}:{} within {:?}",
+                    server.host, server.port, server.timeout
+                )))
+            })
+    }
+}
+
+/// The error kind of a lettre failure: 5xx is permanent, anything else may pass later.
+fn classify(err: &lettre::transport::smtp::Error) -> SendError {
+    if err.is_permanent() {
+        SendError::Permanent(err.to_string())
+    } else {
+        SendError::Transient(error_chain(err))
+    }
+}
+
+impl AsyncTokioStream for Stream {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        match self {
+            Stream::Plain(tcp) => tcp.peer_addr(),
+            Stream::Tls(tls) => tls.get_ref().0.peer_addr(),
         }
     }
 }

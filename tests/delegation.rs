@@ -9,7 +9,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 
 use crate::support::MailSystem;
 use crate::support::imap::TestImap;
-use crate::support::office::{Office, fixture};
+use crate::support::office::{Office, SmtpRoute, fixture};
 
 /// Bounds waits for Postfix to deliver; delivery takes milliseconds.
 const DELIVERY: Duration = Duration::from_secs(20);
@@ -154,6 +154,57 @@ async fn each_failpoint_then_a_restart_delivers_exactly_one_forward() -> anyhow:
             "{point}"
         );
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn forwards_go_out_over_implicit_tls_and_plaintext_and_never_to_an_unverified_server()
+-> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    // STARTTLS is what every other test uses.
+    for route in [
+        SmtpRoute::Smtps(ms.smtps_port()),
+        SmtpRoute::Plain(ms.smtp_port()),
+    ] {
+        let mut office = Office::new(ms);
+        office.smtp = route;
+        office.write_config();
+        office.run_once_ok();
+        let mut giulia = TestImap::login(ms, &office.giulia).await?;
+        giulia
+            .append("INBOX", &fixture("012-supplier-invoice"), &[])
+            .await?;
+        giulia
+            .append("INBOX", &fixture("021-translation"), &[])
+            .await?;
+        // Two forwards in one pass: the second one goes over the first one's connection.
+        let out = office.run_once_ok();
+        assert!(out.contains("2 forwarded"), "{route:?}: {out}");
+        let mut marta = TestImap::login(ms, &office.marta).await?;
+        marta.wait_for("INBOX", 1, DELIVERY).await?;
+        let mut luca = TestImap::login(ms, &office.luca).await?;
+        luca.wait_for("INBOX", 1, DELIVERY).await?;
+    }
+
+    // Without the test CA, the server's certificate does not verify: nothing is sent.
+    let mut office = Office::new(ms);
+    office.smtp = SmtpRoute::Smtps(ms.smtps_port());
+    office.smtp_trusts_test_ca = false;
+    office.write_config();
+    office.run_once_ok();
+    let mut giulia = TestImap::login(ms, &office.giulia).await?;
+    giulia
+        .append("INBOX", &fixture("012-supplier-invoice"), &[])
+        .await?;
+    let out = office.run_once_ok();
+    assert!(out.contains("0 forwarded, 1 waiting"), "{out}");
+    let row = &office.ledger()[0];
+    let outbox = office.state().outbox_for(row.id)?.expect("outbox row");
+    let error = outbox.last_error.unwrap_or_default();
+    assert!(error.contains("TLS handshake"), "{error}");
+    assert_eq!(giulia.fetch_all("INBOX").await?.len(), 1, "kept until sent");
+    let mut marta = TestImap::login(ms, &office.marta).await?;
+    assert!(marta.fetch_all("INBOX").await?.is_empty());
     Ok(())
 }
 

@@ -79,8 +79,6 @@ pub(crate) fn digest(
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    // lettre's connection pool lives on the runtime: build the mailer inside it.
-    let _guard = runtime.enter();
     let mailer = match delega::outbox::Mailer::new(&config.smtp) {
         Ok(m) => m,
         Err(err) => {
@@ -115,6 +113,7 @@ pub(crate) fn digest(
             }
         }
     }
+    runtime.block_on(mailer.close());
     if failed {
         ExitCode::FAILURE
     } else {

@@ -11,7 +11,7 @@ mod session;
 mod watch;
 
 pub use mailbox::{Fetched, MailboxInfo, Mailboxes, uid_set};
-pub use session::{Session, connect, tls_config};
+pub use session::{Session, connect};
 pub use watch::{Wake, wait_for_mail};
 
 /// The keyword delega sets on every message it has triaged (kept across moves).

@@ -98,6 +98,11 @@ impl MailSystem {
         self.port("SUBMISSION_PORT")
     }
 
+    /// Postfix's SMTPS port: implicit TLS, then AUTH with a user's password.
+    pub fn smtps_port(&self) -> u16 {
+        self.port("SMTPS_PORT")
+    }
+
     /// Dovecot's LMTP port, where Postfix delivers.
     pub fn lmtp_port(&self) -> u16 {
         self.port("LMTP_PORT")

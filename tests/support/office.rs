@@ -33,9 +33,23 @@ pub struct Office {
     /// Let a spawned daemon send today's digest. Off by default: a test about something
     /// else would otherwise see a digest arrive in the Inbox whenever it runs after 18:00.
     pub send_digests: bool,
+    /// How delega reaches Postfix; STARTTLS on the submission port by default.
+    pub smtp: SmtpRoute,
+    /// Trust the test CA for SMTP (`ca_file`); without it the server's certificate must fail.
+    pub smtp_trusts_test_ca: bool,
     imap_port: u16,
-    submission_port: u16,
     ca_file: PathBuf,
+}
+
+/// The ways to Postfix that the test mail system offers, with the port of each.
+#[derive(Debug, Clone, Copy)]
+pub enum SmtpRoute {
+    /// `security = "starttls"` on the submission port, with AUTH.
+    Submission(u16),
+    /// `security = "tls"` (implicit TLS) on the SMTPS port, with AUTH.
+    Smtps(u16),
+    /// `security = "plain"` on the SMTP port, no AUTH.
+    Plain(u16),
 }
 
 impl Office {
@@ -57,8 +71,9 @@ impl Office {
             more_accounts: Vec::new(),
             digest_at: None,
             send_digests: false,
+            smtp: SmtpRoute::Submission(ms.submission_port()),
+            smtp_trusts_test_ca: true,
             imap_port: ms.imaps_port(),
-            submission_port: ms.submission_port(),
             ca_file: ms.ca_file().to_path_buf(),
         };
         office.write_config();
@@ -72,22 +87,30 @@ impl Office {
             accounts.push('\n');
             accounts.push_str(&self.account_block(name, address, &self.rules_dir));
         }
+        let (port, security, login) = match self.smtp {
+            SmtpRoute::Submission(port) => (port, "starttls", true),
+            SmtpRoute::Smtps(port) => (port, "tls", true),
+            SmtpRoute::Plain(port) => (port, "plain", false),
+        };
+        let mut smtp = format!("port = {port}\nsecurity = \"{security}\"\n");
+        if login {
+            smtp += &format!(
+                "username = \"{}\"\npassword_file = \"password\"\n",
+                self.sender
+            );
+        }
+        if self.smtp_trusts_test_ca {
+            smtp += &format!("ca_file = \"{}\"\n", self.ca_file.display());
+        }
         let config = format!(
             r#"state = "state.db"
 [smtp]
 host = "localhost"
-port = {submission}
-security = "starttls"
-username = "{sender}"
-password_file = "password"
-ca_file = "{ca}"
-from = "Giulia's inbox <{sender}>"
+{smtp}from = "Giulia's inbox <{sender}>"
 
 {account}
 "#,
-            submission = self.submission_port,
             sender = self.sender,
-            ca = self.ca_file.display(),
             account = accounts,
         );
         std::fs::write(self.config_path(), config).expect("write config");
