@@ -40,9 +40,8 @@ enum Part {
     Header,
 }
 
-/// Messages per batch. Each batch ends with one STORE and one MOVE per folder, and Dovecot
-/// rescans a Maildir for each: 500 keeps that cost small while the byte bound keeps memory
-/// flat.
+/// Messages per fetch batch: with the byte bound, keeps memory flat. (Filing is gathered
+/// over many batches: see `triage::filing`.)
 const BATCH_COUNT: usize = 500;
 /// Bytes per fetch batch (a single larger message is fetched alone).
 const BATCH_BYTES: u64 = 8 * 1024 * 1024;

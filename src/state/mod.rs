@@ -5,6 +5,7 @@
 //! crash at any point leaves either a pending row (the action is redone) or a done row (the
 //! message is never looked at again). The schema evolves by numbered migrations.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::Context;
@@ -111,6 +112,8 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (account, mailbox, uidvalidity, uid)
     );
     CREATE INDEX correction_account ON correction (account, at);",
+    // 2: the hourly forward limit counts recent sends without reading the whole outbox.
+    "CREATE INDEX outbox_account_sent ON outbox (account, sent_at);",
 ];
 
 /// A mailbox's position: what delega has already looked at.
@@ -319,8 +322,38 @@ impl State {
         );
         Ok(self
             .conn
-            .query_row(&sql, params![account, mailbox, uidvalidity, uid], entry_row)
+            .prepare_cached(&sql)?
+            .query_row(params![account, mailbox, uidvalidity, uid], entry_row)
             .optional()?)
+    }
+
+    /// Which of `uids` (of one mailbox numbering) already have a row: one query for a batch.
+    pub fn recorded_uids(
+        &self,
+        account: &str,
+        mailbox: &str,
+        uidvalidity: u32,
+        uids: &[u32],
+    ) -> anyhow::Result<HashSet<u32>> {
+        let (Some(&low), Some(&high)) = (uids.iter().min(), uids.iter().max()) else {
+            return Ok(HashSet::new());
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT uid FROM ledger
+             WHERE account = ?1 AND mailbox = ?2 AND uidvalidity = ?3 AND uid BETWEEN ?4 AND ?5",
+        )?;
+        let found = stmt.query_map(params![account, mailbox, uidvalidity, low, high], |r| {
+            r.get::<_, u32>(0)
+        })?;
+        let wanted: HashSet<u32> = uids.iter().copied().collect();
+        let mut recorded = HashSet::new();
+        for uid in found {
+            let uid = uid?;
+            if wanted.contains(&uid) {
+                recorded.insert(uid);
+            }
+        }
+        Ok(recorded)
     }
 
     /// The latest row for a Message-ID in this account, if any.
@@ -334,7 +367,8 @@ impl State {
         );
         Ok(self
             .conn
-            .query_row(&sql, params![account, message_id], entry_row)
+            .prepare_cached(&sql)?
+            .query_row(params![account, message_id], entry_row)
             .optional()?)
     }
 
@@ -630,6 +664,19 @@ pub(crate) mod tests {
         assert!(s.pending("g").expect("pending").is_empty());
         assert_eq!(s.cursor("g", "INBOX").expect("cursor"), Some(cursor));
 
+        let recorded = |uidvalidity, uids: &[u32]| {
+            let mut found: Vec<u32> = s
+                .recorded_uids("g", "INBOX", uidvalidity, uids)
+                .expect("query")
+                .into_iter()
+                .collect();
+            found.sort_unstable();
+            found
+        };
+        assert_eq!(recorded(7, &[9, 10, 11, 12]), [10, 11]);
+        assert_eq!(recorded(7, &[10, 12]), [10], "only the UIDs asked about");
+        assert!(recorded(8, &[10, 11]).is_empty(), "another numbering");
+        assert!(recorded(7, &[]).is_empty());
         let row = s
             .entry_by_uid("g", "INBOX", 7, 10)
             .expect("query")

@@ -76,12 +76,14 @@ pub(super) fn enqueue(
 ) -> rusqlite::Result<()> {
     // Unique across accounts and restarts: the ledger id never repeats in a database.
     let forward_id = format!("{account}.{ledger_id}.{now}");
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO outbox (ledger_id, account, forward_id, assistant, address, state,
             next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
-        params![ledger_id, account, forward_id, assistant, address, now],
-    )?;
+    )?
+    .execute(params![
+        ledger_id, account, forward_id, assistant, address, now
+    ])?;
     Ok(())
 }
 
@@ -109,17 +111,19 @@ impl State {
         let sql = format!("{SELECT_ROW} WHERE ledger_id = ?1");
         Ok(self
             .conn
-            .query_row(&sql, params![ledger_id], row)
+            .prepare_cached(&sql)?
+            .query_row(params![ledger_id], row)
             .optional()?)
     }
 
     /// Marks a forward as being sent (committed before the SMTP transaction starts).
     pub fn outbox_sending(&self, id: i64, now: i64) -> anyhow::Result<()> {
-        self.conn.execute(
-            "UPDATE outbox SET state = 'sending', attempts = attempts + 1, next_attempt_at = ?2
-             WHERE id = ?1",
-            params![id, now],
-        )?;
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1, next_attempt_at = ?2
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, now])?;
         Ok(())
     }
 
@@ -133,22 +137,22 @@ impl State {
         now: i64,
     ) -> anyhow::Result<()> {
         let sent_at = (state == OutboxState::Sent).then_some(now);
-        self.conn.execute(
-            "UPDATE outbox SET state = ?2, next_attempt_at = ?3, last_error = ?4,
-                sent_at = COALESCE(?5, sent_at)
-             WHERE id = ?1",
-            params![id, state.as_str(), next_attempt_at, error, sent_at],
-        )?;
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox SET state = ?2, next_attempt_at = ?3, last_error = ?4,
+                    sent_at = COALESCE(?5, sent_at)
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, state.as_str(), next_attempt_at, error, sent_at])?;
         Ok(())
     }
 
     /// Forwards the server accepted since `since`, for the hourly rate limit.
     pub fn forwards_sent_since(&self, account: &str, since: i64) -> anyhow::Result<u32> {
-        Ok(self.conn.query_row(
-            "SELECT COUNT(*) FROM outbox WHERE account = ?1 AND sent_at >= ?2",
-            params![account, since],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM outbox WHERE account = ?1 AND sent_at >= ?2")?
+            .query_row(params![account, since], |r| r.get(0))?)
     }
 
     /// How many of the account's forwards are waiting and how many failed for good.
@@ -173,12 +177,14 @@ impl State {
 
     /// True when a message with this Message-ID was already forwarded (or is being).
     pub fn already_forwarded(&self, account: &str, message_id: &str) -> anyhow::Result<bool> {
-        Ok(self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM outbox o JOIN ledger l ON l.id = o.ledger_id
-                WHERE o.account = ?1 AND l.message_id = ?2 AND o.state IN ('pending', 'sending', 'sent'))",
-            params![account, message_id],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM outbox o JOIN ledger l ON l.id = o.ledger_id
+                    WHERE o.account = ?1 AND l.message_id = ?2
+                    AND o.state IN ('pending', 'sending', 'sent'))",
+            )?
+            .query_row(params![account, message_id], |r| r.get(0))?)
     }
 
     /// At start-up: forwards left `sending` by a crash are taken as sent, never resent,

@@ -10,6 +10,7 @@
 use anyhow::Context;
 use tracing::{info, warn};
 
+use super::filing::Filing;
 use super::{PassReport, Triage, finish_pending, forward, now, plan};
 use crate::classify::{Category, Decision};
 use crate::guard::{History, guard};
@@ -243,15 +244,13 @@ async fn delegate_by_hand(
         now(),
     )?;
     let id = *ids.first().context("recorded one entry")?;
-    let outcome = match entry.action {
+    let mut filing = Filing::default();
+    match entry.action {
         Action::Forward(_) => {
             let message = (&entry, fetched.raw.as_slice());
-            forward(boxes, state, t, (id, folder), message, report, None).await?
+            forward(state, t, (id, folder), message, report, &mut filing).await?;
         }
-        _ => Some((id, Status::Done, None)),
-    };
-    if let Some(outcome) = outcome {
-        state.complete(&account.name, &[outcome], None, now())?;
+        _ => filing.settle((id, Status::Done, None)),
     }
-    Ok(())
+    filing.flush(boxes, state, account, None).await
 }

@@ -1,14 +1,17 @@
 //! One pass over an account's Inbox: find new mail, decide, record, act.
 //!
 //! The order of every step is what makes delega safe to kill at any moment: a decision is
-//! recorded (pending) before anything is done to the message; actions are done; then the
-//! rows are marked done and the cursor advanced in one transaction. A pass starts by
-//! finishing whatever a previous one left pending, so nothing is processed twice or lost.
-//! Deciding is `classify` + `guard`; this file owns the order of things.
+//! recorded (pending) before anything is done to the message; forwards are sent; the
+//! filing is done (`filing`: gathered over many batches, as each server command costs a
+//! Maildir rescan); then the rows are marked done and the cursor advanced in one
+//! transaction. A pass starts by finishing whatever a previous one left pending, so nothing
+//! is processed twice or lost. Deciding is `classify` + `guard`; this file owns the order
+//! of things.
 
 mod corrections;
+mod filing;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
@@ -20,10 +23,11 @@ use crate::config::Assistant;
 use crate::failpoint;
 use crate::forward::{ForwardRequest, compose};
 use crate::guard::{History, guard, own_digest};
-use crate::imap::{Fetched, KEYWORD, MailboxInfo, Mailboxes};
+use crate::imap::{Fetched, MailboxInfo, Mailboxes};
 use crate::message::Message;
 use crate::outbox::{Mailer, SendError, backoff};
 use crate::state::{Action, Cursor, Entry, NewEntry, OutboxRow, OutboxState, State, Status};
+use filing::{FLUSH_AT, Filing};
 
 /// What a pass needs besides the mailbox and the database.
 pub struct Triage<'a> {
@@ -71,14 +75,21 @@ pub async fn pass(
     finish_pending(boxes, state, t, (&account.mailbox, info), &mut report).await?;
 
     let uids = boxes.uids_after(cursor.last_uid).await?;
-    let mut cursor = cursor;
+    let mut filing = Filing::default();
+    let mut next = cursor;
     for batch in boxes.batches(&uids).await? {
         if shutdown.is_cancelled() {
             break;
         }
         let fetched = boxes.fetch(&batch).await?;
-        cursor = triage_batch(boxes, state, t, info, cursor, fetched, &mut report).await?;
+        next = triage_batch(state, t, info, next, fetched, &mut filing, &mut report).await?;
+        if filing.len() >= FLUSH_AT {
+            let at = Some((account.mailbox.as_str(), next));
+            filing.flush(boxes, state, account, at).await?;
+        }
     }
+    let at = (next != cursor).then_some((account.mailbox.as_str(), next));
+    filing.flush(boxes, state, account, at).await?;
     let acting = !(t.observe || account.observe);
     if acting && !shutdown.is_cancelled() {
         for folder in [&account.folders.noise, &account.folders.delegated] {
@@ -138,14 +149,15 @@ async fn position(
     Ok(cursor)
 }
 
-/// Decides a batch, records it, acts, and commits the outcomes with the new cursor.
+/// Decides a batch, records it, sends its forwards, and gathers its filing; returns the
+/// cursor to set once that filing is done.
 async fn triage_batch(
-    boxes: &mut Mailboxes,
     state: &mut State,
     t: &Triage<'_>,
     info: MailboxInfo,
     cursor: Cursor,
     fetched: Vec<Fetched>,
+    filing: &mut Filing,
     report: &mut PassReport,
 ) -> anyhow::Result<Cursor> {
     let account = t.account;
@@ -154,15 +166,15 @@ async fn triage_batch(
         .map(|f| f.uid)
         .max()
         .unwrap_or(cursor.last_uid);
+    let uids: Vec<u32> = fetched.iter().map(|f| f.uid).collect();
+    // Already recorded by a pass that died before advancing the cursor: their pending
+    // actions are finished by `finish_pending`, never decided twice.
+    let recorded: HashSet<u32> =
+        state.recorded_uids(&account.name, &account.mailbox, info.uidvalidity, &uids)?;
     let mut entries = Vec::new();
     let mut raws = Vec::new();
     for f in fetched {
-        // Already recorded by a pass that died before advancing the cursor: its pending
-        // action is finished by `finish_pending`, never decided twice.
-        if state
-            .entry_by_uid(&account.name, &account.mailbox, info.uidvalidity, f.uid)?
-            .is_some()
-        {
+        if recorded.contains(&f.uid) {
             continue;
         }
         // A message that came back after UIDVALIDITY changed is known by its Message-ID.
@@ -182,62 +194,45 @@ async fn triage_batch(
             }
             continue;
         }
-        entries.push(decide(state, t, &msg, f.uid)?);
-        raws.push(f.raw);
+        let entry = decide(state, t, &msg, f.uid)?;
+        drop(msg);
+        // Only a forward needs the message again.
+        raws.push(match entry.action {
+            Action::Forward(_) => f.raw,
+            _ => Vec::new(),
+        });
+        entries.push(entry);
     }
 
     let address_of = |id: &str| account.assistant(id).map(|a| a.address.clone());
-    let now = now();
     let ids = state.record(
         &account.name,
         &account.mailbox,
         info.uidvalidity,
         &entries,
         &address_of,
-        now,
+        now(),
     )?;
 
-    let acted: Vec<u32> = entries
-        .iter()
-        .filter(|e| e.action != Action::Nothing)
-        .map(|e| e.uid)
-        .collect();
-    boxes.add_keyword(&acted, KEYWORD).await?;
-
-    let mut outcomes = Vec::new();
-    let mut by_folder: BTreeMap<&str, Vec<(i64, u32)>> = BTreeMap::new();
     for ((id, entry), raw) in ids.iter().zip(&entries).zip(&raws) {
         *report.decided.entry(entry.category).or_default() += 1;
+        if entry.action != Action::Nothing {
+            filing.mark(entry.uid);
+        }
         match &entry.action {
-            Action::Keep | Action::Nothing => outcomes.push((*id, Status::Done, None)),
-            Action::File(folder) => by_folder.entry(folder).or_default().push((*id, entry.uid)),
-            Action::Forward(folder) => {
+            Action::Keep | Action::Nothing => filing.settle((*id, Status::Done, None)),
+            Action::File(folder) => filing.file(*id, entry.uid, folder),
+            Action::Forward(_) => {
                 let at = (*id, account.mailbox.as_str());
-                let later = Some(by_folder.entry(folder).or_default());
-                let message = (entry, raw.as_slice());
-                if let Some(outcome) = forward(boxes, state, t, at, message, report, later).await? {
-                    outcomes.push(outcome);
-                }
+                forward(state, t, at, (entry, raw.as_slice()), report, filing).await?;
             }
         }
     }
-    for (folder, items) in by_folder {
-        let uids: Vec<u32> = items.iter().map(|(_, uid)| *uid).collect();
-        boxes.move_to(&uids, folder).await?;
-        outcomes.extend(items.into_iter().map(|(id, _)| (id, Status::Done, None)));
-    }
-    let next = Cursor {
+    Ok(Cursor {
         last_uid: last_uid.max(cursor.last_uid),
         uidvalidity: info.uidvalidity,
         ..cursor
-    };
-    state.complete(
-        &account.name,
-        &outcomes,
-        Some((&account.mailbox, next)),
-        now,
-    )?;
-    Ok(next)
+    })
 }
 
 /// Classifies one message, applies the loop guards, and plans the action.
@@ -303,18 +298,17 @@ pub(crate) fn plan(t: &Triage<'_>, msg: &Message<'_>, uid: u32, decision: Decisi
     }
 }
 
-/// Sends the forward of a recorded decision and files the message once the server took it
-/// (unless it already is in its folder: `mailbox` is where it is now). Returns the ledger
-/// outcome, or `None` while the forward waits.
+/// Sends the forward of a recorded decision and, once the server took it, files the
+/// message (unless it already is in its folder: `mailbox` is where it is now). The row's
+/// outcome goes to `filing`; a forward that waits leaves its row pending.
 pub(crate) async fn forward(
-    boxes: &mut Mailboxes,
     state: &mut State,
     t: &Triage<'_>,
     (ledger_id, mailbox): (i64, &str),
     (entry, raw): (&NewEntry, &[u8]),
     report: &mut PassReport,
-    defer_move: Option<&mut Vec<(i64, u32)>>,
-) -> anyhow::Result<Option<(i64, Status, Option<String>)>> {
+    filing: &mut Filing,
+) -> anyhow::Result<()> {
     let account = t.account;
     let row = state
         .outbox_for(ledger_id)?
@@ -327,7 +321,8 @@ pub(crate) async fn forward(
         OutboxState::Sent => {}
         OutboxState::Failed => {
             let why = row.last_error.unwrap_or_else(|| "forward refused".into());
-            return Ok(Some((ledger_id, Status::Failed, Some(why))));
+            filing.settle((ledger_id, Status::Failed, Some(why)));
+            return Ok(());
         }
         OutboxState::Pending | OutboxState::Sending => {
             let sent_last_hour = state.forwards_sent_since(&account.name, now - 3600)?;
@@ -336,7 +331,7 @@ pub(crate) async fn forward(
                     && sent_last_hour < account.forward.max_per_hour
             }) else {
                 report.waiting += 1;
-                return Ok(None);
+                return Ok(());
             };
             let (email, assistant) = match compose_forward(t, entry, &row, raw) {
                 Ok(ready) => ready,
@@ -345,7 +340,8 @@ pub(crate) async fn forward(
                     warn!(uid = entry.uid, %err, "forward impossible: the message stays in the Inbox");
                     state.outbox_update(row.id, OutboxState::Failed, now, Some(&err), now)?;
                     state.record_event(&account.name, "forward", &err, now)?;
-                    return Ok(Some((ledger_id, Status::Failed, Some(err))));
+                    filing.settle((ledger_id, Status::Failed, Some(err)));
+                    return Ok(());
                 }
             };
             failpoint::hit(failpoint::BEFORE_SEND);
@@ -364,7 +360,7 @@ pub(crate) async fn forward(
                     state.outbox_update(row.id, OutboxState::Pending, next, Some(&err), now)?;
                     state.record_event(&account.name, "smtp", &err, now)?;
                     report.waiting += 1;
-                    return Ok(None);
+                    return Ok(());
                 }
                 Err(SendError::Permanent(err)) => {
                     warn!(uid = entry.uid, %err, "forward refused: the message stays in the Inbox");
@@ -378,22 +374,21 @@ pub(crate) async fn forward(
                         ),
                         now,
                     )?;
-                    return Ok(Some((ledger_id, Status::Failed, Some(err))));
+                    filing.settle((ledger_id, Status::Failed, Some(err)));
+                    return Ok(());
                 }
             }
         }
     }
     failpoint::hit(failpoint::BEFORE_MOVE);
-    if folder != mailbox {
-        if let Some(later) = defer_move {
-            // Filed with the rest of the batch: one MOVE instead of one per forward. The
-            // send is recorded, so a crash before that MOVE only leaves the filing to do.
-            later.push((ledger_id, entry.uid));
-            return Ok(None);
-        }
-        boxes.move_to(&[entry.uid], folder).await?;
+    // Filed with the rest of the pass: the send is recorded, so a crash before that move
+    // only leaves the filing to do.
+    if folder == mailbox {
+        filing.settle((ledger_id, Status::Done, None));
+    } else {
+        filing.file(ledger_id, entry.uid, folder);
     }
-    Ok(Some((ledger_id, Status::Done, None)))
+    Ok(())
 }
 
 /// Builds the forward of `entry`, or says why it cannot be built (the assistant was removed
@@ -432,7 +427,7 @@ fn compose_forward<'a>(
 }
 
 /// Finishes what earlier passes recorded in the selected `mailbox` but did not complete (a
-/// crash, a failed move, a forward that had to wait).
+/// crash, a failed move, a forward that had to wait), filing them together.
 pub(crate) async fn finish_pending(
     boxes: &mut Mailboxes,
     state: &mut State,
@@ -446,61 +441,50 @@ pub(crate) async fn finish_pending(
         .into_iter()
         .filter(|e| e.mailbox == mailbox)
         .collect();
+    let mut filing = Filing::default();
     for e in pending {
-        let outcome = if e.uidvalidity != info.uidvalidity {
+        if e.uidvalidity != info.uidvalidity {
             // The UIDs of the old numbering mean nothing now; the message is found again
             // by Message-ID and decided afresh.
-            Some((
-                e.id,
-                Status::Failed,
-                Some("the server renumbered the mailbox".into()),
-            ))
-        } else {
-            let uid = e.entry.uid;
-            match &e.entry.action {
-                Action::Nothing => Some((e.id, Status::Done, None)),
-                Action::Keep => {
-                    boxes.add_keyword(&[uid], KEYWORD).await?;
-                    Some((e.id, Status::Done, None))
-                }
-                Action::File(folder) => {
-                    boxes.add_keyword(&[uid], KEYWORD).await?;
-                    boxes.move_to(&[uid], folder).await?;
-                    Some((e.id, Status::Done, None))
-                }
-                Action::Forward(folder) => {
-                    let row = state.outbox_for(e.id)?;
-                    if row.as_ref().is_some_and(|r| r.state == OutboxState::Sent) {
-                        // Sent before a crash: only the filing is left to do.
-                        boxes.add_keyword(&[uid], KEYWORD).await?;
-                        if folder != mailbox {
-                            boxes.move_to(&[uid], folder).await?;
-                        }
-                        Some((e.id, Status::Done, None))
-                    } else if let Some(f) = boxes.fetch(&[uid]).await?.into_iter().next() {
-                        boxes.add_keyword(&[uid], KEYWORD).await?;
-                        let at = (e.id, mailbox);
-                        let message = (&e.entry, f.raw.as_slice());
-                        forward(boxes, state, t, at, message, report, None).await?
+            let why = "the server renumbered the mailbox";
+            filing.settle((e.id, Status::Failed, Some(why.into())));
+            continue;
+        }
+        let uid = e.entry.uid;
+        match &e.entry.action {
+            Action::Nothing => filing.settle((e.id, Status::Done, None)),
+            Action::Keep => {
+                filing.mark(uid);
+                filing.settle((e.id, Status::Done, None));
+            }
+            Action::File(folder) => {
+                filing.mark(uid);
+                filing.file(e.id, uid, folder);
+            }
+            Action::Forward(folder) => {
+                let row = state.outbox_for(e.id)?;
+                if row.as_ref().is_some_and(|r| r.state == OutboxState::Sent) {
+                    // Sent before a crash: only the filing is left to do.
+                    filing.mark(uid);
+                    if folder == mailbox {
+                        filing.settle((e.id, Status::Done, None));
                     } else {
-                        let why = "the message left the Inbox before it was forwarded";
-                        if let Some(r) = row {
-                            state.outbox_update(
-                                r.id,
-                                OutboxState::Failed,
-                                now(),
-                                Some(why),
-                                now(),
-                            )?;
-                        }
-                        Some((e.id, Status::Failed, Some(why.into())))
+                        filing.file(e.id, uid, folder);
                     }
+                } else if let Some(f) = boxes.fetch(&[uid]).await?.into_iter().next() {
+                    filing.mark(uid);
+                    let at = (e.id, mailbox);
+                    let message = (&e.entry, f.raw.as_slice());
+                    forward(state, t, at, message, report, &mut filing).await?;
+                } else {
+                    let why = "the message left the Inbox before it was forwarded";
+                    if let Some(r) = row {
+                        state.outbox_update(r.id, OutboxState::Failed, now(), Some(why), now())?;
+                    }
+                    filing.settle((e.id, Status::Failed, Some(why.into())));
                 }
             }
-        };
-        if let Some(outcome) = outcome {
-            state.complete(&account.name, &[outcome], None, now())?;
         }
     }
-    Ok(())
+    filing.flush(boxes, state, account, None).await
 }

@@ -1,0 +1,85 @@
+//! What a pass has decided to do on the server, gathered and done in few commands.
+//!
+//! Dovecot rescans a Maildir after every STORE and MOVE, so the cost of filing grows with
+//! the number of commands times the size of the Inbox. A pass therefore records its
+//! decisions batch by batch (pending, in the ledger) and leaves the server work here: one
+//! `UID STORE` of delega's keyword and one `UID MOVE` per folder for thousands of messages.
+//! Only then are the ledger rows marked done, with the cursor, in one transaction. A crash
+//! before that leaves the rows pending, and the next pass finishes them.
+
+use std::collections::BTreeMap;
+
+use crate::config::Account;
+use crate::imap::{KEYWORD, Mailboxes};
+use crate::state::{Cursor, State, Status};
+
+/// How many decisions a pass gathers before it files them: bounds the work a crash leaves
+/// to redo, and lets a very long backlog show progress in the Inbox.
+pub(super) const FLUSH_AT: usize = 5000;
+
+/// A ledger row's settled status, with the reason for a failure.
+pub(crate) type Outcome = (i64, Status, Option<String>);
+
+/// Server work and ledger outcomes waiting to be done together.
+#[derive(Debug, Default)]
+pub(crate) struct Filing {
+    /// UIDs to mark with delega's keyword (before any move: the keyword travels along).
+    keyword: Vec<u32>,
+    /// Per folder, the (ledger id, UID) of the messages to move there.
+    moves: BTreeMap<String, Vec<(i64, u32)>>,
+    /// Rows settled once the server work is done.
+    outcomes: Vec<Outcome>,
+}
+
+impl Filing {
+    /// How many decisions are gathered.
+    pub(super) fn len(&self) -> usize {
+        self.outcomes.len() + self.moves.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// Marks `uid` with delega's keyword.
+    pub(super) fn mark(&mut self, uid: u32) {
+        self.keyword.push(uid);
+    }
+
+    /// Moves `uid` to `folder`; its row `ledger_id` is done once it is there.
+    pub(super) fn file(&mut self, ledger_id: i64, uid: u32, folder: &str) {
+        self.moves
+            .entry(folder.to_string())
+            .or_default()
+            .push((ledger_id, uid));
+    }
+
+    /// Settles a row that needs no move.
+    pub(super) fn settle(&mut self, outcome: Outcome) {
+        self.outcomes.push(outcome);
+    }
+
+    /// Does the server work, then settles every row (and moves `cursor`, if given) in one
+    /// transaction. Leaves `self` empty.
+    pub(super) async fn flush(
+        &mut self,
+        boxes: &mut Mailboxes,
+        state: &mut State,
+        account: &Account,
+        cursor: Option<(&str, Cursor)>,
+    ) -> anyhow::Result<()> {
+        let Filing {
+            mut keyword,
+            moves,
+            mut outcomes,
+        } = std::mem::take(self);
+        keyword.sort_unstable();
+        boxes.add_keyword(&keyword, KEYWORD).await?;
+        for (folder, items) in moves {
+            let mut uids: Vec<u32> = items.iter().map(|&(_, uid)| uid).collect();
+            uids.sort_unstable();
+            boxes.move_to(&uids, &folder).await?;
+            outcomes.extend(items.into_iter().map(|(id, _)| (id, Status::Done, None)));
+        }
+        if outcomes.is_empty() && cursor.is_none() {
+            return Ok(());
+        }
+        state.complete(&account.name, &outcomes, cursor, super::now())
+    }
+}
