@@ -40,6 +40,29 @@ enum Part {
     Header,
 }
 
+impl Part {
+    fn query(self) -> &'static str {
+        match self {
+            Part::Whole => "(UID FLAGS BODY.PEEK[])",
+            Part::Header => "(UID FLAGS BODY.PEEK[HEADER])",
+        }
+    }
+}
+
+impl Fetched {
+    /// The message in a FETCH response, or `None` for a response without a UID.
+    fn read(f: &async_imap::types::Fetch, part: Part) -> Option<Fetched> {
+        let uid = f.uid?;
+        let flags = f.flags().map(|flag| flag_name(&flag)).collect();
+        let bytes = match part {
+            Part::Whole => f.body(),
+            Part::Header => f.header(),
+        };
+        let raw = bytes.unwrap_or_default().to_vec();
+        Some(Fetched { uid, flags, raw })
+    }
+}
+
 /// Messages per fetch batch: with the byte bound, keeps memory flat. (Filing is gathered
 /// over many batches: see `triage::filing`.)
 const BATCH_COUNT: usize = 500;
@@ -134,37 +157,40 @@ impl Mailboxes {
         Ok(sorted(found))
     }
 
-    /// Splits `uids` into fetch batches by count and size.
-    pub async fn batches(&mut self, uids: &[u32]) -> anyhow::Result<Vec<Vec<u32>>> {
-        let mut batches = Vec::new();
-        for chunk in uids.chunks(1000) {
-            let sizes: Vec<(u32, u64)> = self
-                .session
-                .uid_fetch(uid_set(chunk), "(UID RFC822.SIZE)")
-                .await
-                .context("UID FETCH RFC822.SIZE")?
-                .try_filter_map(|f| async move {
-                    Ok(f.uid.map(|u| (u, u64::from(f.size.unwrap_or(0)))))
-                })
-                .try_collect()
-                .await
-                .context("UID FETCH RFC822.SIZE")?;
-            let mut sizes = sizes;
-            sizes.sort_unstable();
-            let (mut batch, mut bytes) = (Vec::new(), 0);
-            for (uid, size) in sizes {
-                if !batch.is_empty() && (batch.len() >= BATCH_COUNT || bytes + size > BATCH_BYTES) {
-                    batches.push(std::mem::take(&mut batch));
-                    bytes = 0;
-                }
-                batch.push(uid);
-                bytes += size;
-            }
-            if !batch.is_empty() {
-                batches.push(batch);
-            }
-        }
+    /// The messages above UID `after`, ascending, in fetch batches bounded by count and
+    /// size: one `UID FETCH after+1:* (RFC822.SIZE)` tells both which and how big.
+    pub async fn batches_after(&mut self, after: u32) -> anyhow::Result<Vec<Vec<u32>>> {
+        let start = after.saturating_add(1);
+        // `n:*` also returns the last message when its UID is below n (RFC 3501 6.4.8).
+        let mut sizes: Vec<(u32, u64)> = self
+            .session
+            .uid_fetch(format!("{start}:*"), "(UID RFC822.SIZE)")
+            .await
+            .context("UID FETCH RFC822.SIZE")?
+            .try_filter_map(|f| async move {
+                Ok(f.uid
+                    .filter(|&u| u > after)
+                    .map(|u| (u, u64::from(f.size.unwrap_or(0)))))
+            })
+            .try_collect()
+            .await
+            .context("UID FETCH RFC822.SIZE")?;
         self.drain();
+        sizes.sort_unstable();
+        sizes.dedup_by_key(|&mut (uid, _)| uid);
+        let mut batches = Vec::new();
+        let (mut batch, mut bytes) = (Vec::new(), 0);
+        for (uid, size) in sizes {
+            if !batch.is_empty() && (batch.len() >= BATCH_COUNT || bytes + size > BATCH_BYTES) {
+                batches.push(std::mem::take(&mut batch));
+                bytes = 0;
+            }
+            batch.push(uid);
+            bytes += size;
+        }
+        if !batch.is_empty() {
+            batches.push(batch);
+        }
         Ok(batches)
     }
 
@@ -173,31 +199,40 @@ impl Mailboxes {
         self.fetch_part(uids, Part::Whole).await
     }
 
+    /// Fetches whole messages without marking them seen, handing each to `visit` as it
+    /// arrives, so that the server sends the next ones while the caller works on it.
+    pub async fn fetch_each(
+        &mut self,
+        uids: &[u32],
+        mut visit: impl FnMut(Fetched) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let mut stream = self
+            .session
+            .uid_fetch(uid_set(uids), Part::Whole.query())
+            .await
+            .context("UID FETCH")?;
+        while let Some(f) = stream.try_next().await.context("UID FETCH")? {
+            if let Some(fetched) = Fetched::read(&f, Part::Whole) {
+                visit(fetched)?;
+            }
+        }
+        drop(stream);
+        self.drain();
+        Ok(())
+    }
+
     /// Fetches the headers of messages (enough to recognise them), without marking them seen.
     pub async fn fetch_headers(&mut self, uids: &[u32]) -> anyhow::Result<Vec<Fetched>> {
         self.fetch_part(uids, Part::Header).await
     }
 
     async fn fetch_part(&mut self, uids: &[u32], part: Part) -> anyhow::Result<Vec<Fetched>> {
-        let query = match part {
-            Part::Whole => "(UID FLAGS BODY.PEEK[])",
-            Part::Header => "(UID FLAGS BODY.PEEK[HEADER])",
-        };
         let mut out: Vec<Fetched> = self
             .session
-            .uid_fetch(uid_set(uids), query)
+            .uid_fetch(uid_set(uids), part.query())
             .await
             .context("UID FETCH")?
-            .try_filter_map(|f| async move {
-                let Some(uid) = f.uid else { return Ok(None) };
-                let flags = f.flags().map(|flag| flag_name(&flag)).collect();
-                let bytes = match part {
-                    Part::Whole => f.body(),
-                    Part::Header => f.header(),
-                };
-                let raw = bytes.unwrap_or_default().to_vec();
-                Ok(Some(Fetched { uid, flags, raw }))
-            })
+            .try_filter_map(|f| async move { Ok(Fetched::read(&f, part)) })
             .try_collect()
             .await
             .context("UID FETCH")?;

@@ -13,9 +13,10 @@ use crate::config::Account;
 use crate::imap::{KEYWORD, Mailboxes};
 use crate::state::{Cursor, State, Status};
 
-/// How many decisions a pass gathers before it files them: bounds the work a crash leaves
-/// to redo, and lets a very long backlog show progress in the Inbox.
-pub(super) const FLUSH_AT: usize = 5000;
+/// How many decisions a pass gathers before it files them. Each flush costs Dovecot a
+/// rescan of the Maildir, so this is large; it still bounds the memory (a few dozen bytes
+/// per decision) and lets a very long backlog show progress in the Inbox every few seconds.
+pub(super) const FLUSH_AT: usize = 20_000;
 
 /// A ledger row's settled status, with the reason for a failure.
 pub(crate) type Outcome = (i64, Status, Option<String>);

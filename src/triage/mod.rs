@@ -23,7 +23,7 @@ use crate::config::Assistant;
 use crate::failpoint;
 use crate::forward::{ForwardRequest, compose};
 use crate::guard::{History, guard, own_digest};
-use crate::imap::{Fetched, MailboxInfo, Mailboxes};
+use crate::imap::{MailboxInfo, Mailboxes};
 use crate::message::Message;
 use crate::outbox::{Mailer, SendError, backoff};
 use crate::state::{Action, Cursor, Entry, NewEntry, OutboxRow, OutboxState, State, Status};
@@ -74,15 +74,14 @@ pub async fn pass(
     let cursor = position(boxes, state, account, info).await?;
     finish_pending(boxes, state, t, (&account.mailbox, info), &mut report).await?;
 
-    let uids = boxes.uids_after(cursor.last_uid).await?;
     let mut filing = Filing::default();
     let mut next = cursor;
-    for batch in boxes.batches(&uids).await? {
+    for batch in boxes.batches_after(cursor.last_uid).await? {
         if shutdown.is_cancelled() {
             break;
         }
-        let fetched = boxes.fetch(&batch).await?;
-        next = triage_batch(state, t, info, next, fetched, &mut filing, &mut report).await?;
+        let at = (info, next);
+        next = triage_batch(boxes, state, t, at, &batch, &mut filing, &mut report).await?;
         if filing.len() >= FLUSH_AT {
             let at = Some((account.mailbox.as_str(), next));
             filing.flush(boxes, state, account, at).await?;
@@ -149,60 +148,62 @@ async fn position(
     Ok(cursor)
 }
 
-/// Decides a batch, records it, sends its forwards, and gathers its filing; returns the
-/// cursor to set once that filing is done.
+/// Fetches and decides a batch, records it, sends its forwards, and gathers its filing;
+/// returns the cursor to set once that filing is done.
 async fn triage_batch(
+    boxes: &mut Mailboxes,
     state: &mut State,
     t: &Triage<'_>,
-    info: MailboxInfo,
-    cursor: Cursor,
-    fetched: Vec<Fetched>,
+    (info, cursor): (MailboxInfo, Cursor),
+    uids: &[u32],
     filing: &mut Filing,
     report: &mut PassReport,
 ) -> anyhow::Result<Cursor> {
     let account = t.account;
-    let last_uid = fetched
-        .iter()
-        .map(|f| f.uid)
-        .max()
-        .unwrap_or(cursor.last_uid);
-    let uids: Vec<u32> = fetched.iter().map(|f| f.uid).collect();
     // Already recorded by a pass that died before advancing the cursor: their pending
     // actions are finished by `finish_pending`, never decided twice.
     let recorded: HashSet<u32> =
-        state.recorded_uids(&account.name, &account.mailbox, info.uidvalidity, &uids)?;
+        state.recorded_uids(&account.name, &account.mailbox, info.uidvalidity, uids)?;
     let mut entries = Vec::new();
     let mut raws = Vec::new();
-    for f in fetched {
-        if recorded.contains(&f.uid) {
-            continue;
-        }
-        // A message that came back after UIDVALIDITY changed is known by its Message-ID.
-        let msg = Message::parse(&f.raw);
-        if cursor.uidvalidity != info.uidvalidity
-            && let Some(id) = msg.message_id()
-            && state
-                .entry_by_message_id(&account.name, id)?
-                .is_some_and(|e| e.status != Status::Pending)
-        {
-            continue;
-        }
-        // delega's keyword on a new arrival: the entrepreneur moved it back here by hand.
-        if corrections::is_return(&f) {
-            if corrections::record_return(state, t, info.uidvalidity, &f, &msg, now())? {
-                report.corrections += 1;
+    // Each message is decided as it arrives, while the server sends the next ones. (The
+    // closure holds the state by `&mut`: a shared `&State` would not be `Send`.)
+    let (db, recorded, decided, kept) = (&mut *state, &recorded, &mut entries, &mut raws);
+    let returns = &mut report.corrections;
+    boxes
+        .fetch_each(uids, move |f| {
+            let state = &mut *db;
+            if recorded.contains(&f.uid) {
+                return Ok(());
             }
-            continue;
-        }
-        let entry = decide(state, t, &msg, f.uid)?;
-        drop(msg);
-        // Only a forward needs the message again.
-        raws.push(match entry.action {
-            Action::Forward(_) => f.raw,
-            _ => Vec::new(),
-        });
-        entries.push(entry);
-    }
+            // A message that came back after UIDVALIDITY changed is known by its Message-ID.
+            let msg = Message::parse(&f.raw);
+            if cursor.uidvalidity != info.uidvalidity
+                && let Some(id) = msg.message_id()
+                && state
+                    .entry_by_message_id(&account.name, id)?
+                    .is_some_and(|e| e.status != Status::Pending)
+            {
+                return Ok(());
+            }
+            // delega's keyword on a new arrival: the entrepreneur moved it back here by hand.
+            if corrections::is_return(&f) {
+                if corrections::record_return(state, t, info.uidvalidity, &f, &msg, now())? {
+                    *returns += 1;
+                }
+                return Ok(());
+            }
+            let entry = decide(state, t, &msg, f.uid)?;
+            drop(msg);
+            // Only a forward needs the message again.
+            kept.push(match entry.action {
+                Action::Forward(_) => f.raw,
+                _ => Vec::new(),
+            });
+            decided.push(entry);
+            Ok(())
+        })
+        .await?;
 
     let address_of = |id: &str| account.assistant(id).map(|a| a.address.clone());
     let ids = state.record(
@@ -228,6 +229,7 @@ async fn triage_batch(
             }
         }
     }
+    let last_uid = uids.iter().copied().max().unwrap_or(cursor.last_uid);
     Ok(Cursor {
         last_uid: last_uid.max(cursor.last_uid),
         uidvalidity: info.uidvalidity,
