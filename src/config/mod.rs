@@ -169,6 +169,9 @@ pub struct Digest {
     pub currency: String,
     /// Send nothing on a day with nothing to report.
     pub skip_empty: bool,
+    /// At most this many messages listed per section (and per assistant): a huge day
+    /// still makes a digest one can read. Counts and totals always cover every message.
+    pub max_listed: u32,
 }
 
 /// How forwards are made and limited.
@@ -291,6 +294,7 @@ pub(crate) mod tests {
                 hourly_value: Some(100.0),
                 currency: "EUR".into(),
                 skip_empty: false,
+                max_listed: 50,
             },
             forward: Forwarding {
                 subject_prefix: "[delega]".into(),
@@ -314,5 +318,40 @@ pub(crate) mod tests {
                 },
             ],
         }
+    }
+
+    fn parse_digest(digest: &str) -> Result<Loaded, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rules = dir.path();
+        std::fs::write(
+            rules.join("10.toml"),
+            "[[rule]]\nname = \"all\"\ncategory = \"noise\"\n[rule.when]\nlist = true\n",
+        )
+        .expect("a rules file");
+        let text = format!(
+            "[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"plain\"\nfrom = \"d@studio.example\"\n\
+             [[account]]\nname = \"g\"\nrules = {rules:?}\n\
+             [account.imap]\nhost = \"127.0.0.1\"\nusername = \"g\"\npassword_env = \"PATH\"\n\
+             [account.digest]\nto = \"g@studio.example\"\n{digest}\n\
+             [[account.assistant]]\nid = \"marta\"\nname = \"Marta\"\naddress = \"m@x.example\"\n"
+        );
+        parse_config(&SourceFile::new("delega.toml", text))
+    }
+
+    #[test]
+    fn max_listed_defaults_to_50_and_must_be_a_whole_number() {
+        let listed =
+            |digest: &str| parse_digest(digest).map(|l| l.config.accounts[0].digest.max_listed);
+        assert_eq!(listed("").expect("valid"), 50);
+        assert_eq!(listed("max_listed = 200").expect("valid"), 200);
+        let Err(ConfigError::Invalid(errors)) = listed("max_listed = \"all\"") else {
+            panic!("a string is refused");
+        };
+        assert!(
+            errors
+                .to_string()
+                .contains("delega.toml:14:14: error: expected a whole number"),
+            "{errors}"
+        );
     }
 }

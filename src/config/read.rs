@@ -614,6 +614,7 @@ fn digest(d: &Table<'_, '_>) -> Option<Digest> {
             "hourly_value",
             "currency",
             "skip_empty",
+            "max_listed",
         ],
     );
     let to = d
@@ -678,6 +679,9 @@ fn digest(d: &Table<'_, '_>) -> Option<Digest> {
             .str("currency")
             .map_or_else(|| "EUR".to_string(), Spanned::into_inner),
         skip_empty: d.bool("skip_empty").unwrap_or(false),
+        max_listed: d.uint("max_listed").map_or(50, |n| {
+            u32::try_from(n.into_inner()).unwrap_or(u32::MAX).max(1)
+        }),
     })
 }
 

@@ -1,9 +1,9 @@
 //! Composing a digest: a [`Report`] of the period in, a [`DigestMail`] out.
 //!
-//! Pure: no clock, no database, no sockets. Here each ledger row is given its place (needs
-//! you, delegated, would have been, filed as noise), `sections.rs` turns each place into a
-//! section of plain strings in the account's language, and `render` lays the resulting
-//! [`View`] out as text and as HTML. The same rows give each assistant's daily list.
+//! Pure: no clock, no database, no sockets. The report holds each section's newest rows and
+//! the period's exact counts; here they are capped to what is listed, `sections.rs` turns
+//! each into a section of plain strings in the account's language, and `render` lays the
+//! resulting [`View`] out as text and as HTML. The same rows give each assistant's daily list.
 
 use crate::classify::Category;
 use crate::config::Assistant;
@@ -13,11 +13,11 @@ use crate::state::{OutboxState, Status};
 use super::locale::Words;
 use super::render;
 use super::sections::{
-    delegated_section, needs_you_section, noise_section, observed_section, problem_groups,
-    problems_section, time_section,
+    delegated_section, needs_you_section, noise_section, observed_section, problems_section,
+    time_section,
 };
 use super::view::{Group, Item, Section, Tone, View, section};
-use super::{DigestMail, Handled, Report, Settings};
+use super::{DigestMail, Handled, Limits, Report, Settings};
 
 /// Longest subject shown, in characters.
 const SUBJECT_MAX: usize = 200;
@@ -38,7 +38,7 @@ pub(super) enum ForwardState {
 }
 
 impl ForwardState {
-    fn of(h: &Handled) -> ForwardState {
+    pub(super) fn of(h: &Handled) -> ForwardState {
         if h.entry.status == Status::Failed {
             return ForwardState::Failed;
         }
@@ -68,7 +68,7 @@ impl ForwardState {
     }
 }
 
-/// Which section a ledger row belongs to.
+/// Which section a ledger row belongs to (`state/digest.rs` says the same in SQL).
 enum Place {
     NeedsYou,
     Delegated(ForwardState),
@@ -86,49 +86,40 @@ fn place(h: &Handled) -> Place {
     }
 }
 
-/// Composes the entrepreneur's digest of `report`.
+/// Composes the entrepreneur's digest of `report`. Each section lists at most
+/// `digest.max_listed` messages (and the report need hold no more); its count, the subject
+/// and the time given back cover the whole period, from the report's totals.
 pub fn compose(settings: &Settings<'_>, report: &Report) -> DigestMail {
     let w = Words(settings.digest.language);
-    let mut needs_you = Vec::new();
-    let mut delegated: Vec<(&Handled, ForwardState)> = Vec::new();
-    let mut observed = Vec::new();
-    let mut filed = Vec::new();
-    for h in &report.messages {
-        match place(h) {
-            Place::NeedsYou => needs_you.push(h),
-            Place::Delegated(state) => {
-                if state == ForwardState::Failed {
-                    needs_you.push(h);
-                }
-                delegated.push((h, state));
-            }
-            Place::Observed => observed.push(h),
-            Place::Filed => filed.push(h),
-        }
-    }
-    newest_first(&mut needs_you);
-    newest_first(&mut observed);
-    let forwarded = delegated
-        .iter()
-        .filter(|(_, s)| *s != ForwardState::Failed)
-        .count() as u64;
-    let handled = forwarded + filed.len() as u64;
-    let delegated_count = delegated.len() as u64;
-    let problems = problem_groups(&report.events);
+    let limits = Limits::of(settings.digest);
+    let totals = &report.totals;
+    let delegated: u64 = report.delegated.iter().map(|f| f.count).sum();
+    let failed: u64 = report.delegated.iter().map(|f| f.failed).sum();
+    // A failed forward is both delegated (with its state) and back with the entrepreneur.
+    let needs_you = totals.strategic + failed;
+    let handled = delegated.saturating_sub(failed) + totals.filed;
 
     let mut sections = vec![
-        needs_you_section(settings, w, &needs_you),
-        delegated_section(settings, w, delegated),
+        needs_you_section(
+            settings,
+            w,
+            &listed_needs_you(&report.needs_you, limits),
+            needs_you,
+        ),
+        delegated_section(settings, w, &report.delegated, limits.messages),
     ];
-    if !observed.is_empty() {
-        sections.push(observed_section(settings, w, &observed));
+    if totals.observed > 0 {
+        let mut observed: Vec<&Handled> = report.observed.iter().collect();
+        newest_first(&mut observed);
+        observed.truncate(limits.messages);
+        sections.push(observed_section(settings, w, &observed, totals.observed));
     }
-    sections.push(noise_section(w, &filed));
+    sections.push(noise_section(w, &report.noise, totals, limits.groups));
     if !report.proposals.is_empty() {
         sections.push(proposals_section(w, &report.proposals));
     }
     sections.push(time_section(settings, w, handled));
-    sections.push(problems_section(settings, w, report, &problems));
+    sections.push(problems_section(settings, w, report, limits.groups));
 
     let view = View {
         lang: w.lang(),
@@ -138,26 +129,41 @@ pub fn compose(settings: &Settings<'_>, report: &Report) -> DigestMail {
         footer: w.footer(settings.account),
     };
     DigestMail {
-        // The same numbers as the sections' headings: a failed forward is both delegated
-        // (with its state) and back with the entrepreneur.
-        subject: w.subject(
-            needs_you.len() as u64,
-            delegated_count,
-            filed.len() as u64,
-            problems.len() as u64,
-        ),
+        // The same numbers as the sections' headings.
+        subject: w.subject(needs_you, delegated, totals.filed, totals.problems),
         text: render::text(&view),
         html: render::html(&view),
         period_start: report.start,
         period_end: report.end,
-        nothing_to_report: report.messages.is_empty() && report.events.is_empty(),
+        nothing_to_report: totals.messages == 0 && totals.problems == 0,
         id: format!("digest.{}.{}", atext(settings.account), report.end),
     }
 }
 
+/// The messages "needs you" lists, newest first: the newest strategic ones and, since a
+/// failure matters more, more of the failed forwards.
+fn listed_needs_you(rows: &[Handled], limits: Limits) -> Vec<&Handled> {
+    let mut rows: Vec<&Handled> = rows.iter().collect();
+    newest_first(&mut rows);
+    let (mut strategic, mut failed) = (0, 0);
+    rows.retain(|h| {
+        let (listed, max) = match place(h) {
+            Place::Delegated(ForwardState::Failed) => (&mut failed, limits.failed),
+            _ => (&mut strategic, limits.messages),
+        };
+        *listed += 1;
+        *listed <= max
+    });
+    rows
+}
+
 fn proposals_section(w: Words, proposals: &[String]) -> Section {
     let (heading, intro) = w.proposals();
-    let mut s = section(heading, Some(proposals.len() as u64), Some(intro));
+    let mut s = section(
+        heading,
+        Some(w.integer(proposals.len() as u64)),
+        Some(intro),
+    );
     s.key = "proposals";
     s.groups.push(Group {
         heading: None,
@@ -178,24 +184,29 @@ fn proposals_section(w: Words, proposals: &[String]) -> Section {
 }
 
 /// Composes an assistant's daily list: what was forwarded (or is about to be) to them in the
-/// period. `None` when nothing was. Failed forwards are left out: they never reached the
-/// assistant, and the entrepreneur's digest lists them.
+/// period, the newest `digest.max_listed` of it. `None` when nothing was. Failed forwards
+/// are left out: they never reached the assistant, and the entrepreneur's digest lists them.
 pub fn compose_list(
     settings: &Settings<'_>,
     report: &Report,
     assistant: &Assistant,
 ) -> Option<DigestMail> {
     let w = Words(settings.digest.language);
-    let mut mine: Vec<&Handled> = report
-        .messages
+    let forwards = report
+        .delegated
         .iter()
-        .filter(|h| h.entry.entry.assistant.as_deref() == Some(assistant.id.as_str()))
-        .filter(|h| matches!(place(h), Place::Delegated(s) if s != ForwardState::Failed))
-        .collect();
-    if mine.is_empty() {
+        .find(|f| f.assistant == assistant.id)?;
+    let count = forwards.count.saturating_sub(forwards.failed);
+    if count == 0 {
         return None;
     }
+    let mut mine: Vec<&Handled> = forwards
+        .rows
+        .iter()
+        .filter(|h| matches!(place(h), Place::Delegated(s) if s != ForwardState::Failed))
+        .collect();
     newest_first(&mut mine);
+    mine.truncate(Limits::of(settings.digest).messages);
     let items = mine
         .iter()
         .map(|h| {
@@ -217,14 +228,14 @@ pub fn compose_list(
             groups: vec![Group {
                 heading: None,
                 items,
-                more: None,
+                more: more_messages(w, count, mine.len()),
             }],
-            ..section(w.delegated().0, Some(mine.len() as u64), None)
+            ..section(w.delegated().0, Some(w.integer(count)), None)
         }],
         footer: w.list_footer().to_string(),
     };
     Some(DigestMail {
-        subject: w.list_subject(mine.len() as u64),
+        subject: w.list_subject(count),
         text: render::text(&view),
         html: render::html(&view),
         period_start: report.start,
@@ -237,6 +248,12 @@ pub fn compose_list(
             report.end
         ),
     })
+}
+
+/// "… and 2,950 more", when fewer than `total` messages are listed.
+pub(super) fn more_messages(w: Words, total: u64, listed: usize) -> Option<String> {
+    let rest = total.saturating_sub(listed as u64);
+    (rest > 0).then(|| w.more_messages(rest))
 }
 
 fn subtitle(settings: &Settings<'_>, w: Words, report: &Report) -> String {

@@ -258,6 +258,16 @@ impl Words {
         }
     }
 
+    /// After the messages listed: how many more there are.
+    pub(super) fn more_messages(self, n: u64) -> String {
+        let s = self.integer(n);
+        match self.0 {
+            Language::It if n == 1 => "… e un altro messaggio".to_string(),
+            Language::It => format!("… e altri {s} messaggi"),
+            Language::En => format!("… and {s} more {}", plural(n, "message", "messages")),
+        }
+    }
+
     pub(super) fn more_problems(self, n: u64) -> String {
         let s = self.integer(n);
         match self.0 {

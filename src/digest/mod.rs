@@ -1,7 +1,8 @@
 //! The daily digest: the entrepreneur's ten-minute review of what delega did.
 //!
-//! [`load`] reads a period's ledger rows, forwards, events and rule activity from the state
-//! into a [`Report`]; [`compose()`] turns it into a [`DigestMail`] (pure: `compose.rs` and
+//! [`load`] reads a period's counts, the rows it lists (at most `digest.max_listed` per
+//! section: [`Limits`]), problems and rule activity from the state into a [`Report`];
+//! [`compose()`] turns it into a [`DigestMail`] (pure: `compose.rs` and
 //! `sections.rs` build a `view.rs` of plain strings, with words and formats from `locale.rs`;
 //! `render.rs` and `templates/` lay it out); [`message`] wraps that in a
 //! multipart/alternative mail. [`schedule::next_due`] says when the next one is
@@ -31,22 +32,117 @@ pub use schedule::{Due, next_due};
 
 /// A period with nothing before it (no digest yet) covers this much.
 const FIRST_PERIOD_SECS: i64 = 86_400;
+/// Noise sources and problems listed; the rest are counted in one line.
+const GROUPS_MAX: usize = 20;
+/// Failed forwards matter more than the rest: this many times `max_listed` are listed.
+const FAILED_FACTOR: usize = 4;
 
-/// What happened in an account during a period: the digest's raw material.
+/// What happened in an account during a period: the digest's raw material. Counts cover
+/// the whole period; of the messages, only the newest of each section are here, as many as
+/// the digest lists ([`Limits`]), so a day of 10,000 messages is read and composed in
+/// bounded memory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     /// Start of the period (Unix time, inclusive): the end of the previous digest's.
     pub start: i64,
     /// End of the period (Unix time, exclusive): when the digest was prepared.
     pub end: i64,
-    /// The messages decided in the period, oldest first.
-    pub messages: Vec<Handled>,
-    /// Problems recorded in the period, oldest first.
-    pub events: Vec<Event>,
+    /// How many messages went where, and how many problems there were, in the period.
+    pub totals: Totals,
+    /// Strategic messages and delegated ones whose forward failed, newest first.
+    pub needs_you: Vec<Handled>,
+    /// For each assistant with forwards in the period: how many, and the newest.
+    pub delegated: Vec<Forwards>,
+    /// Delegable and noise messages decided by observe-only rules, newest first.
+    pub observed: Vec<Handled>,
+    /// The largest sources of the noise filed, largest first.
+    pub noise: Vec<NoiseSource>,
+    /// Problems recorded in the period, the same ones counted together, latest first.
+    pub problems: Vec<Problem>,
     /// Every configured rule with its last match, to spot the unused ones.
     pub rules: Vec<RuleUse>,
     /// One-line summaries of the rules `delega suggest` proposes, most evidence first.
     pub proposals: Vec<String>,
+}
+
+/// Exact counts of a period, however few of its messages are listed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Messages decided.
+    pub messages: u64,
+    /// Strategic: left in the Inbox for the entrepreneur.
+    pub strategic: u64,
+    /// Delegable or noise, decided by observe-only rules: nothing was done.
+    pub observed: u64,
+    /// Filed as noise.
+    pub filed: u64,
+    /// Distinct sources (list or sender) of the noise filed.
+    pub noise_sources: u64,
+    /// Distinct problems (kind and detail).
+    pub problems: u64,
+}
+
+/// The forwards to one assistant in a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwards {
+    /// The assistant's id, as recorded ("" when none was).
+    pub assistant: String,
+    /// Forwards in the period, whatever their state.
+    pub count: u64,
+    /// Of those, refused for good.
+    pub failed: u64,
+    /// The newest of them, newest first.
+    pub rows: Vec<Handled>,
+}
+
+/// Where noise came from: a mailing list, or a sender outside any list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoiseSource {
+    /// The List-Id, for list mail.
+    pub list_id: Option<String>,
+    /// The sender's address in lower case, for mail from no list ("" when unknown).
+    pub sender: String,
+    /// Messages filed from it in the period.
+    pub messages: u64,
+    /// The rules that filed them, in the order they first did.
+    pub rules: Vec<String>,
+}
+
+/// Problems with the same kind and detail (`State::record_event`), counted together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What kind: `imap` (connection), `smtp` (sending), `forward` (refused), …
+    pub kind: String,
+    /// What happened.
+    pub detail: String,
+    /// How many times, in the period.
+    pub count: u64,
+    /// The last time (Unix time).
+    pub last: i64,
+}
+
+/// How many of each kind the digest lists: the newest messages of each section, the
+/// largest noise sources, the latest problems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Messages per section, and per assistant among the delegated.
+    pub messages: usize,
+    /// Failed forwards, among the messages that need the entrepreneur.
+    pub failed: usize,
+    /// Noise sources; problems.
+    pub groups: usize,
+}
+
+impl Limits {
+    /// The limits `digest` configures.
+    pub fn of(digest: &Digest) -> Limits {
+        let messages = usize::try_from(digest.max_listed).unwrap_or(usize::MAX);
+        Limits {
+            messages,
+            failed: messages.saturating_mul(FAILED_FACTOR),
+            groups: GROUPS_MAX,
+        }
+    }
 }
 
 /// A decision from the ledger, with its forward if it was delegated.
@@ -56,17 +152,6 @@ pub struct Handled {
     pub entry: Entry,
     /// Its outbox row, for a forward.
     pub forward: Option<OutboxRow>,
-}
-
-/// A problem recorded by the daemon (`State::record_event`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// When (Unix time).
-    pub at: i64,
-    /// What kind: `imap` (connection), `smtp` (sending), `forward` (refused), …
-    pub kind: String,
-    /// What happened.
-    pub detail: String,
 }
 
 /// A configured rule and the last time it decided a message.
@@ -83,7 +168,7 @@ pub struct RuleUse {
 pub struct Settings<'a> {
     /// The account's name, shown in the digest.
     pub account: &'a str,
-    /// Language, timezone, minutes per message and hourly value.
+    /// Language, timezone, minutes per message, hourly value, messages listed.
     pub digest: &'a Digest,
     /// The assistants, for their names.
     pub assistants: &'a [Assistant],
@@ -120,7 +205,7 @@ pub struct DigestMail {
 }
 
 /// Reads what happened in `account` since the end of its last digest (or in the last 24
-/// hours, when there is none) up to `now`.
+/// hours, when there is none) up to `now`: counts of everything, and the rows listed.
 pub fn load(state: &State, account: &Account, now: Timestamp) -> anyhow::Result<Report> {
     let name = &account.name;
     // Up to and including the current second: a run and its digest often share it. Only
@@ -131,18 +216,9 @@ pub fn load(state: &State, account: &Account, now: Timestamp) -> anyhow::Result<
         .last_digest_period_end(name)?
         .filter(|&s| s < end)
         .unwrap_or(end - FIRST_PERIOD_SECS);
-    let messages = state
-        .entries_with_forwards(name, start, end)?
-        .into_iter()
-        .map(|(entry, forward)| Handled { entry, forward })
-        .collect();
-    let events = state
-        .events_between(name, start, end)?
-        .into_iter()
-        .map(|(at, kind, detail)| Event { at, kind, detail })
-        .collect();
+    let mut report = state.digest_period(name, start, end, Limits::of(&account.digest))?;
     let last = state.last_rule_matches(name)?;
-    let rules = account
+    report.rules = account
         .rules
         .rules
         .iter()
@@ -156,19 +232,12 @@ pub fn load(state: &State, account: &Account, now: Timestamp) -> anyhow::Result<
         let id = c.message_id.as_deref()?;
         state.entry_by_message_id(name, id).ok()??.entry.assistant
     };
-    let proposals = crate::suggest::suggest(account, &corrections, &assistant_of, 2)
+    report.proposals = crate::suggest::suggest(account, &corrections, &assistant_of, 2)
         .into_iter()
         .take(3)
         .map(|s| s.summary)
         .collect();
-    Ok(Report {
-        start,
-        end,
-        messages,
-        events,
-        rules,
-        proposals,
-    })
+    Ok(report)
 }
 
 /// Loads and composes the digest of `account` as of `now`.

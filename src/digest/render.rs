@@ -42,7 +42,7 @@ fn section_value(s: &Section) -> Value {
     context! {
         key => s.key,
         heading => &s.heading,
-        count => s.count,
+        count => &s.count,
         intro => &s.intro,
         paragraphs => &s.paragraphs,
         groups => s.groups.iter().map(group_value).collect::<Vec<_>>(),
@@ -82,7 +82,7 @@ pub(super) fn text(view: &View) -> String {
 }
 
 fn section_text(out: &mut String, s: &Section) {
-    let heading = match s.count {
+    let heading = match &s.count {
         Some(n) => format!("{} ({n})", s.heading.to_uppercase()),
         None => s.heading.to_uppercase(),
     };

@@ -6,18 +6,23 @@ use std::collections::BTreeMap;
 use crate::classify::Category;
 
 use super::compose::{
-    ForwardState, LINE_MAX, assistant_name, bounded, clean, message_item, received,
+    ForwardState, LINE_MAX, assistant_name, bounded, clean, message_item, more_messages,
+    newest_first,
 };
 use super::locale::Words;
 use super::view::{Group, Item, Section, Tone, one_group, section};
-use super::{Event, Handled, Report, Settings};
+use super::{Forwards, Handled, NoiseSource, Report, Settings, Totals};
 
 /// A rule with no match in this long is reported as unused.
 const UNUSED_RULE_SECS: i64 = 30 * 86_400;
-/// Noise sources and problems listed; the rest are counted in one line.
-const GROUPS_MAX: usize = 20;
 
-pub(super) fn needs_you_section(settings: &Settings<'_>, w: Words, rows: &[&Handled]) -> Section {
+/// The messages listed under "needs you" (`rows`, newest first) of the `total`.
+pub(super) fn needs_you_section(
+    settings: &Settings<'_>,
+    w: Words,
+    rows: &[&Handled],
+    total: u64,
+) -> Section {
     let (heading, intro, empty) = w.needs_you();
     let items = rows
         .iter()
@@ -40,50 +45,54 @@ pub(super) fn needs_you_section(settings: &Settings<'_>, w: Words, rows: &[&Hand
             item.note = item.note.map(|n| bounded(&n, 300));
             item
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let more = more_messages(w, total, items.len());
     Section {
         key: "needs-you",
-        groups: one_group(items, None),
+        groups: one_group(items, more),
         empty: Some(empty.to_string()),
-        ..section(heading, Some(rows.len() as u64), Some(intro))
+        ..section(heading, Some(w.integer(total)), Some(intro))
     }
 }
 
+/// The forwards to each assistant: the newest `max` of each, under its count.
 pub(super) fn delegated_section(
     settings: &Settings<'_>,
     w: Words,
-    rows: Vec<(&Handled, ForwardState)>,
+    forwards: &[Forwards],
+    max: usize,
 ) -> Section {
     let (heading, intro, empty) = w.delegated();
-    let count = rows.len() as u64;
+    let count = forwards.iter().map(|f| f.count).sum();
     // By assistant, in the config's order; ids no longer configured come last.
-    let mut by_assistant: BTreeMap<(usize, String), Vec<(&Handled, ForwardState)>> =
-        BTreeMap::new();
-    for (h, state) in rows {
-        let id = h.entry.entry.assistant.clone().unwrap_or_default();
+    let mut by_assistant: BTreeMap<(usize, &str), &Forwards> = BTreeMap::new();
+    for f in forwards.iter().filter(|f| f.count > 0) {
         let rank = settings
             .assistants
             .iter()
-            .position(|a| a.id == id)
+            .position(|a| a.id == f.assistant)
             .unwrap_or(usize::MAX);
-        by_assistant.entry((rank, id)).or_default().push((h, state));
+        by_assistant.insert((rank, &f.assistant), f);
     }
     let groups = by_assistant
-        .into_iter()
-        .map(|((_, id), mut rows)| {
-            rows.sort_by_key(|(h, _)| std::cmp::Reverse(received(h)));
+        .into_values()
+        .map(|f| {
+            let mut rows: Vec<&Handled> = f.rows.iter().collect();
+            newest_first(&mut rows);
+            rows.truncate(max);
             let items = rows
                 .iter()
-                .map(|(h, state)| delegated_item(settings, w, h, *state))
+                .map(|h| delegated_item(settings, w, h))
                 .collect::<Vec<_>>();
+            let id = Some(f.assistant.as_str()).filter(|id| !id.is_empty());
             Group {
                 heading: Some(format!(
                     "{} ({})",
-                    assistant_name(settings, Some(&id)),
-                    w.integer(items.len() as u64)
+                    assistant_name(settings, id),
+                    w.integer(f.count)
                 )),
+                more: more_messages(w, f.count, items.len()),
                 items,
-                more: None,
             }
         })
         .collect();
@@ -91,11 +100,12 @@ pub(super) fn delegated_section(
         key: "delegated",
         groups,
         empty: Some(empty.to_string()),
-        ..section(heading, Some(count), Some(intro))
+        ..section(heading, Some(w.integer(count)), Some(intro))
     }
 }
 
-fn delegated_item(settings: &Settings<'_>, w: Words, h: &Handled, state: ForwardState) -> Item {
+fn delegated_item(settings: &Settings<'_>, w: Words, h: &Handled) -> Item {
+    let state = ForwardState::of(h);
     let mut item = message_item(settings, w, h);
     let error = h.forward.as_ref().and_then(|f| f.last_error.as_deref());
     item.note = match (state, error) {
@@ -110,7 +120,13 @@ fn delegated_item(settings: &Settings<'_>, w: Words, h: &Handled, state: Forward
     item
 }
 
-pub(super) fn observed_section(settings: &Settings<'_>, w: Words, rows: &[&Handled]) -> Section {
+/// The messages listed as observed (`rows`, newest first) of the `total`.
+pub(super) fn observed_section(
+    settings: &Settings<'_>,
+    w: Words,
+    rows: &[&Handled],
+    total: u64,
+) -> Section {
     let (heading, intro) = w.observed();
     let items = rows
         .iter()
@@ -126,54 +142,43 @@ pub(super) fn observed_section(settings: &Settings<'_>, w: Words, rows: &[&Handl
             item.detail = None;
             item
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let more = more_messages(w, total, items.len());
     Section {
         key: "observed",
-        groups: one_group(items, None),
-        ..section(heading, Some(rows.len() as u64), Some(intro))
+        groups: one_group(items, more),
+        ..section(heading, Some(w.integer(total)), Some(intro))
     }
 }
 
-pub(super) fn noise_section(w: Words, rows: &[&Handled]) -> Section {
+/// The `max` largest noise sources, then one line counting the rest.
+pub(super) fn noise_section(
+    w: Words,
+    sources: &[NoiseSource],
+    totals: &Totals,
+    max: usize,
+) -> Section {
     let (heading, intro, empty) = w.noise();
-    // Source → (count, rules).
-    let mut sources: BTreeMap<String, (u64, Vec<String>)> = BTreeMap::new();
-    for h in rows {
-        let e = &h.entry.entry;
-        let source = match e.list_id.as_deref().map(clean).filter(|l| !l.is_empty()) {
-            // A List-Id with no name is just `<id>`: show the id without the brackets.
-            Some(list) => match list.strip_prefix('<').and_then(|l| l.strip_suffix('>')) {
-                Some(id) if !id.contains(['<', '>']) => id.to_string(),
-                _ => list,
-            },
-            None if e.from_addr.is_empty() => w.unknown_sender().to_string(),
-            None => clean(&e.from_addr).to_lowercase(),
-        };
-        let (count, rules) = sources.entry(bounded(&source, LINE_MAX)).or_default();
-        *count += 1;
-        if let Some(rule) = e.rule.as_deref().map(clean)
-            && !rules.contains(&rule)
-        {
-            rules.push(rule);
-        }
-    }
-    let mut sources: Vec<_> = sources.into_iter().collect();
-    // Largest first; the map already ordered equal counts by name.
-    sources.sort_by_key(|(_, (count, _))| std::cmp::Reverse(*count));
-    let rest = sources.split_off(sources.len().min(GROUPS_MAX));
-    let more = (!rest.is_empty()).then(|| {
-        let messages = rest.iter().map(|(_, (c, _))| c).sum();
-        w.more_sources(rest.len() as u64, messages)
-    });
+    let mut sources: Vec<(String, &NoiseSource)> =
+        sources.iter().map(|s| (source_name(w, s), s)).collect();
+    // Largest first; equal counts by name.
+    sources.sort_by(|(a, x), (b, y)| y.messages.cmp(&x.messages).then_with(|| a.cmp(b)));
+    sources.truncate(max);
+    let listed: u64 = sources.iter().map(|(_, s)| s.messages).sum();
+    let rest = totals.noise_sources.saturating_sub(sources.len() as u64);
+    let more = (rest > 0).then(|| w.more_sources(rest, totals.filed.saturating_sub(listed)));
     let items = sources
         .into_iter()
-        .map(|(source, (count, rules))| Item {
-            lead: w.integer(count),
-            tone: Tone::Plain,
-            title: source,
-            meta: (!rules.is_empty()).then(|| w.rules(&rules)),
-            detail: None,
-            note: None,
+        .map(|(name, s)| {
+            let rules: Vec<String> = s.rules.iter().map(|r| clean(r)).collect();
+            Item {
+                lead: w.integer(s.messages),
+                tone: Tone::Plain,
+                title: name,
+                meta: (!rules.is_empty()).then(|| w.rules(&rules)),
+                detail: None,
+                note: None,
+            }
         })
         .collect();
     Section {
@@ -181,8 +186,22 @@ pub(super) fn noise_section(w: Words, rows: &[&Handled]) -> Section {
         groups: one_group(items, more),
         empty: Some(empty.to_string()),
         numeric_lead: true,
-        ..section(heading, Some(rows.len() as u64), Some(intro))
+        ..section(heading, Some(w.integer(totals.filed)), Some(intro))
     }
+}
+
+/// A noise source as shown: the list's name, or the sender's address.
+fn source_name(w: Words, s: &NoiseSource) -> String {
+    let name = match s.list_id.as_deref().map(clean).filter(|l| !l.is_empty()) {
+        // A List-Id with no name is just `<id>`: show the id without the brackets.
+        Some(list) => match list.strip_prefix('<').and_then(|l| l.strip_suffix('>')) {
+            Some(id) if !id.contains(['<', '>']) => id.to_string(),
+            _ => list,
+        },
+        None if s.sender.is_empty() => w.unknown_sender().to_string(),
+        None => clean(&s.sender).to_lowercase(),
+    };
+    bounded(&name, LINE_MAX)
 }
 
 /// Messages handled × minutes each and, with an hourly value, what that time is worth.
@@ -201,47 +220,37 @@ pub(super) fn time_section(settings: &Settings<'_>, w: Words, handled: u64) -> S
     }
 }
 
-/// Events with the same kind and detail, counted: (kind, detail, count, last time).
-pub(super) fn problem_groups(events: &[Event]) -> Vec<(&str, &str, u64, i64)> {
-    let mut groups: Vec<(&str, &str, u64, i64)> = Vec::new();
-    for e in events {
-        match groups.iter_mut().find(|g| g.0 == e.kind && g.1 == e.detail) {
-            Some(g) => (g.2, g.3) = (g.2 + 1, g.3.max(e.at)),
-            None => groups.push((&e.kind, &e.detail, 1, e.at)),
-        }
-    }
-    groups.sort_by_key(|g| std::cmp::Reverse(g.3));
-    groups
-}
-
+/// The latest `max` problems, then the rules that have not matched in a long time.
 pub(super) fn problems_section(
     settings: &Settings<'_>,
     w: Words,
     report: &Report,
-    events: &[(&str, &str, u64, i64)],
+    max: usize,
 ) -> Section {
     let (heading, empty) = w.problems();
     let tz = &settings.digest.timezone;
-    let shown = &events[..events.len().min(GROUPS_MAX)];
-    let mut items: Vec<Item> = shown
+    let mut problems: Vec<_> = report.problems.iter().collect();
+    problems.sort_by_key(|p| std::cmp::Reverse(p.last));
+    problems.truncate(max);
+    let mut items: Vec<Item> = problems
         .iter()
-        .map(|&(kind, detail, count, at)| {
-            let mut meta = w.event_kind(kind);
-            if count > 1 {
-                meta = format!("{meta} · {}", w.times(count));
+        .map(|p| {
+            let mut meta = w.event_kind(&p.kind);
+            if p.count > 1 {
+                meta = format!("{meta} · {}", w.times(p.count));
             }
             Item {
-                lead: w.short_datetime(at, tz),
+                lead: w.short_datetime(p.last, tz),
                 tone: Tone::Bad,
-                title: bounded(&clean(detail), 300),
+                title: bounded(&clean(&p.detail), 300),
                 meta: Some(meta),
                 detail: None,
                 note: None,
             }
         })
         .collect();
-    let more =
-        (events.len() > shown.len()).then(|| w.more_problems((events.len() - shown.len()) as u64));
+    let rest = report.totals.problems.saturating_sub(problems.len() as u64);
+    let more = (rest > 0).then(|| w.more_problems(rest));
     let since = report.end - UNUSED_RULE_SECS;
     for rule in &report.rules {
         if rule.last_match.is_some_and(|t| t >= since) {

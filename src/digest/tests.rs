@@ -99,50 +99,48 @@ fn fixture() -> Report {
     observed_noise.entry.entry.observe = true;
     observed_noise.entry.entry.rule = Some("promos".into());
     let list = Some("Shop news <news.shop.example>");
+    let messages = vec![
+        keep(1, 60),
+        guarded,
+        forward(10, "marta", OutboxState::Sent, None),
+        forward(
+            11,
+            "marta",
+            OutboxState::Pending,
+            Some("421 try again later"),
+        ),
+        forward(
+            12,
+            "marta",
+            OutboxState::Sent,
+            Some("unconfirmed: delega stopped while sending; check with the assistant"),
+        ),
+        forward(
+            13,
+            "marta",
+            OutboxState::Failed,
+            Some("550 mailbox unavailable"),
+        ),
+        forward(14, "luca", OutboxState::Sent, None),
+        observed_delegable,
+        observed_noise,
+        noise(30, "a@shop.example", list, "newsletters"),
+        noise(31, "b@shop.example", list, "newsletters"),
+        noise(32, "c@shop.example", list, "newsletters"),
+        noise(33, "Promo@Deals.example", None, "promos"),
+        noise(34, "promo@deals.example", None, "promos"),
+        noise(35, "alerts@bank.example", None, "notifications"),
+    ];
+    let events = [
+        (END - 5 * HOUR, "imap", "connection refused"),
+        (END - 4 * HOUR, "imap", "connection refused"),
+        (
+            END - 3 * HOUR,
+            "forward",
+            "forward of \"Subject 13\" to Marta refused",
+        ),
+    ];
     Report {
-        start: END - 24 * HOUR,
-        end: END,
-        messages: vec![
-            keep(1, 60),
-            guarded,
-            forward(10, "marta", OutboxState::Sent, None),
-            forward(
-                11,
-                "marta",
-                OutboxState::Pending,
-                Some("421 try again later"),
-            ),
-            forward(
-                12,
-                "marta",
-                OutboxState::Sent,
-                Some("unconfirmed: delega stopped while sending; check with the assistant"),
-            ),
-            forward(
-                13,
-                "marta",
-                OutboxState::Failed,
-                Some("550 mailbox unavailable"),
-            ),
-            forward(14, "luca", OutboxState::Sent, None),
-            observed_delegable,
-            observed_noise,
-            noise(30, "a@shop.example", list, "newsletters"),
-            noise(31, "b@shop.example", list, "newsletters"),
-            noise(32, "c@shop.example", list, "newsletters"),
-            noise(33, "Promo@Deals.example", None, "promos"),
-            noise(34, "promo@deals.example", None, "promos"),
-            noise(35, "alerts@bank.example", None, "notifications"),
-        ],
-        events: vec![
-            event(END - 5 * HOUR, "imap", "connection refused"),
-            event(END - 4 * HOUR, "imap", "connection refused"),
-            event(
-                END - 3 * HOUR,
-                "forward",
-                "forward of \"Subject 13\" to Marta refused",
-            ),
-        ],
         rules: vec![
             rule_use("quotes", Some(END - HOUR)),
             rule_use("old-clients", Some(END - 40 * 86_400)),
@@ -152,15 +150,105 @@ fn fixture() -> Report {
             "3 messages from the list news.shop.example moved to the Inbox: make it strategic"
                 .into(),
         ],
+        ..report(messages, &events)
     }
 }
 
-fn event(at: i64, kind: &str, detail: &str) -> Event {
-    Event {
-        at,
-        kind: kind.into(),
-        detail: detail.into(),
+/// The report of a period with `messages` and `events` (at, kind, detail), every message
+/// listed: what `State::digest_period` reads, without its limits, which `compose` applies too.
+fn report(messages: Vec<Handled>, events: &[(i64, &str, &str)]) -> Report {
+    let mut r = Report {
+        start: END - 24 * HOUR,
+        end: END,
+        ..Report::default()
+    };
+    r.totals.messages = messages.len() as u64;
+    for h in messages {
+        let e = &h.entry.entry;
+        match (e.category, e.observe) {
+            (Category::Strategic, _) => {
+                r.totals.strategic += 1;
+                r.needs_you.push(h);
+            }
+            (_, true) => {
+                r.totals.observed += 1;
+                r.observed.push(h);
+            }
+            (Category::Delegable, false) => {
+                let failed = h.entry.status == Status::Failed
+                    || h.forward.as_ref().map(|f| f.state) == Some(OutboxState::Failed);
+                let assistant = e.assistant.clone().unwrap_or_default();
+                let at = match r.delegated.iter().position(|f| f.assistant == assistant) {
+                    Some(at) => at,
+                    None => {
+                        r.delegated.push(Forwards {
+                            assistant,
+                            count: 0,
+                            failed: 0,
+                            rows: Vec::new(),
+                        });
+                        r.delegated.len() - 1
+                    }
+                };
+                let forwards = &mut r.delegated[at];
+                forwards.count += 1;
+                if failed {
+                    forwards.failed += 1;
+                    r.needs_you.push(h.clone());
+                }
+                forwards.rows.push(h);
+            }
+            (Category::Noise, false) => {
+                r.totals.filed += 1;
+                let list_id = e.list_id.clone().filter(|l| !l.is_empty());
+                let sender = match list_id {
+                    Some(_) => String::new(),
+                    None => e.from_addr.to_lowercase(),
+                };
+                let at = match r
+                    .noise
+                    .iter()
+                    .position(|s| s.list_id == list_id && s.sender == sender)
+                {
+                    Some(at) => at,
+                    None => {
+                        r.noise.push(NoiseSource {
+                            list_id,
+                            sender,
+                            messages: 0,
+                            rules: Vec::new(),
+                        });
+                        r.noise.len() - 1
+                    }
+                };
+                let source = &mut r.noise[at];
+                source.messages += 1;
+                if let Some(rule) = &e.rule
+                    && !source.rules.contains(rule)
+                {
+                    source.rules.push(rule.clone());
+                }
+            }
+        }
     }
+    r.totals.noise_sources = r.noise.len() as u64;
+    for &(at, kind, detail) in events {
+        match r
+            .problems
+            .iter_mut()
+            .find(|p| p.kind == kind && p.detail == detail)
+        {
+            Some(p) => (p.count, p.last) = (p.count + 1, p.last.max(at)),
+            None => r.problems.push(Problem {
+                kind: kind.into(),
+                detail: detail.into(),
+                count: 1,
+                last: at,
+            }),
+        }
+    }
+    r.totals.problems = r.problems.len() as u64;
+    r
 }
 
 fn rule_use(name: &str, last_match: Option<i64>) -> RuleUse {
@@ -356,18 +444,15 @@ fn hostile() -> Report {
     h.entry.entry.from_name = Some("\"><img src=x onerror=alert(1)>".into());
     h.entry.entry.excerpt = "<a href=\"https://evil.example\">click</a> & more\u{202e}".into();
     let n = noise(2, "x@y.example", Some("<b>list</b>"), "r<i>");
+    let events = [(
+        END - HOUR,
+        "forward",
+        "forward of \"<script>x</script>\" refused",
+    )];
     Report {
-        start: END - 24 * HOUR,
-        end: END,
-        messages: vec![h, n],
-        events: vec![event(
-            END - HOUR,
-            "forward",
-            "forward of \"<script>x</script>\" refused",
-        )],
-        rules: Vec::new(),
         // A proposal names a sender taken from mail: escaped like the rest.
         proposals: vec!["2 messages from <script>@x moved to the Inbox".into()],
+        ..report(vec![h, n], &events)
     }
 }
 
@@ -411,8 +496,13 @@ fn the_html_loads_nothing_from_outside_and_fits_a_phone() {
 #[test]
 fn cr_lf_in_a_mail_subject_cannot_reach_the_digest_headers() {
     let mut report = fixture();
-    report.messages[0].entry.entry.subject = "Hello\r\nBcc: evil@x.example".into();
-    report.messages[0].entry.entry.from_name = Some("Eve\r\nX-Evil: 1".into());
+    let first = report
+        .needs_you
+        .iter_mut()
+        .find(|h| h.entry.id == 1)
+        .expect("message 1 needs you");
+    first.entry.entry.subject = "Hello\r\nBcc: evil@x.example".into();
+    first.entry.entry.from_name = Some("Eve\r\nX-Evil: 1".into());
     let account = account();
     let mail = compose(&Settings::of(&account), &report);
     assert!(!mail.subject.contains(['\r', '\n']));
@@ -476,12 +566,7 @@ fn time_given_back_is_messages_times_minutes_and_what_that_is_worth() {
     let messages = (0..60)
         .map(|i| noise(i, "n@x.example", None, "newsletters"))
         .collect();
-    let report = Report {
-        start: END - 24 * HOUR,
-        end: END,
-        messages,
-        ..Report::default()
-    };
+    let report = report(messages, &[]);
     let en = compose_in(Language::En, &report).text;
     assert!(
         en.contains("An estimate: 60 messages handled for you × 2 min = 2 h."),
@@ -595,8 +680,11 @@ fn an_assistant_list_has_their_forwards_and_nothing_else() {
     assert_eq!(list.subject, "delega · 3 messaggi delegati a te");
 
     let report = Report {
-        messages: vec![forward(13, "luca", OutboxState::Failed, Some("550"))],
-        ..fixture()
+        rules: fixture().rules,
+        ..report(
+            vec![forward(13, "luca", OutboxState::Failed, Some("550"))],
+            &[],
+        )
     };
     let luca = account.assistant("luca").expect("luca");
     assert_eq!(compose_list(&settings, &report, luca), None);
@@ -607,23 +695,126 @@ fn many_noise_sources_and_problems_are_capped_with_a_count_of_the_rest() {
     let messages = (0..25)
         .map(|i| noise(i, &format!("s{i:02}@x.example"), None, "r"))
         .collect();
-    let events = (0..23)
-        .map(|i| event(END - i * 60, "smtp", &format!("error {i}")))
+    let details: Vec<String> = (0..23).map(|i| format!("error {i}")).collect();
+    let events: Vec<_> = (0..23)
+        .map(|i| (END - i as i64 * 60, "smtp", details[i].as_str()))
         .collect();
-    let report = Report {
-        start: END - 24 * HOUR,
-        end: END,
-        messages,
-        events,
-        rules: Vec::new(),
-        proposals: Vec::new(),
-    };
+    let report = report(messages, &events);
     let text = compose_in(Language::En, &report).text;
     assert!(text.contains("… and 5 more sources (5 messages)"), "{text}");
     assert!(text.contains("… and 3 more\n"), "{text}");
     assert!(
         text.contains("error 0\n") && !text.contains("error 22\n"),
         "latest first"
+    );
+}
+
+/// A day of 10,000 messages: 3,000 strategic; 3,000 forwards, half to each assistant, of
+/// which Marta's 300 failed; 3,000 noise from as many senders; 1,000 observed.
+fn huge_day() -> Report {
+    let mut messages: Vec<Handled> = (0..3_000).map(|i| keep(i, 10_000 - i)).collect();
+    messages.extend((3_000..6_000).map(|i| {
+        let (who, state) = match i % 10 {
+            0 => ("marta", OutboxState::Failed),
+            n if n % 2 == 0 => ("marta", OutboxState::Sent),
+            _ => ("luca", OutboxState::Sent),
+        };
+        let error = (state == OutboxState::Failed).then_some("550 mailbox unavailable");
+        forward(i, who, state, error)
+    }));
+    messages.extend((6_000..9_000).map(|i| noise(i, &format!("s{i}@x.example"), None, "r")));
+    messages.extend((9_000..10_000).map(|i| {
+        let mut h = row(i, Category::Noise, Action::Nothing, 50);
+        h.entry.entry.observe = true;
+        h
+    }));
+    report(messages, &[])
+}
+
+#[test]
+fn a_huge_day_lists_the_newest_of_each_section_and_counts_every_message() {
+    let mail = compose_in(Language::En, &huge_day());
+    assert_eq!(
+        mail.subject,
+        "delega · 3,300 need you, 3,000 delegated, 3,000 filed"
+    );
+    // 50 strategic and 200 failed forwards need you, 50 per assistant, 50 observed.
+    assert_eq!(
+        mail.text.matches("Subject ").count(),
+        50 + 200 + 2 * 50 + 50
+    );
+    assert_in_order(
+        &mail.text,
+        &[
+            "NEEDS YOU (3,300)",
+            "Subject 2999\n",
+            "Subject 2950\n",
+            "… and 3,050 more messages",
+            "DELEGATED (3,000)",
+            "Marta Verdi (1,500)",
+            "… and 1,450 more messages",
+            "Luca Bianchi (1,500)",
+            "… and 1,450 more messages",
+            "WOULD HAVE BEEN DELEGATED OR FILED (1,000)",
+            "… and 950 more messages",
+            "FILED AS NOISE (3,000)",
+            "… and 2,980 more sources (2,980 messages)",
+            "An estimate: 5,700 messages handled for you × 2 min = 190 h.",
+        ],
+    );
+    assert!(
+        !mail.text.contains("Subject 2949\n"),
+        "older than the newest 50"
+    );
+    assert!(mail.text.len() < 150_000, "{} bytes", mail.text.len());
+    assert_in_order(
+        &mail.html,
+        &[
+            "<span class=\"count\">(3,300)</span>",
+            "<div class=\"more\">… and 3,050 more messages</div>",
+            "Marta Verdi (1,500)",
+            "<div class=\"more\">… and 1,450 more messages</div>",
+        ],
+    );
+
+    let it = compose_in(Language::It, &huge_day());
+    assert_in_order(
+        &it.text,
+        &[
+            "PER TE (3.300)",
+            "… e altri 3.050 messaggi",
+            "Marta Verdi (1.500)",
+            "… e altri 1.450 messaggi",
+        ],
+    );
+}
+
+#[test]
+fn max_listed_sets_how_many_messages_each_section_lists() {
+    let mut account = account();
+    account.digest.max_listed = 5;
+    let mail = compose(&Settings::of(&account), &huge_day());
+    // Failed forwards: four times as many.
+    assert_eq!(mail.text.matches("Subject ").count(), 5 + 20 + 2 * 5 + 5);
+    assert!(
+        mail.text.contains("… and 3,275 more messages"),
+        "{}",
+        mail.text
+    );
+}
+
+#[test]
+fn an_assistant_list_on_a_huge_day_lists_the_newest_and_counts_the_rest() {
+    let account = account();
+    let marta = account.assistant("marta").expect("marta");
+    let list = compose_list(&Settings::of(&account), &huge_day(), marta).expect("a list");
+    assert_eq!(list.subject, "delega · 1,200 messages delegated to you");
+    assert_eq!(list.text.matches("Subject ").count(), 50);
+    assert!(list.text.contains("DELEGATED (1,200)"), "{}", list.text);
+    assert!(
+        list.text.contains("… and 1,150 more messages"),
+        "{}",
+        list.text
     );
 }
 
@@ -681,10 +872,12 @@ fn prepare_reports_the_period_since_the_last_digest() {
     let report = load(&state, &account, now).expect("loads");
     // The period takes in the current second too.
     assert_eq!((report.start, report.end), (END - 20 * HOUR, END + 1));
-    assert_eq!(report.messages.len(), 2);
-    let forward = report.messages[1].forward.as_ref().expect("its forward");
+    assert_eq!((report.totals.messages, report.totals.filed), (2, 1));
+    let marta = &report.delegated[0];
+    assert_eq!((marta.assistant.as_str(), marta.count), ("marta", 1));
+    let forward = marta.rows[0].forward.as_ref().expect("its forward");
     assert_eq!(forward.state, OutboxState::Pending);
-    assert_eq!(report.events.len(), 1);
+    assert_eq!(report.totals.problems, 1);
     assert_eq!(
         report.rules,
         vec![

@@ -20,8 +20,8 @@ pub(super) struct Section {
     /// A stable name (HTML class), never shown.
     pub key: &'static str,
     pub heading: String,
-    /// How many messages it is about, beside the heading.
-    pub count: Option<u64>,
+    /// How many messages it is about, beside the heading, in the language's digits.
+    pub count: Option<String>,
     pub intro: Option<String>,
     /// Sentences (time given back).
     pub paragraphs: Vec<String>,
@@ -76,7 +76,7 @@ impl Tone {
     }
 }
 
-pub(super) fn section(heading: &str, count: Option<u64>, intro: Option<&str>) -> Section {
+pub(super) fn section(heading: &str, count: Option<String>, intro: Option<&str>) -> Section {
     Section {
         key: "",
         heading: heading.to_string(),

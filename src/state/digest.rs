@@ -1,37 +1,248 @@
 //! What the daily digest reads from the state database, and the record of digests sent.
 //!
-//! The ledger rows of a period with their forwards, the last time each rule matched, and the
-//! `digest` table (one row per account and local day, so a day's digest is recorded once).
-//! Composing the digest from these is left to `crate::digest`.
+//! A period's exact counts and the few rows the digest lists (SQL aggregates and `LIMIT`s,
+//! so a day of 10,000 messages is never loaded whole), as a `digest::Report`; the last time
+//! each rule matched; and the `digest` table (one row per account and local day, so a day's
+//! digest is recorded once). Composing the digest is left to `crate::digest`.
 
 use anyhow::Context;
 use jiff::civil::Date;
 use rusqlite::{OptionalExtension, params};
 
-use super::{Action, Entry, OutboxRow, State};
+use super::{Action, Entry, SELECT_ENTRY, State, entry_row};
+use crate::digest::{Forwards, Handled, Limits, NoiseSource, Problem, Report, Totals};
+
+// Where `compose` places a ledger row, in SQL. An unknown category reads as strategic, as
+// in `entry_row`.
+const STRATEGIC: &str = "category NOT IN ('delegable', 'noise')";
+const DELEGATED: &str = "(category = 'delegable' AND NOT observe)";
+const OBSERVED: &str = "(category IN ('delegable', 'noise') AND observe)";
+const FILED: &str = "(category = 'noise' AND NOT observe)";
+/// A forward refused for good: its row failed, or its outbox row did.
+const FAILED: &str = "(status = 'failed' OR EXISTS (SELECT 1 FROM outbox o
+    WHERE o.ledger_id = ledger.id AND o.state = 'failed'))";
+/// The rows of the period: `?1` the account, `[?2, ?3)` the period.
+const PERIOD: &str = "account = ?1 AND decided_at >= ?2 AND decided_at < ?3";
+/// Newest first, by when a message arrived: its Date, else when delega saw it.
+const NEWEST_FIRST: &str = "ORDER BY COALESCE(date, decided_at) DESC, id DESC";
+/// Where noise came from: its List-Id, or (outside any list) its sender.
+const SOURCE: &str = "NULLIF(list_id, '') AS list,
+    CASE WHEN NULLIF(list_id, '') IS NULL THEN lower(from_addr) ELSE '' END AS sender";
+/// A source's name as the digest shows it (a bare `<id>` without its brackets), so that
+/// sources with equal counts are cut where the digest sorts them.
+const SOURCE_NAME: &str = "CASE
+    WHEN list IS NULL THEN sender
+    WHEN list GLOB '<*>' AND substr(list, 2, length(list) - 2) NOT GLOB '*[<>]*'
+        THEN substr(list, 2, length(list) - 2)
+    ELSE list END";
 
 impl State {
-    /// Rows decided in `[from, to)`, oldest first, each with its forward when it has one.
-    /// Read in one transaction, so a forward's state matches its row.
-    pub fn entries_with_forwards(
+    /// What the digest of `[from, to)` says: exact counts of every row and problem, and
+    /// only the rows and groups it lists, within `limits`. Read in one transaction, so
+    /// counts, rows and forwards agree. Rules and proposals are left empty.
+    pub fn digest_period(
         &self,
         account: &str,
         from: i64,
         to: i64,
-    ) -> anyhow::Result<Vec<(Entry, Option<OutboxRow>)>> {
+        limits: Limits,
+    ) -> anyhow::Result<Report> {
         // A deferred transaction: a read snapshot, taken at the first SELECT (WAL).
         let tx = self.conn.unchecked_transaction()?;
-        let entries = self.entries_between(account, from, to)?;
-        let mut out = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let forward = match entry.entry.action {
-                Action::Forward(_) => self.outbox_for(entry.id)?,
-                _ => None,
-            };
-            out.push((entry, forward));
-        }
+        let period = params![account, from, to];
+        let mut totals = self.conn.query_row(
+            &format!(
+                "SELECT COUNT(*), COALESCE(SUM({STRATEGIC}), 0), COALESCE(SUM({OBSERVED}), 0),
+                    COALESCE(SUM({FILED}), 0)
+                 FROM ledger WHERE {PERIOD}"
+            ),
+            period,
+            |r| {
+                Ok(Totals {
+                    messages: r.get(0)?,
+                    strategic: r.get(1)?,
+                    observed: r.get(2)?,
+                    filed: r.get(3)?,
+                    ..Totals::default()
+                })
+            },
+        )?;
+        let needs_you = self.handled(
+            &format!(
+                "{SELECT_ENTRY} WHERE id IN (
+                    SELECT id FROM ledger WHERE {PERIOD} AND {STRATEGIC} {NEWEST_FIRST} LIMIT ?4
+                 ) OR id IN (
+                    SELECT id FROM ledger WHERE {PERIOD} AND {DELEGATED} AND {FAILED}
+                    {NEWEST_FIRST} LIMIT ?5
+                 ) {NEWEST_FIRST}"
+            ),
+            params![
+                account,
+                from,
+                to,
+                limit(limits.messages),
+                limit(limits.failed)
+            ],
+        )?;
+        let delegated = self.forwards(account, from, to, limits.messages)?;
+        let observed = self.handled(
+            &format!("{SELECT_ENTRY} WHERE {PERIOD} AND {OBSERVED} {NEWEST_FIRST} LIMIT ?4"),
+            params![account, from, to, limit(limits.messages)],
+        )?;
+        let noise;
+        (noise, totals.noise_sources) = self.noise_sources(account, from, to, limits.groups)?;
+        let problems;
+        (problems, totals.problems) = self.problems(account, from, to, limits.groups)?;
         tx.commit()?;
-        Ok(out)
+        Ok(Report {
+            start: from,
+            end: to,
+            totals,
+            needs_you,
+            delegated,
+            observed,
+            noise,
+            problems,
+            ..Report::default()
+        })
+    }
+
+    /// The rows `sql` selects, each with its forward when it has one.
+    fn handled(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> anyhow::Result<Vec<Handled>> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let entries = stmt
+            .query_map(params, entry_row)?
+            .collect::<Result<Vec<Entry>, _>>()?;
+        entries
+            .into_iter()
+            .map(|entry| {
+                let forward = match entry.entry.action {
+                    Action::Forward(_) => self.outbox_for(entry.id)?,
+                    _ => None,
+                };
+                Ok(Handled { entry, forward })
+            })
+            .collect()
+    }
+
+    /// Per assistant: forwards in the period, how many failed, and the newest `max`.
+    fn forwards(
+        &self,
+        account: &str,
+        from: i64,
+        to: i64,
+        max: usize,
+    ) -> anyhow::Result<Vec<Forwards>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT COALESCE(assistant, ''), COUNT(*), SUM({FAILED}) FROM ledger
+             WHERE {PERIOD} AND {DELEGATED} GROUP BY 1 ORDER BY 1"
+        ))?;
+        let mut groups = stmt
+            .query_map(params![account, from, to], |r| {
+                Ok(Forwards {
+                    assistant: r.get(0)?,
+                    count: r.get(1)?,
+                    failed: r.get(2)?,
+                    rows: Vec::new(),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows = self.handled(
+            &format!(
+                "{SELECT_ENTRY} WHERE id IN (
+                    SELECT id FROM (
+                        SELECT id, ROW_NUMBER() OVER (PARTITION BY COALESCE(assistant, '')
+                            {NEWEST_FIRST}) AS n
+                        FROM ledger WHERE {PERIOD} AND {DELEGATED}
+                    ) WHERE n <= ?4
+                 ) {NEWEST_FIRST}"
+            ),
+            params![account, from, to, limit(max)],
+        )?;
+        for h in rows {
+            let id = h.entry.entry.assistant.as_deref().unwrap_or_default();
+            if let Some(g) = groups.iter_mut().find(|g| g.assistant == id) {
+                g.rows.push(h);
+            }
+        }
+        Ok(groups)
+    }
+
+    /// The `max` largest sources of the noise filed, and how many sources there were.
+    fn noise_sources(
+        &self,
+        account: &str,
+        from: i64,
+        to: i64,
+        max: usize,
+    ) -> anyhow::Result<(Vec<NoiseSource>, u64)> {
+        let count = self.conn.query_row(
+            &format!(
+                "SELECT COUNT(*) FROM (SELECT {SOURCE} FROM ledger WHERE {PERIOD} AND {FILED}
+                 GROUP BY list, sender)"
+            ),
+            params![account, from, to],
+            |r| r.get(0),
+        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {SOURCE}, COUNT(*) AS n FROM ledger WHERE {PERIOD} AND {FILED}
+             GROUP BY list, sender ORDER BY n DESC, {SOURCE_NAME}, list, sender LIMIT ?4"
+        ))?;
+        let mut sources = stmt
+            .query_map(params![account, from, to, limit(max)], |r| {
+                Ok(NoiseSource {
+                    list_id: r.get(0)?,
+                    sender: r.get(1)?,
+                    messages: r.get(2)?,
+                    rules: Vec::new(),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rules = self.conn.prepare(&format!(
+            "SELECT rule FROM (SELECT {SOURCE}, rule, id FROM ledger WHERE {PERIOD} AND {FILED})
+             WHERE list IS ?4 AND sender = ?5 AND rule IS NOT NULL
+             GROUP BY rule ORDER BY MIN(id)"
+        ))?;
+        for s in &mut sources {
+            s.rules = rules
+                .query_map(params![account, from, to, s.list_id, s.sender], |r| {
+                    r.get(0)
+                })?
+                .collect::<Result<_, _>>()?;
+        }
+        Ok((sources, count))
+    }
+
+    /// The `max` latest problems (events of one kind and detail, counted together), and
+    /// how many distinct problems there were.
+    fn problems(
+        &self,
+        account: &str,
+        from: i64,
+        to: i64,
+        max: usize,
+    ) -> anyhow::Result<(Vec<Problem>, u64)> {
+        const EVENTS: &str = "FROM event WHERE account = ?1 AND at >= ?2 AND at < ?3";
+        let count = self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM (SELECT 1 {EVENTS} GROUP BY kind, detail)"),
+            params![account, from, to],
+            |r| r.get(0),
+        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT kind, detail, COUNT(*), MAX(at) {EVENTS} GROUP BY kind, detail
+             ORDER BY MAX(at) DESC, MIN(at), MIN(id) LIMIT ?4"
+        ))?;
+        let problems = stmt
+            .query_map(params![account, from, to, limit(max)], |r| {
+                Ok(Problem {
+                    kind: r.get(0)?,
+                    detail: r.get(1)?,
+                    count: r.get(2)?,
+                    last: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok((problems, count))
     }
 
     /// For each rule that ever decided a message of the account: when it last did.
@@ -91,13 +302,25 @@ impl State {
     }
 }
 
+/// A count of rows as a SQL `LIMIT` (an i64 in SQLite).
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use jiff::civil::date;
 
     use super::super::tests::entry;
+    use super::super::{NewEntry, OutboxState, Status};
     use super::*;
     use crate::classify::Category;
+
+    const LIMITS: Limits = Limits {
+        messages: 50,
+        failed: 200,
+        groups: 20,
+    };
 
     #[test]
     fn a_day_is_recorded_once_and_the_next_period_starts_at_its_end() {
@@ -137,11 +360,11 @@ mod tests {
         s.record("g", "INBOX", 1, &[later], &address, 150)
             .expect("recorded");
 
-        let rows = s.entries_with_forwards("g", 100, 101).expect("query");
-        assert_eq!(rows.len(), 2);
-        let forward = rows[0].1.as_ref().expect("the forward");
-        assert_eq!(forward.assistant, "anna");
-        assert!(rows[1].1.is_none());
+        let report = s.digest_period("g", 100, 101, LIMITS).expect("query");
+        assert_eq!((report.totals.messages, report.totals.strategic), (2, 1));
+        let forward = report.delegated[0].rows[0].forward.as_ref();
+        assert_eq!(forward.expect("the forward").assistant, "anna");
+        assert!(report.needs_you[0].forward.is_none());
 
         assert_eq!(
             s.last_rule_matches("g").expect("query"),
@@ -149,5 +372,127 @@ mod tests {
             "the latest match per rule; rows without a rule are not a rule"
         );
         assert!(s.last_rule_matches("other").expect("query").is_empty());
+    }
+
+    /// Message `i` of a busy day: strategic, delegated to anna or bruno, filed (from 30
+    /// sources, lists and senders), or observed, in turn; arrived at `i`.
+    fn busy(i: u32) -> NewEntry {
+        let (category, action) = match i % 4 {
+            0 => (Category::Strategic, Action::Keep),
+            1 => (Category::Delegable, Action::Forward("Delegated".into())),
+            2 => (Category::Noise, Action::File("Noise".into())),
+            _ => (Category::Noise, Action::Nothing),
+        };
+        let mut e = entry(i, category, action);
+        e.date = Some(i64::from(i));
+        e.observe = i % 4 == 3;
+        if category == Category::Delegable {
+            e.assistant = Some(if i % 8 == 1 { "anna" } else { "bruno" }.into());
+        }
+        if i % 4 == 2 {
+            let source = (i / 4) % 30;
+            e.from_addr = format!("Sender{source}@News.example");
+            e.list_id = source
+                .is_multiple_of(2)
+                .then(|| format!("<list{source}.example>"));
+            e.rule = Some(format!("noise-{}", (i / 120) % 3));
+        }
+        e
+    }
+
+    #[test]
+    fn a_huge_day_is_counted_exactly_and_only_its_newest_rows_are_read() {
+        let mut s = State::in_memory().expect("db");
+        let address = |id: &str| Some(format!("{id}@office.example"));
+        let entries: Vec<NewEntry> = (0..10_000).map(busy).collect();
+        let ids = s
+            .record("g", "INBOX", 1, &entries, &address, 1_000)
+            .expect("recorded");
+        // 300 forwards refused for good: 100 marked on the row, 200 on the outbox only.
+        let forwards: Vec<i64> = ids.iter().copied().skip(1).step_by(4).collect();
+        let failed_rows: Vec<_> = forwards[..100]
+            .iter()
+            .map(|&id| (id, Status::Failed, Some("550".to_string())))
+            .collect();
+        s.complete("g", &failed_rows, None, 1_001)
+            .expect("completed");
+        for &id in &forwards[100..300] {
+            let row = s.outbox_for(id).expect("query").expect("a forward");
+            s.outbox_update(row.id, OutboxState::Failed, 0, Some("550"), 1_001)
+                .expect("updated");
+        }
+        for i in 0..100 {
+            s.record_event("g", "smtp", &format!("error {}", i % 30), 900 + i)
+                .expect("event");
+        }
+
+        let r = s.digest_period("g", 900, 1_001, LIMITS).expect("query");
+        assert_eq!(
+            r.totals,
+            Totals {
+                messages: 10_000,
+                strategic: 2_500,
+                observed: 2_500,
+                filed: 2_500,
+                noise_sources: 30,
+                problems: 30,
+            }
+        );
+        let counts: Vec<_> = r
+            .delegated
+            .iter()
+            .map(|f| (f.assistant.as_str(), f.count, f.failed, f.rows.len()))
+            .collect();
+        // anna has the odd forwards (i % 8 == 1): half of the first 300, the failed ones.
+        assert_eq!(
+            counts,
+            [("anna", 1_250, 150, 50), ("bruno", 1_250, 150, 50)]
+        );
+
+        // Newest first: the 50 latest strategic messages, and 200 of the failed forwards.
+        let received = |h: &Handled| h.entry.entry.date.expect("dated");
+        let strategic: Vec<i64> = r
+            .needs_you
+            .iter()
+            .filter(|h| h.entry.entry.category == Category::Strategic)
+            .map(received)
+            .collect();
+        assert_eq!(
+            strategic,
+            (0..50).map(|n| 9_996 - 4 * n).collect::<Vec<_>>()
+        );
+        assert_eq!(r.needs_you.len(), 50 + 200);
+        assert!(
+            r.needs_you
+                .is_sorted_by_key(|h| std::cmp::Reverse(received(h)))
+        );
+        let anna = &r.delegated[0].rows;
+        assert_eq!(received(&anna[0]), 9_993);
+        assert!(anna.is_sorted_by_key(|h| std::cmp::Reverse(received(h))));
+        assert_eq!(r.observed.len(), 50);
+        assert_eq!(received(&r.observed[0]), 9_999);
+
+        // The largest sources first, with their rules; addresses compared without case.
+        assert_eq!(r.noise.len(), 20);
+        let top = &r.noise[0];
+        assert_eq!(top.messages, 84);
+        assert!(r.noise.is_sorted_by_key(|n| std::cmp::Reverse(n.messages)));
+        assert_eq!(top.rules, ["noise-0", "noise-1", "noise-2"]);
+        let sender = r
+            .noise
+            .iter()
+            .find(|n| n.list_id.is_none())
+            .expect("a sender");
+        assert!(sender.sender.starts_with("sender"), "{sender:?}");
+        // The latest problems, each with its count.
+        assert_eq!(r.problems.len(), 20);
+        assert_eq!(
+            (
+                r.problems[0].detail.as_str(),
+                r.problems[0].count,
+                r.problems[0].last
+            ),
+            ("error 9", 4, 999)
+        );
     }
 }
