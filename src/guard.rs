@@ -3,13 +3,13 @@
 //! A forward that answers a forward, an auto-reply bounced back and forth, or mail already
 //! forwarded once would turn delega into a mail loop. This pure check runs after
 //! classification; a guarded message becomes strategic (it stays in the Inbox) with the
-//! reason, so the entrepreneur sees it in the digest.
+//! reason, a [`Kept`], so the entrepreneur sees it in the digest, in the digest's language.
 
 use std::str::FromStr;
 
 use crate::classify::{Category, Decision};
 use crate::config::Account;
-use crate::message::Message;
+use crate::message::{AutoEvidence, Message};
 
 /// The header delega puts on every message it sends, carrying the forward id.
 pub const FORWARD_HEADER: &str = "X-Delega-Forward";
@@ -44,13 +44,125 @@ pub struct History {
     pub already_forwarded: bool,
 }
 
+/// Why a delegable message must not be forwarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// delega sent it itself: its `X-Delega-Forward` header, with this forward id.
+    OwnForward(String),
+    /// It comes from one of the account's assistants.
+    FromAssistant {
+        /// The assistant's name.
+        name: String,
+        /// The assistant's address.
+        address: String,
+    },
+    /// A machine sent it: an auto-reply, a bounce, a report.
+    Machine(AutoEvidence),
+    /// More `Received:` headers than `forward.max_received`: a mail loop.
+    Loop {
+        /// How many it has.
+        hops: usize,
+        /// The account's `max_received`.
+        max: u32,
+    },
+    /// A message with the same Message-ID was already forwarded.
+    AlreadyForwarded,
+}
+
+/// A delegable decision the guard kept in the Inbox: the rule that would have delegated it,
+/// and why it was not. Its English form (`Display`) is the decision's `why`, as recorded in
+/// the ledger and logged; [`Kept::parse`] reads it back, so the digest can say it in the
+/// account's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// The rule, if a rule decided.
+    pub rule: Option<String>,
+    /// Why it was not forwarded.
+    pub refusal: Refusal,
+}
+
+// The fixed parts of the English forms: written by `Display`, matched by `parse`.
+const KEPT: (&str, &str) = ("kept in the Inbox: rule ", " would delegate it, but ");
+const NO_RULE: &str = "?";
+const OWN_FORWARD: (&str, &str) = ("delega sent this message itself (forward ", ")");
+const FROM_ASSISTANT: (&str, &str, &str) = (
+    "it comes from the assistant ",
+    " (",
+    "): never forwarded back",
+);
+const MACHINE: (&str, &str) = ("it was sent by a machine (", ")");
+const LOOP: (&str, &str, &str) = (
+    "it crossed ",
+    " mail servers (more than ",
+    "): probably a mail loop",
+);
+const ALREADY_FORWARDED: &str = "a message with this Message-ID was already forwarded";
+
+impl Kept {
+    /// The guard's decision a `why` describes, if it is one.
+    pub fn parse(why: &str) -> Option<Kept> {
+        let (rule, reason) = why.strip_prefix(KEPT.0)?.split_once(KEPT.1)?;
+        Some(Kept {
+            rule: (rule != NO_RULE).then(|| rule.to_string()),
+            refusal: Refusal::parse(reason)?,
+        })
+    }
+}
+
+impl std::fmt::Display for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rule = self.rule.as_deref().unwrap_or(NO_RULE);
+        write!(f, "{}{rule}{}{}", KEPT.0, KEPT.1, self.refusal)
+    }
+}
+
+impl Refusal {
+    fn parse(s: &str) -> Option<Refusal> {
+        let between = |(open, close): (&str, &str)| s.strip_prefix(open)?.strip_suffix(close);
+        if let Some(id) = between(OWN_FORWARD) {
+            return Some(Refusal::OwnForward(id.to_string()));
+        }
+        if let Some(who) = between((FROM_ASSISTANT.0, FROM_ASSISTANT.2)) {
+            // A name may hold " (", an address never does.
+            let (name, address) = who.rsplit_once(FROM_ASSISTANT.1)?;
+            return Some(Refusal::FromAssistant {
+                name: name.to_string(),
+                address: address.to_string(),
+            });
+        }
+        if let Some(evidence) = between(MACHINE) {
+            return AutoEvidence::parse(evidence).map(Refusal::Machine);
+        }
+        if let Some(counts) = between((LOOP.0, LOOP.2)) {
+            let (hops, max) = counts.split_once(LOOP.1)?;
+            return Some(Refusal::Loop {
+                hops: hops.parse().ok()?,
+                max: max.parse().ok()?,
+            });
+        }
+        (s == ALREADY_FORWARDED).then_some(Refusal::AlreadyForwarded)
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::OwnForward(id) => write!(f, "{}{id}{}", OWN_FORWARD.0, OWN_FORWARD.1),
+            Refusal::FromAssistant { name, address } => {
+                let (a, b, c) = FROM_ASSISTANT;
+                write!(f, "{a}{name}{b}{address}{c}")
+            }
+            Refusal::Machine(evidence) => write!(f, "{}{evidence}{}", MACHINE.0, MACHINE.1),
+            Refusal::Loop { hops, max } => write!(f, "{}{hops}{}{max}{}", LOOP.0, LOOP.1, LOOP.2),
+            Refusal::AlreadyForwarded => f.write_str(ALREADY_FORWARDED),
+        }
+    }
+}
+
 /// Why a delegable message must not be forwarded, if it must not.
-pub fn refuse_forward(msg: &Message<'_>, account: &Account, history: History) -> Option<String> {
+pub fn refuse_forward(msg: &Message<'_>, account: &Account, history: History) -> Option<Refusal> {
     if let Some(id) = msg.header_values(FORWARD_HEADER).next() {
-        return Some(format!(
-            "delega sent this message itself (forward {})",
-            id.trim()
-        ));
+        return Some(Refusal::OwnForward(id.trim().to_string()));
     }
     if let Some(sender) = msg.sender()
         && let Some(a) = account
@@ -58,28 +170,29 @@ pub fn refuse_forward(msg: &Message<'_>, account: &Account, history: History) ->
             .iter()
             .find(|a| a.address == sender.address)
     {
-        return Some(format!(
-            "it comes from the assistant {} ({}): never forwarded back",
-            a.name, a.address
-        ));
+        return Some(Refusal::FromAssistant {
+            name: a.name.clone(),
+            address: a.address.clone(),
+        });
     }
-    if let Some(why) = msg.auto_evidence() {
-        return Some(format!("it was sent by a machine ({why})"));
+    if let Some(evidence) = msg.auto_evidence() {
+        return Some(Refusal::Machine(evidence));
     }
     let hops = msg.received_count();
     if hops > account.forward.max_received as usize {
-        return Some(format!(
-            "it crossed {hops} mail servers (more than {}): probably a mail loop",
-            account.forward.max_received
-        ));
+        return Some(Refusal::Loop {
+            hops,
+            max: account.forward.max_received,
+        });
     }
     if history.already_forwarded {
-        return Some("a message with this Message-ID was already forwarded".to_string());
+        return Some(Refusal::AlreadyForwarded);
     }
     None
 }
 
-/// Applies the guard to a decision: a refused delegable decision becomes strategic.
+/// Applies the guard to a decision: a refused delegable decision becomes strategic, its
+/// `why` a [`Kept`].
 pub fn guard(
     decision: Decision,
     msg: &Message<'_>,
@@ -91,14 +204,15 @@ pub fn guard(
     }
     match refuse_forward(msg, account, history) {
         None => decision,
-        Some(reason) => Decision {
+        Some(refusal) => Decision {
             category: Category::Strategic,
             assistant: None,
             instructions: None,
-            why: format!(
-                "kept in the Inbox: rule {} would delegate it, but {reason}",
-                decision.rule.as_deref().unwrap_or("?")
-            ),
+            why: Kept {
+                rule: decision.rule.clone(),
+                refusal,
+            }
+            .to_string(),
             ..decision
         },
     }
@@ -212,5 +326,46 @@ mod tests {
             guard(noise.clone(), &msg, &account(), History::default()),
             noise
         );
+    }
+
+    #[test]
+    fn a_kept_reason_reads_back_from_the_recorded_why() {
+        let refusals = [
+            Refusal::OwnForward("g.1.2 (x)".into()),
+            Refusal::FromAssistant {
+                name: "Marta (office) Verdi".into(),
+                address: "marta@office.example".into(),
+            },
+            Refusal::Machine(AutoEvidence::NullReturnPath),
+            Refusal::Machine(AutoEvidence::AutoSubmitted("auto-replied".into())),
+            Refusal::Loop { hops: 26, max: 25 },
+            Refusal::AlreadyForwarded,
+        ];
+        for refusal in refusals {
+            for rule in [Some("invoices (2026)".to_string()), None] {
+                let kept = Kept {
+                    rule,
+                    refusal: refusal.clone(),
+                };
+                assert_eq!(Kept::parse(&kept.to_string()), Some(kept.clone()), "{kept}");
+            }
+        }
+        // The ledger's rows from before this type read back too.
+        let why = "kept in the Inbox: rule quotes would delegate it, but it was sent by a \
+                   machine (Auto-Submitted: auto-replied)";
+        assert_eq!(
+            Kept::parse(why),
+            Some(Kept {
+                rule: Some("quotes".into()),
+                refusal: Refusal::Machine(AutoEvidence::AutoSubmitted("auto-replied".into())),
+            })
+        );
+        for other in [
+            "subject contains \"invoice\"",
+            "delega's own digest: left in the Inbox for you",
+            "kept in the Inbox: rule r would delegate it, but the moon is full",
+        ] {
+            assert_eq!(Kept::parse(other), None, "{other}");
+        }
     }
 }

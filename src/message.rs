@@ -279,32 +279,88 @@ impl<'a> Message<'a> {
     }
 
     /// Why this looks sent by a machine (auto-reply, bounce, report), if it does.
-    pub fn auto_evidence(&self) -> Option<String> {
+    pub fn auto_evidence(&self) -> Option<AutoEvidence> {
         if let Some(v) = self
             .header_values("Auto-Submitted")
             .find(|v| !v.trim().eq_ignore_ascii_case("no"))
         {
-            return Some(format!("Auto-Submitted: {}", v.trim()));
+            return Some(AutoEvidence::AutoSubmitted(v.trim().to_string()));
         }
-        for name in ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"] {
+        for name in AUTO_HEADERS {
             if self.has_header(name) {
-                return Some(format!("{name} header"));
+                return Some(AutoEvidence::Header(name));
             }
         }
         if self.content_type() == "multipart/report" {
-            return Some("a multipart/report (delivery or read report)".to_string());
+            return Some(AutoEvidence::Report);
         }
         if let Some(rp) = self.header_values("Return-Path").next() {
             let rp = rp.trim();
             if rp == "<>" || rp.is_empty() {
-                return Some("an empty Return-Path (a bounce)".to_string());
+                return Some(AutoEvidence::NullReturnPath);
             }
         }
         let daemon = self.sender().is_some_and(|s| {
             let local = s.address.split('@').next().unwrap_or("");
             local == "mailer-daemon" || local == "postmaster"
         });
-        daemon.then(|| "sent by MAILER-DAEMON (a bounce)".to_string())
+        daemon.then_some(AutoEvidence::MailerDaemon)
+    }
+}
+
+/// Headers auto-responders add.
+const AUTO_HEADERS: [&str; 3] = ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"];
+
+/// What shows that a machine sent a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutoEvidence {
+    /// `Auto-Submitted` with a value other than `no` (RFC 3834): its value.
+    AutoSubmitted(String),
+    /// A header auto-responders add (`X-Autoreply`, …).
+    Header(&'static str),
+    /// A `multipart/report`: a delivery or read report (RFC 6522).
+    Report,
+    /// An empty `Return-Path`: a bounce (RFC 5321 §4.5.5).
+    NullReturnPath,
+    /// From MAILER-DAEMON or postmaster: a bounce.
+    MailerDaemon,
+}
+
+// The English forms, written in the ledger (within a guard's reason) and read back.
+const REPORT: &str = "a multipart/report (delivery or read report)";
+const NULL_RETURN_PATH: &str = "an empty Return-Path (a bounce)";
+const MAILER_DAEMON: &str = "sent by MAILER-DAEMON (a bounce)";
+
+impl AutoEvidence {
+    /// The evidence its English form (`Display`) describes.
+    pub fn parse(s: &str) -> Option<AutoEvidence> {
+        if let Some(v) = s.strip_prefix("Auto-Submitted: ") {
+            return Some(AutoEvidence::AutoSubmitted(v.to_string()));
+        }
+        if let Some(name) = s.strip_suffix(" header") {
+            return AUTO_HEADERS
+                .into_iter()
+                .find(|h| *h == name)
+                .map(AutoEvidence::Header);
+        }
+        match s {
+            REPORT => Some(AutoEvidence::Report),
+            NULL_RETURN_PATH => Some(AutoEvidence::NullReturnPath),
+            MAILER_DAEMON => Some(AutoEvidence::MailerDaemon),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for AutoEvidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AutoEvidence::AutoSubmitted(v) => write!(f, "Auto-Submitted: {v}"),
+            AutoEvidence::Header(name) => write!(f, "{name} header"),
+            AutoEvidence::Report => f.write_str(REPORT),
+            AutoEvidence::NullReturnPath => f.write_str(NULL_RETURN_PATH),
+            AutoEvidence::MailerDaemon => f.write_str(MAILER_DAEMON),
+        }
     }
 }
 
@@ -434,13 +490,33 @@ mod tests {
 
         let ooo = Message::parse(b"From: n@x.example\r\nAuto-Submitted: auto-replied\r\n\r\n");
         assert_eq!(
-            ooo.auto_evidence().as_deref(),
-            Some("Auto-Submitted: auto-replied")
+            ooo.auto_evidence(),
+            Some(AutoEvidence::AutoSubmitted("auto-replied".into()))
         );
         let human = Message::parse(b"From: n@x.example\r\nAuto-Submitted: no\r\n\r\n");
         assert!(human.auto_evidence().is_none());
         let bounce = Message::parse(b"From: MAILER-DAEMON@mx.example\r\n\r\nundeliverable");
-        assert!(bounce.auto_evidence().is_some());
+        assert_eq!(bounce.auto_evidence(), Some(AutoEvidence::MailerDaemon));
+    }
+
+    #[test]
+    fn auto_evidence_reads_back_from_its_english_form() {
+        let all = [
+            AutoEvidence::AutoSubmitted("auto-replied (vacation)".into()),
+            AutoEvidence::Header("X-Autorespond"),
+            AutoEvidence::Report,
+            AutoEvidence::NullReturnPath,
+            AutoEvidence::MailerDaemon,
+        ];
+        for e in all {
+            assert_eq!(AutoEvidence::parse(&e.to_string()), Some(e.clone()), "{e}");
+        }
+        assert_eq!(
+            AutoEvidence::MailerDaemon.to_string(),
+            "sent by MAILER-DAEMON (a bounce)"
+        );
+        assert_eq!(AutoEvidence::parse("X-Mailer header"), None);
+        assert_eq!(AutoEvidence::parse("a fax"), None);
     }
 
     #[test]

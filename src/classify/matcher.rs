@@ -183,7 +183,7 @@ impl Condition {
             }
             Condition::Auto(expected) => detector(
                 *expected,
-                msg.auto_evidence(),
+                msg.auto_evidence().map(|e| e.to_string()),
                 "auto",
                 "not sent by a machine",
             ),

@@ -8,6 +8,8 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::config::Language;
+use crate::guard::{Kept, Refusal};
+use crate::message::AutoEvidence;
 
 /// The words of one language.
 #[derive(Debug, Clone, Copy)]
@@ -220,6 +222,65 @@ impl Words {
         }
     }
 
+    /// Why a message a rule would delegate was kept in the Inbox (`guard`).
+    pub(super) fn kept(self, kept: &Kept) -> String {
+        let reason = self.refusal(&kept.refusal);
+        match (self.0, kept.rule.as_deref()) {
+            (Language::It, Some(rule)) => format!(
+                "tenuto nella Posta in arrivo: la regola {rule} lo delegherebbe, ma {reason}"
+            ),
+            (Language::It, None) => {
+                format!("tenuto nella Posta in arrivo: sarebbe da delegare, ma {reason}")
+            }
+            (Language::En, Some(rule)) => {
+                format!("kept in the Inbox: rule {rule} would delegate it, but {reason}")
+            }
+            (Language::En, None) => {
+                format!("kept in the Inbox: it would be delegated, but {reason}")
+            }
+        }
+    }
+
+    fn refusal(self, refusal: &Refusal) -> String {
+        match (self.0, refusal) {
+            (Language::It, Refusal::OwnForward(id)) => {
+                format!("l'ha inviato delega stesso (inoltro {id})")
+            }
+            (Language::It, Refusal::FromAssistant { name, address }) => {
+                format!("viene dall'assistente {name} ({address}): non si rimanda mai indietro")
+            }
+            (Language::It, Refusal::Machine(e)) => {
+                format!("l'ha inviato un sistema automatico ({})", self.machine(e))
+            }
+            (Language::It, Refusal::Loop { hops, max }) => format!(
+                "è passato per {hops} server di posta (più di {max}): probabilmente un ciclo \
+                 di inoltri"
+            ),
+            (Language::It, Refusal::AlreadyForwarded) => {
+                "un messaggio con lo stesso Message-ID è già stato inoltrato".to_string()
+            }
+            // The English form is the one the guard records.
+            (Language::En, refusal) => refusal.to_string(),
+        }
+    }
+
+    fn machine(self, evidence: &AutoEvidence) -> String {
+        match (self.0, evidence) {
+            (Language::It, AutoEvidence::AutoSubmitted(v)) => format!("Auto-Submitted: {v}"),
+            (Language::It, AutoEvidence::Header(name)) => format!("intestazione {name}"),
+            (Language::It, AutoEvidence::Report) => {
+                "un multipart/report, avviso di consegna o di lettura".to_string()
+            }
+            (Language::It, AutoEvidence::NullReturnPath) => {
+                "Return-Path vuoto, un avviso di mancato recapito".to_string()
+            }
+            (Language::It, AutoEvidence::MailerDaemon) => {
+                "mittente MAILER-DAEMON, un avviso di mancato recapito".to_string()
+            }
+            (Language::En, evidence) => evidence.to_string(),
+        }
+    }
+
     pub(super) fn rule(self, name: &str) -> String {
         match self.0 {
             Language::It => format!("regola {name}"),
@@ -282,6 +343,11 @@ impl Words {
             "imap" => self.pick("connessione alla casella", "mailbox connection"),
             "smtp" => self.pick("invio (SMTP)", "sending (SMTP)"),
             "forward" => self.pick("inoltro rifiutato", "forward refused"),
+            "delegation" => self.pick(
+                "delegato a mano, non inoltrato",
+                "hand delegation not forwarded",
+            ),
+            "digest" => self.pick("invio del riepilogo", "sending the digest"),
             other => return other.to_string(),
         }
         .to_string()

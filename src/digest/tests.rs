@@ -384,7 +384,8 @@ fn every_section_is_composed_in_italian() {
             "Casella giulia · dal 23/11/2026 18:00 al 24/11/2026 18:00 (Europe/Rome)",
             "PER TE (3)",
             "24/11 17:30  Subject 2",
-            "Non inoltrato — kept in the Inbox",
+            "Non inoltrato — tenuto nella Posta in arrivo: la regola quotes lo delegherebbe, ma \
+             l'ha inviato un sistema automatico (Auto-Submitted: auto-replied)",
             "Inoltro a Marta Verdi non riuscito: 550 mailbox unavailable",
             "DELEGATI (5)",
             "inviato        Subject 10",
@@ -411,6 +412,103 @@ fn every_section_is_composed_in_italian() {
         &["<html lang=\"it\">", "Per te", "Delegati", "33,33 €"],
     );
     assert!(!mail.text.contains("Needs you") && !mail.html.contains("Needs you"));
+}
+
+#[test]
+fn why_a_message_was_not_forwarded_reads_in_the_digests_language() {
+    let mut account = account();
+    let raws = [
+        "From: a@x.example\r\nAuto-Submitted: auto-replied\r\n\r\n",
+        "From: MAILER-DAEMON@mx.example\r\n\r\n",
+        "From: a@x.example\r\nReturn-Path: <>\r\n\r\n",
+        "From: a@x.example\r\nX-Autoreply: yes\r\n\r\n",
+        "From: a@x.example\r\nContent-Type: multipart/report; boundary=b\r\n\r\n",
+        "From: Marta <marta@office.example>\r\n\r\n",
+        "From: a@x.example\r\nX-Delega-Forward: giulia.7.1\r\n\r\n",
+        &format!(
+            "{}From: a@x.example\r\n\r\n",
+            "Received: from h.example\r\n".repeat(26)
+        ),
+    ];
+    let delegable = crate::classify::Decision {
+        category: Category::Delegable,
+        rule: Some("quotes".into()),
+        assistant: Some("marta".into()),
+        instructions: None,
+        observe: false,
+        why: "subject contains \"quote\"".into(),
+    };
+    let mut messages: Vec<Handled> = raws
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let msg = crate::message::Message::parse(raw.as_bytes());
+            let history = crate::guard::History::default();
+            let decision = crate::guard::guard(delegable.clone(), &msg, &account, history);
+            let mut h = keep(i as i64 + 1, 10 * i as i64);
+            h.entry.entry.why = decision.why;
+            h
+        })
+        .collect();
+    let mut again = keep(99, 200);
+    let history = crate::guard::History {
+        already_forwarded: true,
+    };
+    let msg = crate::message::Message::parse(b"From: a@x.example\r\n\r\n");
+    let no_rule = crate::classify::Decision {
+        rule: None,
+        ..delegable.clone()
+    };
+    again.entry.entry.why = crate::guard::guard(no_rule, &msg, &account, history).why;
+    messages.push(again);
+    let report = report(messages, &[]);
+
+    account.digest.language = Language::It;
+    let text = compose(&Settings::of(&account), &report).text;
+    assert_in_order(
+        &text,
+        &[
+            "Non inoltrato — tenuto nella Posta in arrivo: la regola quotes lo delegherebbe, ma \
+             l'ha inviato un sistema automatico (Auto-Submitted: auto-replied)",
+            "l'ha inviato un sistema automatico (mittente MAILER-DAEMON, un avviso di mancato \
+             recapito)",
+            "l'ha inviato un sistema automatico (Return-Path vuoto, un avviso di mancato recapito)",
+            "l'ha inviato un sistema automatico (intestazione X-Autoreply)",
+            "l'ha inviato un sistema automatico (un multipart/report, avviso di consegna o di \
+             lettura)",
+            "viene dall'assistente Marta Verdi (marta@office.example): non si rimanda mai indietro",
+            "ma l'ha inviato delega stesso (inoltro giulia.7.1)",
+            "ma è passato per 26 server di posta (più di 25): probabilmente un ciclo di inoltri",
+            "Non inoltrato — tenuto nella Posta in arrivo: sarebbe da delegare, ma un messaggio \
+             con lo stesso Message-ID è già stato inoltrato",
+        ],
+    );
+    for english in [
+        "kept in the Inbox",
+        "would delegate",
+        "sent by a machine",
+        "bounce",
+        "mail servers",
+        "never forwarded",
+        "already forwarded",
+    ] {
+        assert!(!text.contains(english), "{english:?} in:\n{text}");
+    }
+
+    account.digest.language = Language::En;
+    let text = compose(&Settings::of(&account), &report).text;
+    assert_in_order(
+        &text,
+        &[
+            "Not forwarded — kept in the Inbox: rule quotes would delegate it, but it was sent \
+             by a machine (Auto-Submitted: auto-replied)",
+            "it was sent by a machine (sent by MAILER-DAEMON (a bounce))",
+            "it comes from the assistant Marta Verdi (marta@office.example): never forwarded back",
+            "it crossed 26 mail servers (more than 25): probably a mail loop",
+            "Not forwarded — kept in the Inbox: it would be delegated, but a message with this \
+             Message-ID was already forwarded",
+        ],
+    );
 }
 
 #[test]
