@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::sync::LazyLock;
 
 use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, MimeHeaders};
 
@@ -75,13 +76,72 @@ pub struct Message<'a> {
     body_lower: OnceCell<String>,
 }
 
+/// The parser, built once: mail-parser's default parsing of each header, except that
+/// `Received:` is kept raw (delega only counts them, and tokenizing them was the parser's
+/// largest single cost). A parser with any header configured parses only those, so the
+/// defaults are spelled out (mail-parser 0.11, `parsers/header.rs`); a unit test checks that
+/// every other header comes out as the default parser gives it.
+static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+    use HeaderName as H;
+    let mut parser = MessageParser::new();
+    for name in [
+        H::Subject,
+        H::Comments,
+        H::ContentDescription,
+        H::ContentLocation,
+        H::ContentTransferEncoding,
+    ] {
+        parser = parser.header_text(name);
+    }
+    for name in [
+        H::From,
+        H::To,
+        H::Cc,
+        H::Bcc,
+        H::ReplyTo,
+        H::Sender,
+        H::ResentTo,
+        H::ResentFrom,
+        H::ResentBcc,
+        H::ResentCc,
+        H::ResentSender,
+        H::ListArchive,
+        H::ListHelp,
+        H::ListId,
+        H::ListOwner,
+        H::ListPost,
+        H::ListSubscribe,
+        H::ListUnsubscribe,
+    ] {
+        parser = parser.header_address(name);
+    }
+    for name in [
+        H::MessageId,
+        H::References,
+        H::InReplyTo,
+        H::ReturnPath,
+        H::ContentId,
+        H::ResentMessageId,
+    ] {
+        parser = parser.header_id(name);
+    }
+    parser
+        .header_date(H::Date)
+        .header_date(H::ResentDate)
+        .header_comma_separated(H::Keywords)
+        .header_comma_separated(H::ContentLanguage)
+        .header_content_type(H::ContentType)
+        .header_content_type(H::ContentDisposition)
+        .header_raw(H::Received)
+});
+
 /// The body text kept for matching and excerpts: enough for any rule, bounded for speed.
 const BODY_LIMIT: usize = 256 * 1024;
 
 impl<'a> Message<'a> {
     /// Parses raw RFC 5322 bytes. Never fails and never panics: see [`Message::malformed`].
     pub fn parse(raw: &'a [u8]) -> Self {
-        let parsed = MessageParser::default().parse(raw);
+        let parsed = PARSER.parse(raw);
         let malformed = match &parsed {
             None => Some("not parseable as an email message".to_string()),
             Some(m) if m.headers().is_empty() => Some("no headers".to_string()),
@@ -195,9 +255,10 @@ impl<'a> Message<'a> {
     /// The first `chars` characters of the body on one line, for logs and the digest.
     pub fn excerpt(&self, chars: usize) -> String {
         let words = self.body().split_whitespace();
-        let mut out = String::new();
+        let (mut out, mut count) = (String::new(), 0);
         for word in words {
-            if out.chars().count() + word.chars().count() + 1 > chars {
+            let len = word.chars().count();
+            if count + len + 1 > chars {
                 if out.is_empty() {
                     out.extend(word.chars().take(chars));
                 }
@@ -206,8 +267,10 @@ impl<'a> Message<'a> {
             }
             if !out.is_empty() {
                 out.push(' ');
+                count += 1;
             }
             out.push_str(word);
+            count += len;
         }
         out
     }
@@ -517,6 +580,35 @@ mod tests {
         );
         assert_eq!(AutoEvidence::parse("X-Mailer header"), None);
         assert_eq!(AutoEvidence::parse("a fax"), None);
+    }
+
+    #[test]
+    fn every_header_but_received_parses_as_mail_parsers_defaults() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+        let mut checked = 0;
+        for file in std::fs::read_dir(corpus).expect("corpus") {
+            let path = file.expect("entry").path();
+            if path.extension().is_none_or(|e| e != "eml") {
+                continue;
+            }
+            let raw = std::fs::read(&path).expect("fixture");
+            let ours = PARSER.parse(&raw);
+            let default = MessageParser::default().parse(&raw);
+            let (Some(ours), Some(default)) = (ours, default) else {
+                continue;
+            };
+            let ours_parts = ours.parts.iter().flat_map(|p| p.headers.iter());
+            let default_parts = default.parts.iter().flat_map(|p| p.headers.iter());
+            for (a, b) in ours_parts.zip(default_parts) {
+                assert_eq!(a.name, b.name, "{}", path.display());
+                if a.name != HeaderName::Received {
+                    assert_eq!(a.value, b.value, "{}: {}", path.display(), a.name.as_str());
+                    checked += 1;
+                }
+            }
+            assert_eq!(ours.parts.len(), default.parts.len(), "{}", path.display());
+        }
+        assert!(checked > 300, "only {checked} headers compared");
     }
 
     #[test]

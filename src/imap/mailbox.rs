@@ -65,7 +65,7 @@ impl Fetched {
 
 /// Messages per fetch batch: with the byte bound, keeps memory flat. (Filing is gathered
 /// over many batches: see `triage::filing`.)
-const BATCH_COUNT: usize = 500;
+const BATCH_COUNT: usize = 2000;
 /// Bytes per fetch batch (a single larger message is fetched alone).
 const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 

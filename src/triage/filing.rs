@@ -8,6 +8,9 @@
 //! before that leaves the rows pending, and the next pass finishes them.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
+
+use tracing::debug;
 
 use crate::config::Account;
 use crate::imap::{KEYWORD, Mailboxes};
@@ -70,17 +73,32 @@ impl Filing {
             moves,
             mut outcomes,
         } = std::mem::take(self);
+        let started = Instant::now();
         keyword.sort_unstable();
         boxes.add_keyword(&keyword, KEYWORD).await?;
+        let marked = started.elapsed();
+        let mut moved = 0;
         for (folder, items) in moves {
             let mut uids: Vec<u32> = items.iter().map(|&(_, uid)| uid).collect();
             uids.sort_unstable();
             boxes.move_to(&uids, &folder).await?;
+            moved += uids.len();
             outcomes.extend(items.into_iter().map(|(id, _)| (id, Status::Done, None)));
         }
+        let filed = started.elapsed();
         if outcomes.is_empty() && cursor.is_none() {
             return Ok(());
         }
-        state.complete(&account.name, &outcomes, cursor, super::now())
+        state.complete(&account.name, &outcomes, cursor, super::now())?;
+        debug!(
+            marked = keyword.len(),
+            moved,
+            settled = outcomes.len(),
+            store_ms = marked.as_millis(),
+            move_ms = (filed - marked).as_millis(),
+            ledger_ms = (started.elapsed() - filed).as_millis(),
+            "filed"
+        );
+        Ok(())
     }
 }
