@@ -95,7 +95,9 @@ bench_maildir() {
 # (empty fixtures skipped), each with its own Message-ID <bench-I@delega.test> in place of
 # the fixture's, written straight into the Maildir: seconds for 10,000, where APPEND would
 # take minutes. (A copy that kept its fixture's Message-ID would be refused as a forward
-# already sent, once its first copy was.)
+# already sent, once its first copy was.) File names carry the sizes as Dovecot's own
+# delivery writes them (`,S=` bytes, `,W=` bytes with CRLF line ends), so that RFC822.SIZE
+# is answered from the name, as it is for delivered mail, not by reading every file.
 bench_load() {
     local user="$1" n="$2" maildir
     "$root/scripts/mailsystem" adduser "$work/ms" "$user"
@@ -116,8 +118,11 @@ now = int(time.time())
 for i in range(n):
     body = msgs[i % len(msgs)]
     head = b'Message-ID: <bench-%d@delega.test>\r\n' % i
-    with open(os.path.join(maildir, 'new', '%d.%06d.bench' % (now, i)), 'wb') as f:
-        f.write(head + body)
+    raw = head + body
+    vsize = len(raw) + raw.count(b'\n') - raw.count(b'\r\n')
+    name = '%d.M%06dP1.bench,S=%d,W=%d' % (now, i, len(raw), vsize)
+    with open(os.path.join(maildir, 'new', name), 'wb') as f:
+        f.write(raw)
 PY
     chown -R mail:mail "$MAIL_DIR/mail/$user@$DOMAIN"
 }
