@@ -86,38 +86,45 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// A TLS client config trusting the system's roots and, if given, the CAs in `ca_file`.
-fn tls_config(ca_file: Option<&Path>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+/// The certificates a connection trusts: those of `ca_file` when it is set (a server with
+/// a private CA is trusted for that CA alone, as `curl --cacert` does), else the system's.
+fn trusted_roots(ca_file: Option<&Path>) -> anyhow::Result<RootCertStore> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
 
     let mut roots = RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    let (added, _ignored) = roots.add_parsable_certificates(native.certs);
-    if let Some(path) = ca_file {
-        let certs = CertificateDer::pem_file_iter(path)
-            .with_context(|| format!("cannot read CA file {}", path.display()))?;
-        let mut count = 0;
-        for cert in certs {
-            let cert = cert.with_context(|| format!("bad PEM in CA file {}", path.display()))?;
-            roots
-                .add(cert)
-                .with_context(|| format!("unusable certificate in {}", path.display()))?;
-            count += 1;
+    let Some(path) = ca_file else {
+        let native = rustls_native_certs::load_native_certs();
+        let (added, _ignored) = roots.add_parsable_certificates(native.certs);
+        if added == 0 {
+            bail!(
+                "no trusted CA certificates found on this system: install ca-certificates or \
+                 set ca_file"
+            );
         }
-        if count == 0 {
-            bail!("CA file {} holds no certificate", path.display());
-        }
-    } else if added == 0 {
-        bail!(
-            "no trusted CA certificates found on this system: install ca-certificates or set ca_file"
-        );
+        return Ok(roots);
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("cannot read CA file {}", path.display()))?;
+    for cert in certs {
+        let cert = cert.with_context(|| format!("bad PEM in CA file {}", path.display()))?;
+        roots
+            .add(cert)
+            .with_context(|| format!("unusable certificate in {}", path.display()))?;
     }
+    if roots.is_empty() {
+        bail!("CA file {} holds no certificate", path.display());
+    }
+    Ok(roots)
+}
+
+/// A TLS client config trusting [`trusted_roots`].
+fn tls_config(ca_file: Option<&Path>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("TLS setup")?
-        .with_root_certificates(roots)
+        .with_root_certificates(trusted_roots(ca_file)?)
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
@@ -154,4 +161,37 @@ pub async fn tls_wrap(tcp: TcpStream, server: &Server) -> anyhow::Result<Stream>
             )
         })?;
     Ok(Stream::Tls(Box::new(tls)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::trusted_roots;
+
+    #[test]
+    fn a_ca_file_is_trusted_alone_and_must_hold_a_certificate() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem");
+        let roots = trusted_roots(Some(&fixture)).expect("the fixture CA");
+        assert_eq!(
+            roots.len(),
+            1,
+            "only the CA file's certificate, not the system's"
+        );
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").expect("write");
+        let err = trusted_roots(Some(&empty)).expect_err("no certificate");
+        assert!(
+            format!("{err:#}").contains("holds no certificate"),
+            "{err:#}"
+        );
+        let missing = dir.path().join("missing.pem");
+        let err = trusted_roots(Some(&missing)).expect_err("missing");
+        assert!(
+            format!("{err:#}").contains("cannot read CA file"),
+            "{err:#}"
+        );
+    }
 }

@@ -7,12 +7,13 @@
 //! connection loss, timeouts) is retried with backoff, a [`SendError::Permanent`] one (5xx)
 //! is not. The outbox rows that make sending exactly-once live in `state`.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
-    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, CertificateStore, TlsParameters,
 };
 use lettre::transport::smtp::extension::ClientId;
 use tokio::sync::Mutex;
@@ -43,8 +44,10 @@ const MIN_THROUGHPUT: u64 = 256 * 1024;
 pub struct Mailer {
     server: Server,
     credentials: Option<Credentials>,
-    /// For STARTTLS, which lettre performs itself on the connection.
-    starttls: Option<TlsParameters>,
+    /// For STARTTLS, which lettre performs itself on the connection: built at the first
+    /// connection (loading the system's roots takes time and memory, and many runs send
+    /// nothing).
+    starttls: OnceLock<TlsParameters>,
     hello: ClientId,
     open: Mutex<Option<(AsyncSmtpConnection, Instant)>>,
 }
@@ -53,20 +56,6 @@ impl Mailer {
     /// Prepares the client (reads the password now; connects only when sending).
     pub fn new(smtp: &Smtp) -> anyhow::Result<Mailer> {
         let server = &smtp.server;
-        let starttls = match server.security {
-            Security::StartTls => {
-                let mut params = TlsParameters::builder(server.host.clone());
-                if let Some(path) = &server.ca_file {
-                    let pem = std::fs::read(path)
-                        .with_context(|| format!("cannot read CA file {}", path.display()))?;
-                    let cert = Certificate::from_pem(&pem)
-                        .with_context(|| format!("bad certificate in {}", path.display()))?;
-                    params = params.add_root_certificate(cert);
-                }
-                Some(params.build_rustls().context("SMTP TLS setup")?)
-            }
-            Security::Tls | Security::Plain => None,
-        };
         let credentials = match (&server.username, &server.password) {
             (Some(user), Some(secret)) => {
                 let password = secret.resolve().context("SMTP password")?;
@@ -80,7 +69,7 @@ impl Mailer {
         Ok(Mailer {
             server: server.clone(),
             credentials,
-            starttls,
+            starttls: OnceLock::new(),
             hello: ClientId::default(),
             open: Mutex::new(None),
         })
@@ -135,6 +124,27 @@ impl Mailer {
         }
     }
 
+    /// lettre's TLS settings for STARTTLS, trusting what [`crate::net`] trusts: the CA
+    /// file alone when set, else the system's roots.
+    fn starttls_params(&self) -> anyhow::Result<TlsParameters> {
+        if let Some(params) = self.starttls.get() {
+            return Ok(params.clone());
+        }
+        let server = &self.server;
+        let mut params = TlsParameters::builder(server.host.clone());
+        if let Some(path) = &server.ca_file {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("cannot read CA file {}", path.display()))?;
+            let cert = Certificate::from_pem(&pem)
+                .with_context(|| format!("bad certificate in {}", path.display()))?;
+            params = params
+                .certificate_store(CertificateStore::None)
+                .add_root_certificate(cert);
+        }
+        let params = params.build_rustls().context("SMTP TLS setup")?;
+        Ok(self.starttls.get_or_init(|| params).clone())
+    }
+
     /// Connects, secures the connection as configured, and logs in, within the timeout.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
         let server = &self.server;
@@ -152,8 +162,11 @@ impl Mailer {
                 AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
                     .await
                     .map_err(|err| classify(&err))?;
-            if let Some(params) = &self.starttls {
-                conn.starttls(params.clone(), &self.hello)
+            if server.security == Security::StartTls {
+                let params = self
+                    .starttls_params()
+                    .map_err(|err| SendError::Transient(format!("{err:#}")))?;
+                conn.starttls(params, &self.hello)
                     .await
                     .map_err(|err| classify(&err))?;
             }

@@ -77,7 +77,7 @@ pub struct Server {
     pub username: Option<String>,
     /// Where the password comes from.
     pub password: Option<Secret>,
-    /// An extra CA certificate (PEM) to trust, besides the system's.
+    /// The CA certificate (PEM) to trust instead of the system's roots (a private CA).
     pub ca_file: Option<PathBuf>,
     /// Connect and command timeout.
     pub timeout: Duration,
