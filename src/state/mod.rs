@@ -5,7 +5,7 @@
 //! crash at any point leaves either a pending row (the action is redone) or a done row (the
 //! message is never looked at again). The schema evolves by numbered migrations.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use anyhow::Context;
@@ -575,10 +575,29 @@ fn set_status(
     outcomes: &[(i64, Status, Option<String>)],
     now: i64,
 ) -> anyhow::Result<()> {
+    // A pass settles thousands of rows, nearly all without a detail: those go in one
+    // statement per status, the ids passed as a JSON array.
+    let mut plain: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     let mut update = tx
         .prepare_cached("UPDATE ledger SET status = ?2, detail = ?3, done_at = ?4 WHERE id = ?1")?;
     for (id, status, detail) in outcomes {
-        update.execute(params![id, status.as_str(), detail, now])?;
+        match detail {
+            None => plain.entry(status.as_str()).or_default().push(*id),
+            Some(_) => {
+                update.execute(params![id, status.as_str(), detail, now])?;
+            }
+        }
+    }
+    let mut update_all = tx.prepare_cached(
+        "UPDATE ledger SET status = ?1, detail = NULL, done_at = ?2
+         WHERE id IN (SELECT value FROM json_each(?3))",
+    )?;
+    for (status, ids) in plain {
+        let ids = format!(
+            "[{}]",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        );
+        update_all.execute(params![status, now, ids])?;
     }
     Ok(())
 }
@@ -628,6 +647,44 @@ pub(crate) mod tests {
         drop(conn);
         let err = State::open(&path).err().expect("refused");
         assert!(format!("{err:#}").contains("upgrade delega"));
+    }
+
+    #[test]
+    fn completing_sets_each_rows_own_status_and_detail() {
+        let mut s = State::in_memory().expect("db");
+        let entries: Vec<NewEntry> = (1..=5)
+            .map(|uid| entry(uid, Category::Noise, Action::File("Noise".into())))
+            .collect();
+        let ids = s
+            .record("g", "INBOX", 7, &entries, &|_| None, 100)
+            .expect("recorded");
+        s.complete(
+            "g",
+            &[
+                (ids[0], Status::Done, None),
+                (ids[1], Status::Failed, Some("550 refused".into())),
+                (ids[2], Status::Done, None),
+                (ids[3], Status::Failed, None),
+            ],
+            None,
+            101,
+        )
+        .expect("completed");
+        let rows = s.entries_between("g", 0, 1000).expect("rows");
+        let got: Vec<(Status, Option<&str>)> = rows
+            .iter()
+            .map(|r| (r.status, r.detail.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Status::Done, None),
+                (Status::Failed, Some("550 refused")),
+                (Status::Done, None),
+                (Status::Failed, None),
+                (Status::Pending, None),
+            ]
+        );
     }
 
     #[test]
