@@ -17,7 +17,7 @@ fn main() {
     let (rules, diags) = load_rules_dir(&root.join("rules"), &["marta", "luca"]);
     assert!(diags.is_empty(), "{diags:?}");
     let rules = RuleSet {
-        rules,
+        rules: rules.into(),
         default: Category::Strategic,
     };
 

@@ -17,7 +17,7 @@ fn example_rules() -> RuleSet {
         "the example rules must load cleanly: {diagnostics:#?}"
     );
     RuleSet {
-        rules,
+        rules: rules.into(),
         default: Category::Strategic,
     }
 }
@@ -77,7 +77,7 @@ fn every_example_rule_decides_at_least_one_fixture() {
         .filter(|p| p.extension().is_some_and(|e| e == "expect"))
         .map(|p| std::fs::read_to_string(p).expect("expect file"))
         .collect();
-    for rule in &rules.rules {
+    for rule in rules.rules.iter() {
         assert!(
             expectations
                 .lines()

@@ -11,6 +11,7 @@ mod matcher;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 
 pub use load::{RULE_FILE_EXTENSION, load_rules_dir, parse_rules};
 pub use matcher::{AddressMatcher, Condition, TextMatcher};
@@ -95,8 +96,9 @@ pub struct Rule {
 /// An account's ordered rules and its default.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
-    /// In evaluation order: files by name, then top to bottom.
-    pub rules: Vec<Rule>,
+    /// In evaluation order: files by name, then top to bottom. Shared by the accounts
+    /// that use the same rules directory.
+    pub rules: Arc<[Rule]>,
     /// The category when no rule matches.
     pub default: Category,
 }
@@ -146,7 +148,7 @@ impl RuleSet {
         if msg.malformed().is_some() {
             return fallback(msg);
         }
-        for rule in &self.rules {
+        for rule in self.rules.iter() {
             if let Some(why) = rule.matches(msg) {
                 return Decision {
                     category: rule.category,
@@ -273,7 +275,10 @@ mod tests {
         let src = SourceFile::new("t.toml", text.to_string());
         let (rules, diags) = parse_rules(&src, &["marta"]);
         assert!(diags.is_empty(), "{diags:?}");
-        RuleSet { rules, default }
+        RuleSet {
+            rules: rules.into(),
+            default,
+        }
     }
 
     const TWO_RULES: &str = r#"

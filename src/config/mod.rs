@@ -274,7 +274,7 @@ pub(crate) mod tests {
             poll: Duration::from_secs(60),
             rules_dir: PathBuf::from("rules"),
             rules: RuleSet {
-                rules: Vec::new(),
+                rules: std::sync::Arc::from([]),
                 default: Category::Strategic,
             },
             default_assistant: None,
@@ -353,5 +353,54 @@ pub(crate) mod tests {
                 .contains("delega.toml:14:14: error: expected a whole number"),
             "{errors}"
         );
+    }
+
+    #[test]
+    fn accounts_on_one_rules_directory_share_its_rules_and_hear_of_its_errors_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rules = dir.path();
+        let account = |name: &str, assistant: &str| {
+            format!(
+                "[[account]]\nname = \"{name}\"\nrules = {rules:?}\n\
+                 [account.imap]\nhost = \"127.0.0.1\"\nusername = \"{name}\"\n\
+                 password_env = \"PATH\"\n\
+                 [account.digest]\nto = \"{name}@studio.example\"\n\
+                 [[account.assistant]]\nid = \"{assistant}\"\nname = \"A\"\n\
+                 address = \"a@x.example\"\n"
+            )
+        };
+        let smtp = "[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"plain\"\nfrom = \"d@s.example\"\n";
+        let text = format!(
+            "{smtp}{}{}{}",
+            account("g", "marta"),
+            account("h", "marta"),
+            account("k", "luca")
+        );
+        std::fs::write(
+            rules.join("10.toml"),
+            "[[rule]]\nname = \"all\"\ncategory = \"noise\"\n[rule.when]\nlist = true\n",
+        )
+        .expect("a rules file");
+        let loaded = parse_config(&SourceFile::new("delega.toml", text.clone())).expect("valid");
+        let [g, h, k] = &loaded.config.accounts[..] else {
+            panic!("three accounts");
+        };
+        assert!(std::sync::Arc::ptr_eq(&g.rules.rules, &h.rules.rules));
+        assert!(
+            !std::sync::Arc::ptr_eq(&g.rules.rules, &k.rules.rules),
+            "other assistants: checked and compiled on their own"
+        );
+
+        std::fs::write(
+            rules.join("20.toml"),
+            "[[rule]]\nname = \"x\"\ncategory = \"nois\"\n",
+        )
+        .expect("a broken rules file");
+        let Err(ConfigError::Invalid(errors)) = parse_config(&SourceFile::new("delega.toml", text))
+        else {
+            panic!("a broken rule is refused");
+        };
+        let errors = errors.to_string();
+        assert_eq!(errors.matches("20.toml:3:").count(), 2, "{errors}");
     }
 }

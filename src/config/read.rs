@@ -4,8 +4,10 @@
 //! all of them come out together. Rules directories are loaded here too, once the account's
 //! assistants are known, so that a rule naming an unknown assistant is caught.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use toml::Spanned;
@@ -14,7 +16,7 @@ use super::{
     Account, Assistant, Config, Digest, Folders, Forwarding, Language, LogFormat, Secret, Security,
     Server, Smtp,
 };
-use crate::classify::{Category, RuleSet, load_rules_dir};
+use crate::classify::{Category, Rule, RuleSet, load_rules_dir};
 use crate::diagnostic::{Diagnostic, SourceFile, did_you_mean};
 use crate::tomlread::{Reader, Table};
 
@@ -58,17 +60,42 @@ const PASSWORD_KEYS: [&str; 4] = [
 /// Reads the whole config; `None` when it is too broken to build.
 pub fn config(source: &SourceFile) -> (Option<Config>, Vec<Diagnostic>) {
     let reader = Reader::new(source);
-    let mut rule_diagnostics = Vec::new();
+    let mut rules = RulesRead::default();
     let config = reader.parse().and_then(|doc| {
         let root = reader.root(&doc);
-        build(&root, &mut rule_diagnostics)
+        build(&root, &mut rules)
     });
     let mut diagnostics = reader.into_diagnostics();
-    diagnostics.extend(rule_diagnostics);
+    diagnostics.extend(rules.diagnostics);
     (config, diagnostics)
 }
 
-fn build(root: &Table<'_, '_>, rule_diagnostics: &mut Vec<Diagnostic>) -> Option<Config> {
+/// The rules directories read so far. Accounts naming the same directory with the same
+/// assistants share one compiled copy (a few hundred kB each, for a hundred accounts), and
+/// its errors are told once.
+#[derive(Default)]
+struct RulesRead {
+    diagnostics: Vec<Diagnostic>,
+    loaded: HashMap<(PathBuf, Vec<String>), Arc<[Rule]>>,
+}
+
+impl RulesRead {
+    fn load(&mut self, dir: &Path, assistants: &[&str]) -> Arc<[Rule]> {
+        let mut ids: Vec<String> = assistants.iter().map(|id| id.to_string()).collect();
+        ids.sort_unstable();
+        let key = (dir.to_path_buf(), ids);
+        if let Some(rules) = self.loaded.get(&key) {
+            return Arc::clone(rules);
+        }
+        let (rules, diagnostics) = load_rules_dir(dir, assistants);
+        self.diagnostics.extend(diagnostics);
+        let rules: Arc<[Rule]> = rules.into();
+        self.loaded.insert(key, Arc::clone(&rules));
+        rules
+    }
+}
+
+fn build(root: &Table<'_, '_>, rules: &mut RulesRead) -> Option<Config> {
     let reader = root.reader();
     let base = base_dir(reader.source().path());
     root.check_keys("the config", TOP_KEYS);
@@ -104,7 +131,7 @@ fn build(root: &Table<'_, '_>, rule_diagnostics: &mut Vec<Diagnostic>) -> Option
         Some(items) => {
             for item in items {
                 let Some(t) = item.table() else { continue };
-                if let Some(account) = account(&t, &base, rule_diagnostics) {
+                if let Some(account) = account(&t, &base, rules) {
                     if accounts.iter().any(|a: &Account| a.name == account.name) {
                         let span = t.get("name").map(|v| v.span()).unwrap_or(t.span());
                         reader.error(
@@ -377,11 +404,7 @@ fn smtp(t: &Table<'_, '_>, base: &Path) -> Option<Smtp> {
     })
 }
 
-fn account(
-    t: &Table<'_, '_>,
-    base: &Path,
-    rule_diagnostics: &mut Vec<Diagnostic>,
-) -> Option<Account> {
+fn account(t: &Table<'_, '_>, base: &Path, rules_read: &mut RulesRead) -> Option<Account> {
     let reader = t.reader();
     t.check_keys("an [[account]]", ACCOUNT_KEYS);
     let name = t
@@ -478,11 +501,7 @@ fn account(
         .required("rules", "this [[account]]", "rules = \"rules/giulia\"")
         .and_then(|v| v.str())
         .map(|r| base.join(r.get_ref()));
-    let rules = rules_dir.as_ref().map(|dir| {
-        let (rules, diags) = load_rules_dir(dir, &ids);
-        rule_diagnostics.extend(diags);
-        rules
-    });
+    let rules = rules_dir.as_ref().map(|dir| rules_read.load(dir, &ids));
 
     let folders = folders(t);
     let digest = t
