@@ -40,10 +40,7 @@ pub fn collect(config: &Config, state: &State, now: i64) -> anyhow::Result<Vec<A
 
 fn account_status(account: &Account, state: &State, now: i64) -> anyhow::Result<AccountStatus> {
     let midnight = local_midnight(account, now)?;
-    let mut today = BTreeMap::new();
-    for e in state.entries_between(&account.name, midnight, i64::MAX)? {
-        *today.entry(e.entry.category).or_default() += 1;
-    }
+    let today = state.decided_counts(&account.name, midnight, i64::MAX)?;
     let (waiting, failed) = state.outbox_counts(&account.name)?;
     let (last_check, last_error, last_error_at) = state.account_status(&account.name)?;
     Ok(AccountStatus {

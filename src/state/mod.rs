@@ -464,6 +464,31 @@ impl State {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// How many messages were decided in `[from, to)`, per category (counted by SQLite: a
+    /// busy day is tens of thousands of rows).
+    pub fn decided_counts(
+        &self,
+        account: &str,
+        from: i64,
+        to: i64,
+    ) -> anyhow::Result<BTreeMap<Category, usize>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT category, COUNT(*) FROM ledger
+             WHERE account = ?1 AND decided_at >= ?2 AND decided_at < ?3 GROUP BY category",
+        )?;
+        let rows = stmt.query_map(params![account, from, to], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, usize>(1)?))
+        })?;
+        let mut counts = BTreeMap::new();
+        for row in rows {
+            let (category, n) = row?;
+            // As for a row read whole: an unknown category reads as strategic.
+            let category = category.parse().unwrap_or(Category::Strategic);
+            *counts.entry(category).or_default() += n;
+        }
+        Ok(counts)
+    }
+
     /// Notes a successful check of the account's mailbox.
     pub fn record_check(&self, account: &str, now: i64) -> anyhow::Result<()> {
         self.conn.execute(
@@ -746,6 +771,12 @@ pub(crate) mod tests {
             .expect("row");
         assert_eq!(by_id.entry.category, Category::Strategic);
         assert_eq!(s.entries_between("g", 100, 101).expect("range").len(), 2);
+        let counts = s.decided_counts("g", 100, 101).expect("counts");
+        assert_eq!(
+            counts.into_iter().collect::<Vec<_>>(),
+            [(Category::Strategic, 1), (Category::Noise, 1)]
+        );
+        assert!(s.decided_counts("g", 101, 200).expect("counts").is_empty());
         assert!(
             s.entries_between("other", 0, 1000)
                 .expect("range")
