@@ -288,6 +288,8 @@ async fn session(
             break;
         }
         let next_digest = digest_step(t, state).await;
+        // IDLE watches the selected mailbox, and a pass ends in another folder.
+        boxes.select(&account.mailbox).await?;
         // Mail that arrived during the pass was announced in the responses to the pass's
         // own commands, which were drained; IDLE would not announce it again. Look before
         // waiting (one UID SEARCH): anything new means another pass at once.

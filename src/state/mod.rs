@@ -372,10 +372,11 @@ impl State {
             .optional()?)
     }
 
-    /// Records a batch of decisions as pending, in one transaction; returns their row ids.
-    /// A decision to forward gets its outbox row in the same transaction, with the
-    /// assistant's address from `address_of`, so a forward is planned exactly when its
-    /// decision is recorded.
+    /// Records a batch of decisions, in one transaction; returns their row ids. A decision
+    /// with an action is pending until [`State::complete`]; one with nothing to do
+    /// (observed) is done at once. A decision to forward gets its outbox row in the same
+    /// transaction, with the assistant's address from `address_of`, so a forward is planned
+    /// exactly when its decision is recorded.
     pub fn record(
         &mut self,
         account: &str,
@@ -391,11 +392,15 @@ impl State {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO ledger (account, mailbox, uidvalidity, uid, message_id, date,
                     from_addr, from_name, subject, excerpt, list_id, category, rule, why,
-                    observe, assistant, action, status, decided_at)
+                    observe, assistant, action, status, decided_at, done_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, 'pending', ?18)",
+                    ?16, ?17, ?18, ?19, ?20)",
             )?;
             for e in entries {
+                let (status, done_at) = match e.action {
+                    Action::Nothing => (Status::Done, Some(now)),
+                    _ => (Status::Pending, None),
+                };
                 insert.execute(params![
                     account,
                     mailbox,
@@ -414,7 +419,9 @@ impl State {
                     e.observe,
                     e.assistant,
                     e.action.encode(),
+                    status.as_str(),
                     now,
+                    done_at,
                 ])?;
                 let id = tx.last_insert_rowid();
                 if let (Action::Forward(_), Some(assistant)) = (&e.action, &e.assistant) {
@@ -672,6 +679,32 @@ pub(crate) mod tests {
         drop(conn);
         let err = State::open(&path).err().expect("refused");
         assert!(format!("{err:#}").contains("upgrade delega"));
+    }
+
+    #[test]
+    fn a_decision_with_nothing_to_do_is_recorded_done() {
+        let mut s = State::in_memory().expect("db");
+        s.record(
+            "g",
+            "INBOX",
+            7,
+            &[
+                entry(1, Category::Delegable, Action::Nothing),
+                entry(2, Category::Strategic, Action::Keep),
+            ],
+            &|_| None,
+            100,
+        )
+        .expect("recorded");
+        let pending: Vec<u32> = s
+            .pending("g")
+            .expect("pending")
+            .iter()
+            .map(|e| e.entry.uid)
+            .collect();
+        assert_eq!(pending, [2]);
+        let rows = s.entries_between("g", 0, 1000).expect("rows");
+        assert_eq!(rows[0].status, Status::Done);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::classify::{Category, Decision};
 use crate::guard::{History, guard};
 use crate::imap::{Fetched, KEYWORD, Mailboxes};
 use crate::message::Message;
-use crate::state::{Action, Correction, Cursor, Entry, State, Status};
+use crate::state::{Action, Correction, Cursor, Entry, State};
 
 /// True when a new arrival in the Inbox carries delega's keyword.
 pub(super) fn is_return(f: &Fetched) -> bool {
@@ -244,13 +244,11 @@ async fn delegate_by_hand(
         now(),
     )?;
     let id = *ids.first().context("recorded one entry")?;
+    // A forward is sent and settled; any other decision here was recorded done.
     let mut filing = Filing::default();
-    match entry.action {
-        Action::Forward(_) => {
-            let message = (&entry, fetched.raw.as_slice());
-            forward(state, t, (id, folder), message, report, &mut filing).await?;
-        }
-        _ => filing.settle((id, Status::Done, None)),
+    if let Action::Forward(_) = entry.action {
+        let message = (&entry, fetched.raw.as_slice());
+        forward(state, t, (id, folder), message, report, &mut filing).await?;
     }
     filing.flush(boxes, state, account, None).await
 }

@@ -91,11 +91,10 @@ pub async fn pass(
     filing.flush(boxes, state, account, at).await?;
     let acting = !(t.observe || account.observe);
     if acting && !shutdown.is_cancelled() {
+        // This selects the folders in turn: whoever waits on the Inbox next selects it.
         for folder in [&account.folders.noise, &account.folders.delegated] {
             corrections::watch_folder(boxes, state, t, folder, &mut report).await?;
         }
-        // IDLE watches the selected mailbox: the Inbox.
-        boxes.select(&account.mailbox).await?;
     }
     state.record_check(&account.name, now())?;
     Ok(report)
@@ -221,7 +220,9 @@ async fn triage_batch(
             filing.mark(entry.uid);
         }
         match &entry.action {
-            Action::Keep | Action::Nothing => filing.settle((*id, Status::Done, None)),
+            // Recorded done: nothing to do.
+            Action::Nothing => {}
+            Action::Keep => filing.settle((*id, Status::Done, None)),
             Action::File(folder) => filing.file(*id, entry.uid, folder),
             Action::Forward(_) => {
                 let at = (*id, account.mailbox.as_str());
