@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use delega::classify::Category;
 use delega::state::{OutboxState, Status};
 use mail_parser::{MessageParser, MimeHeaders};
 
@@ -205,6 +206,35 @@ async fn forwards_go_out_over_implicit_tls_and_plaintext_and_never_to_an_unverif
     assert_eq!(giulia.fetch_all("INBOX").await?.len(), 1, "kept until sent");
     let mut marta = TestImap::login(ms, &office.marta).await?;
     assert!(marta.fetch_all("INBOX").await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_second_copy_of_a_forwarded_message_stays_in_the_inbox() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let office = Office::new(ms);
+    office.run_once_ok();
+    let invoice = fixture("012-supplier-invoice");
+    let mut giulia = TestImap::login(ms, &office.giulia).await?;
+    giulia.append("INBOX", &invoice, &[]).await?;
+    assert!(office.run_once_ok().contains("1 forwarded"));
+
+    // The same message (same Message-ID) delivered again, e.g. through a mailing list.
+    giulia.append("INBOX", &invoice, &[]).await?;
+    let out = office.run_once_ok();
+    assert!(out.contains("0 forwarded"), "{out}");
+    let copy = office.ledger().into_iter().last().expect("the copy's row");
+    assert_eq!(copy.entry.category, Category::Strategic);
+    assert!(
+        copy.entry.why.contains("already forwarded"),
+        "{}",
+        copy.entry.why
+    );
+    assert_eq!(giulia.fetch_all("INBOX").await?.len(), 1, "the copy stays");
+    let mut marta = TestImap::login(ms, &office.marta).await?;
+    marta.wait_for("INBOX", 1, DELIVERY).await?;
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(marta.fetch_all("INBOX").await?.len(), 1, "one forward only");
     Ok(())
 }
 

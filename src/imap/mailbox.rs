@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use anyhow::Context;
-use futures::TryStreamExt;
+use futures::{Stream, TryStreamExt};
 
 use super::Session;
 
@@ -199,26 +199,21 @@ impl Mailboxes {
         self.fetch_part(uids, Part::Whole).await
     }
 
-    /// Fetches whole messages without marking them seen, handing each to `visit` as it
-    /// arrives, so that the server sends the next ones while the caller works on it.
-    pub async fn fetch_each(
+    /// Fetches whole messages without marking them seen, as a stream: each message comes
+    /// as soon as it is read, while the server sends the next ones. Once it is done,
+    /// [`Mailboxes::drain`] drops what the server volunteered meanwhile.
+    pub async fn fetch_stream(
         &mut self,
         uids: &[u32],
-        mut visit: impl FnMut(Fetched) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
-        let mut stream = self
+    ) -> anyhow::Result<impl Stream<Item = anyhow::Result<Fetched>> + Send + '_> {
+        let stream = self
             .session
             .uid_fetch(uid_set(uids), Part::Whole.query())
             .await
             .context("UID FETCH")?;
-        while let Some(f) = stream.try_next().await.context("UID FETCH")? {
-            if let Some(fetched) = Fetched::read(&f, Part::Whole) {
-                visit(fetched)?;
-            }
-        }
-        drop(stream);
-        self.drain();
-        Ok(())
+        Ok(stream
+            .map_err(|err| anyhow::Error::new(err).context("UID FETCH"))
+            .try_filter_map(|f| async move { Ok(Fetched::read(&f, Part::Whole)) }))
     }
 
     /// Fetches the headers of messages (enough to recognise them), without marking them seen.

@@ -11,7 +11,7 @@ use anyhow::Context;
 use tracing::{info, warn};
 
 use super::filing::Filing;
-use super::{PassReport, Triage, finish_pending, forward, now, plan};
+use super::{PassReport, Triage, finish_pending, forward, log_decision, now, plan};
 use crate::classify::{Category, Decision};
 use crate::guard::{History, guard};
 use crate::imap::{Fetched, KEYWORD, Mailboxes};
@@ -234,6 +234,7 @@ async fn delegate_by_hand(
             now(),
         )?;
     }
+    log_decision(&entry);
     let address_of = |id: &str| account.assistant(id).map(|a| a.address.clone());
     let ids = state.record(
         &account.name,

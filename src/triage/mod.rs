@@ -14,6 +14,7 @@ mod filing;
 use std::collections::{BTreeMap, HashSet};
 
 use anyhow::Context;
+use futures::TryStreamExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -163,46 +164,51 @@ async fn triage_batch(
     // actions are finished by `finish_pending`, never decided twice.
     let recorded: HashSet<u32> =
         state.recorded_uids(&account.name, &account.mailbox, info.uidvalidity, uids)?;
+    // After a UIDVALIDITY change, messages already decided come back with new UIDs.
+    let renumbered = cursor.uidvalidity != info.uidvalidity;
     let mut entries = Vec::new();
     let mut raws = Vec::new();
-    // Each message is decided as it arrives, while the server sends the next ones. (The
-    // closure holds the state by `&mut`: a shared `&State` would not be `Send`.)
-    let (db, recorded, decided, kept) = (&mut *state, &recorded, &mut entries, &mut raws);
-    let returns = &mut report.corrections;
-    boxes
-        .fetch_each(uids, move |f| {
-            let state = &mut *db;
+    // Each message is decided as it arrives, while the server sends the next ones.
+    {
+        let mut stream = std::pin::pin!(boxes.fetch_stream(uids).await?);
+        while let Some(f) = stream.try_next().await? {
             if recorded.contains(&f.uid) {
-                return Ok(());
+                continue;
             }
-            // A message that came back after UIDVALIDITY changed is known by its Message-ID.
             let msg = Message::parse(&f.raw);
-            if cursor.uidvalidity != info.uidvalidity
-                && let Some(id) = msg.message_id()
-                && state
-                    .entry_by_message_id(&account.name, id)?
-                    .is_some_and(|e| e.status != Status::Pending)
-            {
-                return Ok(());
+            if renumbered && known(state, &account.name, msg.message_id())? {
+                continue;
             }
             // delega's keyword on a new arrival: the entrepreneur moved it back here by hand.
             if corrections::is_return(&f) {
                 if corrections::record_return(state, t, info.uidvalidity, &f, &msg, now())? {
-                    *returns += 1;
+                    report.corrections += 1;
                 }
-                return Ok(());
+                continue;
             }
-            let entry = decide(state, t, &msg, f.uid)?;
+            let mut entry = decide(t, &msg, f.uid, History::default());
+            // A Message-ID already forwarded is the guard's last check: only a decision
+            // still delegable asks the ledger.
+            if entry.category == Category::Delegable
+                && let Some(id) = msg.message_id()
+                && state.already_forwarded(&account.name, id)?
+            {
+                let history = History {
+                    already_forwarded: true,
+                };
+                entry = decide(t, &msg, f.uid, history);
+            }
             drop(msg);
+            log_decision(&entry);
             // Only a forward needs the message again.
-            kept.push(match entry.action {
+            raws.push(match entry.action {
                 Action::Forward(_) => f.raw,
                 _ => Vec::new(),
             });
-            decided.push(entry);
-            Ok(())
-        })
-        .await?;
+            entries.push(entry);
+        }
+    }
+    boxes.drain();
 
     let address_of = |id: &str| account.assistant(id).map(|a| a.address.clone());
     let ids = state.record(
@@ -238,30 +244,29 @@ async fn triage_batch(
     })
 }
 
-/// Classifies one message, applies the loop guards, and plans the action.
-pub(crate) fn decide(
-    state: &State,
-    t: &Triage<'_>,
-    msg: &Message<'_>,
-    uid: u32,
-) -> anyhow::Result<NewEntry> {
-    let account = t.account;
-    if let Some(decision) = own_digest(msg, t.from) {
-        return Ok(plan(t, msg, uid, decision));
-    }
-    let decision = account.rules.classify(msg);
-    let history = History {
-        already_forwarded: match msg.message_id() {
-            Some(id) if decision.category == Category::Delegable => {
-                state.already_forwarded(&account.name, id)?
-            }
-            _ => false,
-        },
+/// True when a message with this Message-ID was already decided and handled (so a copy
+/// that reappears under a new UID numbering is not decided again).
+fn known(state: &State, account: &str, message_id: Option<&str>) -> anyhow::Result<bool> {
+    let Some(id) = message_id else {
+        return Ok(false);
     };
-    Ok(plan(t, msg, uid, guard(decision, msg, account, history)))
+    Ok(state
+        .entry_by_message_id(account, id)?
+        .is_some_and(|e| e.status != Status::Pending))
 }
 
-/// Turns a decision into the ledger entry and action for a message, and logs it.
+/// Classifies one message, applies the loop guards with what the ledger knows of it
+/// (`history`), and plans the action.
+pub(crate) fn decide(t: &Triage<'_>, msg: &Message<'_>, uid: u32, history: History) -> NewEntry {
+    let account = t.account;
+    if let Some(decision) = own_digest(msg, t.from) {
+        return plan(t, msg, uid, decision);
+    }
+    let decision = account.rules.classify(msg);
+    plan(t, msg, uid, guard(decision, msg, account, history))
+}
+
+/// Turns a decision into the ledger entry and action for a message.
 pub(crate) fn plan(t: &Triage<'_>, msg: &Message<'_>, uid: u32, decision: Decision) -> NewEntry {
     let account = t.account;
     let observe = t.observe || account.observe || decision.observe;
@@ -271,14 +276,6 @@ pub(crate) fn plan(t: &Triage<'_>, msg: &Message<'_>, uid: u32, decision: Decisi
         (false, Category::Noise) => Action::File(account.folders.noise.clone()),
         (false, Category::Delegable) => Action::Forward(account.folders.delegated.clone()),
     };
-    info!(
-        uid,
-        category = %decision.category,
-        rule = decision.rule.as_deref().unwrap_or("-"),
-        assistant = decision.assistant.as_deref().unwrap_or("-"),
-        observe,
-        "decided"
-    );
     let sender = msg.sender();
     NewEntry {
         uid,
@@ -299,6 +296,18 @@ pub(crate) fn plan(t: &Triage<'_>, msg: &Message<'_>, uid: u32, decision: Decisi
         assistant: decision.assistant,
         action,
     }
+}
+
+/// Logs a decision as it is recorded.
+pub(crate) fn log_decision(entry: &NewEntry) {
+    info!(
+        uid = entry.uid,
+        category = %entry.category,
+        rule = entry.rule.as_deref().unwrap_or("-"),
+        assistant = entry.assistant.as_deref().unwrap_or("-"),
+        observe = entry.observe,
+        "decided"
+    );
 }
 
 /// Sends the forward of a recorded decision and, once the server took it, files the
