@@ -5,7 +5,14 @@
 //! Delegated), and one `UID MOVE` per destination. No database, no rules engine, no
 //! forwarding: what delega or imapfilter spend beyond this is their own cost.
 //!
-//! Usage: `imap-floor PORT USER PASSWORD_FILE CA_FILE` (the server is localhost).
+//! With `--delega-io` it also asks of the server what delega's job needs beyond that: a
+//! `UID SEARCH SINCE` for a first start's backfill, whole messages (`BODY.PEEK[]`: rules
+//! read bodies, the digest an excerpt, a forward the original) instead of headers, and a
+//! keyword on the messages it keeps or files as noise (`UID STORE +FLAGS.SILENT`, before
+//! the moves), as delega marks what it has triaged. Still no database and no rules engine.
+//!
+//! Usage: `imap-floor PORT USER PASSWORD_FILE CA_FILE [--delega-io]` (the server is
+//! localhost).
 
 #![forbid(unsafe_code)]
 
@@ -33,8 +40,12 @@ enum Destination {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [port, user, password_file, ca_file] = args.as_slice() else {
-        bail!("usage: imap-floor PORT USER PASSWORD_FILE CA_FILE");
+    let (args, delega_io) = match args.split_last() {
+        Some((last, rest)) if last == "--delega-io" => (rest, true),
+        _ => (args.as_slice(), false),
+    };
+    let [port, user, password_file, ca_file] = args else {
+        bail!("usage: imap-floor PORT USER PASSWORD_FILE CA_FILE [--delega-io]");
     };
     let port: u16 = port.parse().context("PORT")?;
     let password = std::fs::read_to_string(password_file)
@@ -47,7 +58,7 @@ fn main() -> anyhow::Result<()> {
         .context("tokio runtime")?;
     let (noise, delegated, total) = runtime.block_on(async {
         let mut session = connect(port, user, password.trim(), Path::new(ca_file)).await?;
-        file_backlog(&mut session).await
+        file_backlog(&mut session, delega_io).await
     })?;
     println!("fetched {total}, moved {noise} to Noise and {delegated} to Delegated");
     Ok(())
@@ -87,24 +98,60 @@ async fn connect(port: u16, user: &str, password: &str, ca: &Path) -> anyhow::Re
         .context("login")
 }
 
-/// Fetches every header, classifies, moves; returns (to Noise, to Delegated, fetched).
-async fn file_backlog(session: &mut Session) -> anyhow::Result<(usize, usize, usize)> {
+/// Fetches every header (or message), classifies, moves; returns (to Noise, to Delegated,
+/// fetched).
+async fn file_backlog(
+    session: &mut Session,
+    delega_io: bool,
+) -> anyhow::Result<(usize, usize, usize)> {
     for folder in ["Noise", "Delegated"] {
         // Fails when the folder exists, which is as good.
         session.create(folder).await.ok();
     }
     session.select("INBOX").await.context("SELECT")?;
+    if delega_io {
+        // delega's backfill on a first start: the messages of the last 30 days.
+        let since = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(30 * 24);
+        let date = since.strftime("%d-%b-%Y").to_string();
+        session
+            .uid_search(format!("SINCE {date}"))
+            .await
+            .context("UID SEARCH")?;
+    }
+    let query = if delega_io {
+        "BODY.PEEK[]"
+    } else {
+        "BODY.PEEK[HEADER]"
+    };
     let decided: Vec<(u32, Destination)> = session
-        .uid_fetch("1:*", "BODY.PEEK[HEADER]")
+        .uid_fetch("1:*", query)
         .await
         .context("UID FETCH")?
         .try_filter_map(|f| async move {
-            Ok(f.uid
-                .map(|uid| (uid, classify(f.header().unwrap_or_default()))))
+            let raw = if delega_io { f.body() } else { f.header() }.unwrap_or_default();
+            let end = raw
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .unwrap_or(raw.len());
+            Ok(f.uid.map(|uid| (uid, classify(&raw[..end]))))
         })
         .try_collect()
         .await
         .context("UID FETCH")?;
+    if delega_io {
+        let marked: Vec<String> = decided
+            .iter()
+            .filter(|(_, d)| *d != Destination::Delegated)
+            .map(|(uid, _)| uid.to_string())
+            .collect();
+        session
+            .uid_store(marked.join(","), "+FLAGS.SILENT ($delega)")
+            .await
+            .context("UID STORE")?
+            .try_collect::<Vec<_>>()
+            .await
+            .context("UID STORE")?;
+    }
     let mut moved = [0; 2];
     for (i, (dest, folder)) in [
         (Destination::Noise, "Noise"),
