@@ -32,6 +32,69 @@ pub enum SendError {
     Permanent(String),
 }
 
+/// Why a planned forward did not go out, when delega itself is the one to say it (the
+/// server's own refusals are quoted as they come). Its English form (`Display`) is what the
+/// ledger and the outbox record and the log shows; [`NotSent::parse`] reads it back, so the
+/// digest can say it in the account's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotSent {
+    /// The rule's assistant was removed from the config after the decision.
+    AssistantGone(String),
+    /// The forward could not be built (the reason from the composer).
+    Compose(String),
+    /// The message was moved out of the Inbox before it could be forwarded.
+    LeftInbox,
+    /// The server renumbered the mailbox before the forward went out.
+    Renumbered,
+    /// Refused, with no reason on record.
+    Refused,
+}
+
+// The fixed parts of the English forms: written by `Display`, matched by `parse`.
+const ASSISTANT_GONE: (&str, &str) = (
+    "assistant ",
+    " of a planned forward is no longer in the config",
+);
+const COMPOSE: &str = "cannot compose the forward: ";
+const LEFT_INBOX: &str = "the message left the Inbox before it was forwarded";
+const RENUMBERED: &str = "the server renumbered the mailbox";
+const REFUSED: &str = "forward refused";
+
+impl NotSent {
+    /// The reason a recorded text gives, if delega wrote it.
+    pub fn parse(text: &str) -> Option<NotSent> {
+        if let Some(id) = text
+            .strip_prefix(ASSISTANT_GONE.0)
+            .and_then(|t| t.strip_suffix(ASSISTANT_GONE.1))
+        {
+            return Some(NotSent::AssistantGone(id.to_string()));
+        }
+        if let Some(why) = text.strip_prefix(COMPOSE) {
+            return Some(NotSent::Compose(why.to_string()));
+        }
+        match text {
+            LEFT_INBOX => Some(NotSent::LeftInbox),
+            RENUMBERED => Some(NotSent::Renumbered),
+            REFUSED => Some(NotSent::Refused),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for NotSent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotSent::AssistantGone(id) => {
+                write!(f, "{}{id}{}", ASSISTANT_GONE.0, ASSISTANT_GONE.1)
+            }
+            NotSent::Compose(why) => write!(f, "{COMPOSE}{why}"),
+            NotSent::LeftInbox => f.write_str(LEFT_INBOX),
+            NotSent::Renumbered => f.write_str(RENUMBERED),
+            NotSent::Refused => f.write_str(REFUSED),
+        }
+    }
+}
+
 /// A connection left open after a send is used again without a check for this long; an
 /// older one is first asked for a NOOP (servers close idle connections after a few minutes).
 const REUSE_UNCHECKED: Duration = Duration::from_secs(10);
@@ -229,7 +292,21 @@ pub fn backoff(attempt: u32, jitter_seed: u64) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use super::backoff;
+    use super::{NotSent, backoff};
+
+    #[test]
+    fn a_reason_reads_back_from_its_english_form() {
+        for reason in [
+            NotSent::AssistantGone("marta".into()),
+            NotSent::Compose("bad address `x`".into()),
+            NotSent::LeftInbox,
+            NotSent::Renumbered,
+            NotSent::Refused,
+        ] {
+            assert_eq!(NotSent::parse(&reason.to_string()), Some(reason));
+        }
+        assert_eq!(NotSent::parse("550 5.1.1 no such user"), None);
+    }
 
     #[test]
     fn backoff_doubles_up_to_an_hour_with_bounded_jitter() {

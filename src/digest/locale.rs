@@ -10,6 +10,7 @@ use jiff::tz::TimeZone;
 use crate::config::Language;
 use crate::guard::{Kept, Refusal};
 use crate::message::AutoEvidence;
+use crate::outbox::NotSent;
 
 /// The words of one language.
 #[derive(Debug, Clone, Copy)]
@@ -205,6 +206,31 @@ impl Words {
         match self.0 {
             Language::It => format!("Ultimo tentativo: {error}"),
             Language::En => format!("Last attempt: {error}"),
+        }
+    }
+
+    /// Why a forward did not go out: delega's own reasons in the digest's language, a
+    /// server's refusal as it came.
+    pub(super) fn send_error(self, error: &str) -> String {
+        let Some(reason) = NotSent::parse(error) else {
+            return error.to_string();
+        };
+        match (self.0, reason) {
+            (Language::It, NotSent::AssistantGone(id)) => {
+                format!("l'assistente {id} non è più nella configurazione")
+            }
+            (Language::It, NotSent::Compose(why)) => {
+                format!("impossibile preparare l'inoltro: {why}")
+            }
+            (Language::It, NotSent::LeftInbox) => {
+                "il messaggio è uscito dalla Posta in arrivo prima dell'inoltro".to_string()
+            }
+            (Language::It, NotSent::Renumbered) => {
+                "il server ha rinumerato la casella di posta".to_string()
+            }
+            (Language::It, NotSent::Refused) => "inoltro rifiutato".to_string(),
+            // The English form is the one recorded.
+            (Language::En, reason) => reason.to_string(),
         }
     }
 

@@ -36,7 +36,7 @@ pub(super) fn needs_you_section(
                     .as_ref()
                     .and_then(|f| f.last_error.as_deref())
                     .or(h.entry.detail.as_deref())
-                    .map_or_else(|| "?".to_string(), clean);
+                    .map_or_else(|| "?".to_string(), |e| clean(&w.send_error(e)));
                 Some(w.forward_failed(&assistant_name(settings, e.assistant.as_deref()), &error))
             } else if let Some(kept) = Kept::parse(&e.why) {
                 Some(w.not_forwarded(&clean(&w.kept(&kept))))
@@ -115,7 +115,7 @@ fn delegated_item(settings: &Settings<'_>, w: Words, h: &Handled) -> Item {
     item.note = match (state, error) {
         (ForwardState::Unconfirmed, _) => Some(w.unconfirmed_note().to_string()),
         (ForwardState::Waiting | ForwardState::Failed, Some(e)) => {
-            Some(bounded(&w.last_attempt(&clean(e)), 300))
+            Some(bounded(&w.last_attempt(&clean(&w.send_error(e))), 300))
         }
         _ => None,
     };

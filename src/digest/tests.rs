@@ -512,6 +512,57 @@ fn why_a_message_was_not_forwarded_reads_in_the_digests_language() {
 }
 
 #[test]
+fn why_a_forward_did_not_go_out_reads_in_the_digests_language() {
+    use crate::outbox::NotSent;
+    let reasons = [
+        NotSent::LeftInbox,
+        NotSent::Renumbered,
+        NotSent::AssistantGone("sara".into()),
+    ];
+    let mut messages: Vec<Handled> = reasons
+        .iter()
+        .enumerate()
+        .map(|(i, reason)| {
+            let error = reason.to_string();
+            forward(i as i64 + 1, "marta", OutboxState::Failed, Some(&error))
+        })
+        .collect();
+    // A server's own refusal is quoted as it came.
+    messages.push(forward(
+        9,
+        "marta",
+        OutboxState::Failed,
+        Some("550 5.1.1 no such user"),
+    ));
+    let report = report(messages, &[]);
+
+    let it = compose_in(Language::It, &report).text;
+    assert_in_order(
+        &it,
+        &[
+            "Inoltro a Marta Verdi non riuscito: il messaggio è uscito dalla Posta in arrivo \
+             prima dell'inoltro",
+            "Inoltro a Marta Verdi non riuscito: il server ha rinumerato la casella di posta",
+            "Inoltro a Marta Verdi non riuscito: l'assistente sara non è più nella \
+             configurazione",
+            "Inoltro a Marta Verdi non riuscito: 550 5.1.1 no such user",
+        ],
+    );
+    for english in [
+        "left the Inbox",
+        "renumbered the mailbox",
+        "no longer in the config",
+    ] {
+        assert!(!it.contains(english), "{english:?} in:\n{it}");
+    }
+    let en = compose_in(Language::En, &report).text;
+    assert!(
+        en.contains("the message left the Inbox before it was forwarded"),
+        "{en}"
+    );
+}
+
+#[test]
 fn the_text_part_aligns_each_item_under_its_lead() {
     let mail = compose_in(Language::En, &fixture());
     let lines: Vec<&str> = mail.text.lines().collect();

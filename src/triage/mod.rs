@@ -26,7 +26,7 @@ use crate::forward::{ForwardRequest, compose};
 use crate::guard::{History, guard, own_digest};
 use crate::imap::{MailboxInfo, Mailboxes};
 use crate::message::Message;
-use crate::outbox::{Mailer, SendError, backoff};
+use crate::outbox::{Mailer, NotSent, SendError, backoff};
 use crate::state::{Action, Cursor, Entry, NewEntry, OutboxRow, OutboxState, State, Status};
 use filing::{FLUSH_AT, Filing};
 
@@ -332,7 +332,9 @@ pub(crate) async fn forward(
     match row.state {
         OutboxState::Sent => {}
         OutboxState::Failed => {
-            let why = row.last_error.unwrap_or_else(|| "forward refused".into());
+            let why = row
+                .last_error
+                .unwrap_or_else(|| NotSent::Refused.to_string());
             filing.settle((ledger_id, Status::Failed, Some(why)));
             return Ok(());
         }
@@ -412,12 +414,9 @@ fn compose_forward<'a>(
     raw: &[u8],
 ) -> Result<(lettre::Message, &'a Assistant), String> {
     let account = t.account;
-    let assistant = account.assistant(&row.assistant).ok_or_else(|| {
-        format!(
-            "assistant {} of a planned forward is no longer in the config",
-            row.assistant
-        )
-    })?;
+    let assistant = account
+        .assistant(&row.assistant)
+        .ok_or_else(|| NotSent::AssistantGone(row.assistant.clone()).to_string())?;
     let msg = Message::parse(raw);
     let email = compose(&ForwardRequest {
         original: &msg,
@@ -434,7 +433,7 @@ fn compose_forward<'a>(
         timezone: &account.digest.timezone,
         now: jiff::Timestamp::now(),
     })
-    .map_err(|err| format!("cannot compose the forward: {err}"))?;
+    .map_err(|err| NotSent::Compose(format!("{err:#}")).to_string())?;
     Ok((email, assistant))
 }
 
@@ -458,8 +457,8 @@ pub(crate) async fn finish_pending(
         if e.uidvalidity != info.uidvalidity {
             // The UIDs of the old numbering mean nothing now; the message is found again
             // by Message-ID and decided afresh.
-            let why = "the server renumbered the mailbox";
-            filing.settle((e.id, Status::Failed, Some(why.into())));
+            let why = NotSent::Renumbered.to_string();
+            filing.settle((e.id, Status::Failed, Some(why)));
             continue;
         }
         let uid = e.entry.uid;
@@ -489,11 +488,11 @@ pub(crate) async fn finish_pending(
                     let message = (&e.entry, f.raw.as_slice());
                     forward(state, t, at, message, report, &mut filing).await?;
                 } else {
-                    let why = "the message left the Inbox before it was forwarded";
+                    let why = NotSent::LeftInbox.to_string();
                     if let Some(r) = row {
-                        state.outbox_update(r.id, OutboxState::Failed, now(), Some(why), now())?;
+                        state.outbox_update(r.id, OutboxState::Failed, now(), Some(&why), now())?;
                     }
-                    filing.settle((e.id, Status::Failed, Some(why.into())));
+                    filing.settle((e.id, Status::Failed, Some(why)));
                 }
             }
         }
