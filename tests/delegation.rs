@@ -171,12 +171,8 @@ async fn forwards_go_out_over_implicit_tls_and_plaintext_and_never_to_an_unverif
         office.smtp = route;
         office.write_config();
         office.run_once_ok();
-        let mut giulia = TestImap::login(ms, &office.giulia).await?;
-        giulia
-            .append("INBOX", &fixture("012-supplier-invoice"), &[])
-            .await?;
-        giulia
-            .append("INBOX", &fixture("021-translation"), &[])
+        office
+            .deliver(ms, &["012-supplier-invoice", "021-translation"])
             .await?;
         // Two forwards in one pass: the second one goes over the first one's connection.
         let out = office.run_once_ok();
@@ -193,10 +189,7 @@ async fn forwards_go_out_over_implicit_tls_and_plaintext_and_never_to_an_unverif
     office.smtp_trusts_test_ca = false;
     office.write_config();
     office.run_once_ok();
-    let mut giulia = TestImap::login(ms, &office.giulia).await?;
-    giulia
-        .append("INBOX", &fixture("012-supplier-invoice"), &[])
-        .await?;
+    let mut giulia = office.deliver(ms, &["012-supplier-invoice"]).await?;
     let out = office.run_once_ok();
     assert!(out.contains("0 forwarded, 1 waiting"), "{out}");
     let row = &office.ledger()[0];
@@ -338,12 +331,8 @@ async fn beyond_the_hourly_limit_forwards_wait_in_the_inbox() -> anyhow::Result<
     office.account_extra = "forward = { max_per_hour = 1 }".into();
     office.write_config();
     office.run_once_ok();
-    let mut giulia = TestImap::login(ms, &office.giulia).await?;
-    giulia
-        .append("INBOX", &fixture("015-meeting-request"), &[])
-        .await?;
-    giulia
-        .append("INBOX", &fixture("017-order-shipped"), &[])
+    let mut giulia = office
+        .deliver(ms, &["015-meeting-request", "017-order-shipped"])
         .await?;
     let out = office.run_once_ok();
     assert!(out.contains("1 forwarded, 1 waiting"), "{out}");

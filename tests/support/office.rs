@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use delega::state::{Entry, State};
 
 use super::MailSystem;
+use super::imap::TestImap;
 
 /// One account's worth of users and a config file for them.
 pub struct Office {
@@ -78,6 +79,16 @@ impl Office {
         };
         office.write_config();
         office
+    }
+
+    /// Logs in as the entrepreneur and puts these fixtures in the Inbox, as if delivered;
+    /// returns the session, to look at the folders afterwards.
+    pub async fn deliver(&self, ms: &MailSystem, fixtures: &[&str]) -> anyhow::Result<TestImap> {
+        let mut giulia = TestImap::login(ms, &self.giulia).await?;
+        for name in fixtures {
+            giulia.append("INBOX", &fixture(name), &[]).await?;
+        }
+        Ok(giulia)
     }
 
     /// Rewrites the config (after changing `account_extra`, `rules_dir`...).
