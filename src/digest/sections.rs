@@ -246,7 +246,8 @@ pub(super) fn problems_section(
             Item {
                 lead: w.short_datetime(p.last, tz),
                 tone: Tone::Bad,
-                title: bounded(&clean(&p.detail), 300),
+                // delega's own reasons in the digest's language; anything else as recorded.
+                title: bounded(&clean(&w.send_error(&p.detail)), 300),
                 meta: Some(meta),
                 detail: None,
                 note: None,

@@ -534,7 +534,8 @@ fn why_a_forward_did_not_go_out_reads_in_the_digests_language() {
         OutboxState::Failed,
         Some("550 5.1.1 no such user"),
     ));
-    let report = report(messages, &[]);
+    let left = NotSent::LeftInbox.to_string();
+    let report = report(messages, &[(END - HOUR, "forward", left.as_str())]);
 
     let it = compose_in(Language::It, &report).text;
     assert_in_order(
@@ -546,6 +547,14 @@ fn why_a_forward_did_not_go_out_reads_in_the_digests_language() {
             "Inoltro a Marta Verdi non riuscito: l'assistente sara non è più nella \
              configurazione",
             "Inoltro a Marta Verdi non riuscito: 550 5.1.1 no such user",
+        ],
+    );
+    // The problems section too.
+    assert_in_order(
+        &it,
+        &[
+            "PROBLEMI",
+            "il messaggio è uscito dalla Posta in arrivo prima dell'inoltro",
         ],
     );
     for english in [

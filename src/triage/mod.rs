@@ -382,10 +382,8 @@ pub(crate) async fn forward(
                     state.record_event(
                         &account.name,
                         "forward",
-                        &format!(
-                            "forward of \"{}\" to {} refused: {err}",
-                            entry.subject, assistant.name
-                        ),
+                        // The kind says "forward refused" in the digest's language.
+                        &format!("\"{}\" → {}: {err}", entry.subject, assistant.name),
                         now,
                     )?;
                     filing.settle((ledger_id, Status::Failed, Some(err)));
