@@ -146,17 +146,6 @@ impl Mailboxes {
         Ok(sorted(found))
     }
 
-    /// UIDs of every message carrying `keyword`, ascending.
-    pub async fn uids_with_keyword(&mut self, keyword: &str) -> anyhow::Result<Vec<u32>> {
-        let found = self
-            .session
-            .uid_search(format!("KEYWORD {keyword}"))
-            .await
-            .context("UID SEARCH KEYWORD")?;
-        self.drain();
-        Ok(sorted(found))
-    }
-
     /// The messages above UID `after`, ascending, in fetch batches bounded by count and
     /// size: one `UID FETCH after+1:* (RFC822.SIZE)` tells both which and how big.
     pub async fn batches_after(&mut self, after: u32) -> anyhow::Result<Vec<Vec<u32>>> {
