@@ -109,6 +109,46 @@ impl Kept {
     }
 }
 
+/// A message the entrepreneur moved into the delegation folder that delega could not
+/// forward: it stays in that folder. Its English form (`Display`) is the decision's `why`;
+/// [`HandKept::parse`] reads it back for the digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandKept {
+    /// The folder it was moved into.
+    pub folder: String,
+    /// Why not: the guard's refusal, or `None` when no rule and no default assistant name
+    /// an assistant for it.
+    pub refusal: Option<Refusal>,
+}
+
+const HAND_KEPT: (&str, &str) = ("moved into ", " by hand, but ");
+const NO_ASSISTANT: &str = "no rule or default_assistant names an assistant";
+
+impl HandKept {
+    /// The hand delegation a `why` describes, if it is one.
+    pub fn parse(why: &str) -> Option<HandKept> {
+        let (folder, reason) = why.strip_prefix(HAND_KEPT.0)?.split_once(HAND_KEPT.1)?;
+        let refusal = match reason {
+            NO_ASSISTANT => None,
+            other => Some(Refusal::parse(other)?),
+        };
+        Some(HandKept {
+            folder: folder.to_string(),
+            refusal,
+        })
+    }
+}
+
+impl std::fmt::Display for HandKept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}{}", HAND_KEPT.0, self.folder, HAND_KEPT.1)?;
+        match &self.refusal {
+            Some(refusal) => write!(f, "{refusal}"),
+            None => f.write_str(NO_ASSISTANT),
+        }
+    }
+}
+
 impl std::fmt::Display for Kept {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let rule = self.rule.as_deref().unwrap_or(NO_RULE);
@@ -341,7 +381,16 @@ mod tests {
             Refusal::Loop { hops: 26, max: 25 },
             Refusal::AlreadyForwarded,
         ];
-        for refusal in refusals {
+        for refusal in refusals.clone() {
+            let hand = HandKept {
+                folder: "Delegated, by hand".into(),
+                refusal: Some(refusal.clone()),
+            };
+            assert_eq!(
+                HandKept::parse(&hand.to_string()),
+                Some(hand.clone()),
+                "{hand}"
+            );
             for rule in [Some("invoices (2026)".to_string()), None] {
                 let kept = Kept {
                     rule,
@@ -360,12 +409,19 @@ mod tests {
                 refusal: Refusal::Machine(AutoEvidence::AutoSubmitted("auto-replied".into())),
             })
         );
+        let unassigned = HandKept {
+            folder: "Delegated".into(),
+            refusal: None,
+        };
+        assert_eq!(HandKept::parse(&unassigned.to_string()), Some(unassigned));
         for other in [
             "subject contains \"invoice\"",
             "delega's own digest: left in the Inbox for you",
             "kept in the Inbox: rule r would delegate it, but the moon is full",
+            "moved into Delegated by hand, but the moon is full",
         ] {
             assert_eq!(Kept::parse(other), None, "{other}");
+            assert_eq!(HandKept::parse(other), None, "{other}");
         }
     }
 }

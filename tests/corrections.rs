@@ -1,11 +1,12 @@
 //! The entrepreneur's corrections against the real Dovecot: a message moved back to the
 //! Inbox stays there for good and is recorded; a message moved into the delegation folder
-//! by hand is forwarded once; `delega suggest` turns repeated corrections into a rule that
+//! by hand is forwarded once, or says why not; `delega suggest` turns repeated corrections into a rule that
 //! `delega check` accepts and that decides those messages as the entrepreneur did.
 
 use std::process::Command;
 use std::time::Duration;
 
+use delega::guard::{HandKept, Refusal};
 use delega::state::Status;
 
 use crate::support::MailSystem;
@@ -90,6 +91,49 @@ async fn a_message_moved_into_delegated_by_hand_is_forwarded_once() -> anyhow::R
     assert_eq!(hand.entry.assistant.as_deref(), Some("luca"));
     assert_eq!(hand.status, Status::Done);
     assert_eq!(office.state().corrections("giulia")?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_machine_message_moved_into_delegated_is_not_forwarded_and_says_why() -> anyhow::Result<()>
+{
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    office.account_extra = "default_assistant = \"luca\"".into();
+    office.write_config();
+    office.run_once_ok();
+    let mut giulia = office
+        .deliver(ms, &["008-out-of-office-auto-submitted"])
+        .await?;
+    office.run_once_ok(); // an auto-reply: filed as noise
+    let noise = giulia.fetch_all("Noise").await?;
+    assert_eq!(noise.len(), 1);
+
+    giulia.uid_move(noise[0].uid, "Noise", "Delegated").await?;
+    let out = office.run_once_ok();
+    assert!(out.contains("0 forwarded"), "{out}");
+
+    let ledger = office.ledger();
+    let hand = ledger
+        .iter()
+        .find(|r| r.mailbox == "Delegated")
+        .expect("a ledger row for it");
+    let why = HandKept::parse(&hand.entry.why).expect("a hand delegation's reason");
+    assert_eq!(why.folder, "Delegated");
+    assert!(
+        matches!(why.refusal, Some(Refusal::Machine(_))),
+        "{}",
+        hand.entry.why
+    );
+    assert_eq!(hand.status, Status::Done, "nothing left to do");
+    assert_eq!(
+        giulia.fetch_all("Delegated").await?.len(),
+        1,
+        "it stays where she put it"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let mut luca = TestImap::login(ms, &office.luca).await?;
+    assert!(luca.fetch_all("INBOX").await?.is_empty(), "no forward");
     Ok(())
 }
 

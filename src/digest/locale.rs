@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::config::Language;
-use crate::guard::{Kept, Refusal};
+use crate::guard::{HandKept, Kept, Refusal};
 use crate::message::AutoEvidence;
 use crate::outbox::NotSent;
 
@@ -264,6 +264,23 @@ impl Words {
             (Language::En, None) => {
                 format!("kept in the Inbox: it would be delegated, but {reason}")
             }
+        }
+    }
+
+    /// Why a message moved into the delegation folder by hand was not forwarded: it is
+    /// still in that folder.
+    pub(super) fn hand_kept(self, hand: &HandKept) -> String {
+        let folder = &hand.folder;
+        let reason = match (self.0, &hand.refusal) {
+            (_, Some(refusal)) => self.refusal(refusal),
+            (Language::It, None) => {
+                "nessuna regola e nessun default_assistant indicano un assistente".to_string()
+            }
+            (Language::En, None) => "no rule or default_assistant names an assistant".to_string(),
+        };
+        match self.0 {
+            Language::It => format!("Spostato a mano in {folder}, non inoltrato: {reason}"),
+            Language::En => format!("Moved into {folder} by hand, not forwarded: {reason}"),
         }
     }
 

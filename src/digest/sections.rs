@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::classify::Category;
-use crate::guard::Kept;
+use crate::guard::{HandKept, Kept};
 
 use super::compose::{
     ForwardState, LINE_MAX, assistant_name, bounded, clean, message_item, more_messages,
@@ -38,6 +38,8 @@ pub(super) fn needs_you_section(
                     .or(h.entry.detail.as_deref())
                     .map_or_else(|| "?".to_string(), |e| clean(&w.send_error(e)));
                 Some(w.forward_failed(&assistant_name(settings, e.assistant.as_deref()), &error))
+            } else if let Some(hand) = HandKept::parse(&e.why) {
+                Some(w.hand_kept(&hand))
             } else if let Some(kept) = Kept::parse(&e.why) {
                 Some(w.not_forwarded(&clean(&w.kept(&kept))))
             } else if e.why.starts_with("kept in the Inbox") {

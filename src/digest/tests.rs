@@ -572,6 +572,41 @@ fn why_a_forward_did_not_go_out_reads_in_the_digests_language() {
 }
 
 #[test]
+fn a_hand_delegation_not_forwarded_says_where_the_message_is_and_why() {
+    use crate::guard::{HandKept, Refusal};
+    use crate::message::AutoEvidence;
+    let mut refused = keep(1, 10);
+    refused.entry.entry.why = HandKept {
+        folder: "Delegated".into(),
+        refusal: Some(Refusal::Machine(AutoEvidence::NullReturnPath)),
+    }
+    .to_string();
+    let mut unassigned = keep(2, 20);
+    unassigned.entry.entry.why = HandKept {
+        folder: "Delegated".into(),
+        refusal: None,
+    }
+    .to_string();
+    let report = report(vec![refused, unassigned], &[]);
+    let it = compose_in(Language::It, &report).text;
+    assert_in_order(
+        &it,
+        &[
+            "Spostato a mano in Delegated, non inoltrato: l'ha inviato un sistema automatico \
+             (Return-Path vuoto, un avviso di mancato recapito)",
+            "Spostato a mano in Delegated, non inoltrato: nessuna regola e nessun \
+             default_assistant indicano un assistente",
+        ],
+    );
+    assert!(!it.contains("by hand"), "{it}");
+    let en = compose_in(Language::En, &report).text;
+    assert!(
+        en.contains("Moved into Delegated by hand, not forwarded: no rule or default_assistant"),
+        "{en}"
+    );
+}
+
+#[test]
 fn the_text_part_aligns_each_item_under_its_lead() {
     let mail = compose_in(Language::En, &fixture());
     let lines: Vec<&str> = mail.text.lines().collect();

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use super::filing::Filing;
 use super::{PassReport, Triage, finish_pending, forward, log_decision, now, plan};
 use crate::classify::{Category, Decision};
-use crate::guard::{History, guard};
+use crate::guard::{HandKept, History, refuse_forward};
 use crate::imap::{Fetched, KEYWORD, Mailboxes};
 use crate::message::Message;
 use crate::state::{Action, Correction, Cursor, Entry, State};
@@ -213,15 +213,32 @@ async fn delegate_by_hand(
             assistant: None,
             instructions: None,
             observe: false,
-            why: format!(
-                "moved into {folder} by hand, but no rule or default_assistant names an assistant"
-            ),
+            why: HandKept {
+                folder: folder.to_string(),
+                refusal: None,
+            }
+            .to_string(),
         },
     };
-    let history = History {
-        already_forwarded: false,
+    // The usual guards; a refused one stays in the folder, not in the Inbox as a guarded
+    // decision would say.
+    let decision = match decision.category {
+        Category::Delegable => match refuse_forward(&msg, account, History::default()) {
+            Some(refusal) => Decision {
+                category: Category::Strategic,
+                assistant: None,
+                instructions: None,
+                why: HandKept {
+                    folder: folder.to_string(),
+                    refusal: Some(refusal),
+                }
+                .to_string(),
+                ..decision
+            },
+            None => decision,
+        },
+        _ => decision,
     };
-    let decision = guard(decision, &msg, account, history);
     let mut entry = plan(t, &msg, uid, decision);
     if !matches!(entry.action, Action::Forward(_)) {
         // Not forwardable: the message stays where the entrepreneur put it, untouched.
