@@ -1,7 +1,8 @@
 //! The entrepreneur's corrections against the real Dovecot: a message moved back to the
 //! Inbox stays there for good and is recorded; a message moved into the delegation folder
-//! by hand is forwarded once, or says why not; `delega suggest` turns repeated corrections into a rule that
-//! `delega check` accepts and that decides those messages as the entrepreneur did.
+//! by hand is forwarded once, or says why not; `delega suggest` turns repeated corrections
+//! into a rule that `delega check` accepts and that decides those messages as the
+//! entrepreneur did.
 
 use std::process::Command;
 use std::time::Duration;
