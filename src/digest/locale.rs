@@ -380,6 +380,19 @@ impl Words {
         }
     }
 
+    /// A recorded event's detail: delega's own reasons in the digest's language, the rest
+    /// (a server's words, an error) as recorded.
+    pub(super) fn event_detail(self, kind: &str, detail: &str) -> String {
+        // A hand delegation not forwarded: `"subject": ` and its reason.
+        if kind == "delegation"
+            && let Some(at) = detail.find("\": moved into ")
+            && let Some(hand) = HandKept::parse(&detail[at + 3..])
+        {
+            return format!("{}: {}", &detail[..=at], self.hand_kept(&hand));
+        }
+        self.send_error(detail)
+    }
+
     /// What a kind of recorded event is, for people.
     pub(super) fn event_kind(self, kind: &str) -> String {
         match kind {

@@ -249,7 +249,7 @@ pub(super) fn problems_section(
                 lead: w.short_datetime(p.last, tz),
                 tone: Tone::Bad,
                 // delega's own reasons in the digest's language; anything else as recorded.
-                title: bounded(&clean(&w.send_error(&p.detail)), 300),
+                title: bounded(&clean(&w.event_detail(&p.kind, &p.detail)), 300),
                 meta: Some(meta),
                 detail: None,
                 note: None,

@@ -587,8 +587,26 @@ fn a_hand_delegation_not_forwarded_says_where_the_message_is_and_why() {
         refusal: None,
     }
     .to_string();
-    let report = report(vec![refused, unassigned], &[]);
+    let event = format!(
+        "\"Fuori ufficio: \"ferie\"\": {}",
+        HandKept {
+            folder: "Delegated".into(),
+            refusal: Some(Refusal::Machine(AutoEvidence::NullReturnPath)),
+        }
+    );
+    let report = report(
+        vec![refused, unassigned],
+        &[(END - HOUR, "delegation", event.as_str())],
+    );
     let it = compose_in(Language::It, &report).text;
+    assert_in_order(
+        &it,
+        &[
+            "PROBLEMI",
+            "\"Fuori ufficio: \"ferie\"\": Spostato a mano in Delegated, non inoltrato: l'ha \
+             inviato un sistema automatico",
+        ],
+    );
     assert_in_order(
         &it,
         &[
