@@ -356,3 +356,36 @@ async fn a_uidvalidity_change_reprocesses_nothing_and_loses_nothing() -> anyhow:
     assert_eq!(cursor.uidvalidity, 4242);
     Ok(())
 }
+
+#[tokio::test]
+async fn after_a_uidvalidity_change_observed_mail_is_known_by_its_message_id() -> anyhow::Result<()>
+{
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    // Observe mode sets no keyword: only the ledger knows these messages.
+    office.account_extra = "mode = \"observe\"".into();
+    office.write_config();
+    office.run_once_ok();
+    let mut imap = office
+        .deliver(ms, &["001-investor", "004-bank-newsletter"])
+        .await?;
+    assert!(office.run_once_ok().contains("2 new message(s)"));
+
+    let renumbered = std::process::Command::new("doveadm")
+        .arg("-c")
+        .arg(ms.dir().join("dovecot.conf"))
+        .args(["mailbox", "update", "-u", &office.giulia])
+        .args(["--uid-validity", "4343", "INBOX"])
+        .status()?;
+    assert!(renumbered.success());
+    imap.append("INBOX", &fixture("025-linkedin"), &[]).await?;
+    let out = office.run_once_ok();
+    assert!(out.contains("1 new message(s)"), "only the new one: {out}");
+    assert_eq!(office.ledger().len(), 3, "nothing decided twice");
+    assert_eq!(
+        imap.fetch_all("INBOX").await?.len(),
+        3,
+        "observe mode moves nothing"
+    );
+    Ok(())
+}

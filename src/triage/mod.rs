@@ -72,7 +72,7 @@ pub async fn pass(
     let account = t.account;
     let mut report = PassReport::default();
     let info = boxes.select(&account.mailbox).await?;
-    let cursor = position(boxes, state, account, info).await?;
+    let (cursor, renumbered) = position(boxes, state, account, info).await?;
     finish_pending(boxes, state, t, (&account.mailbox, info), &mut report).await?;
 
     let mut filing = Filing::default();
@@ -81,7 +81,11 @@ pub async fn pass(
         if shutdown.is_cancelled() {
             break;
         }
-        let at = (info, next);
+        let at = Position {
+            info,
+            cursor: next,
+            renumbered,
+        };
         next = triage_batch(boxes, state, t, at, &batch, &mut filing, &mut report).await?;
         if filing.len() >= FLUSH_AT {
             let at = Some((account.mailbox.as_str(), next));
@@ -101,16 +105,29 @@ pub async fn pass(
     Ok(report)
 }
 
-/// The cursor to start from: set on first start, rebuilt after a UIDVALIDITY change.
+/// Where a batch is in the Inbox.
+#[derive(Clone, Copy)]
+struct Position {
+    /// What SELECT said.
+    info: MailboxInfo,
+    /// The cursor before the batch.
+    cursor: Cursor,
+    /// The server renumbered the mailbox since the last pass: messages already decided
+    /// come back under new UIDs, and are known by their Message-ID.
+    renumbered: bool,
+}
+
+/// The cursor to start from: set on first start, rebuilt after a UIDVALIDITY change (then
+/// also true).
 async fn position(
     boxes: &mut Mailboxes,
     state: &mut State,
     account: &Account,
     info: MailboxInfo,
-) -> anyhow::Result<Cursor> {
+) -> anyhow::Result<(Cursor, bool)> {
     let existing = state.cursor(&account.name, &account.mailbox)?;
     let since = match existing {
-        Some(c) if c.uidvalidity == info.uidvalidity => return Ok(c),
+        Some(c) if c.uidvalidity == info.uidvalidity => return Ok((c, false)),
         Some(c) => {
             warn!(
                 old = c.uidvalidity,
@@ -145,7 +162,7 @@ async fn position(
     if existing.is_none() {
         info!(from_uid = first_uid, "first start on this mailbox");
     }
-    Ok(cursor)
+    Ok((cursor, existing.is_some()))
 }
 
 /// Fetches and decides a batch, records it, sends its forwards, and gathers its filing;
@@ -154,7 +171,11 @@ async fn triage_batch(
     boxes: &mut Mailboxes,
     state: &mut State,
     t: &Triage<'_>,
-    (info, cursor): (MailboxInfo, Cursor),
+    Position {
+        info,
+        cursor,
+        renumbered,
+    }: Position,
     uids: &[u32],
     filing: &mut Filing,
     report: &mut PassReport,
@@ -164,8 +185,6 @@ async fn triage_batch(
     // actions are finished by `finish_pending`, never decided twice.
     let recorded: HashSet<u32> =
         state.recorded_uids(&account.name, &account.mailbox, info.uidvalidity, uids)?;
-    // After a UIDVALIDITY change, messages already decided come back with new UIDs.
-    let renumbered = cursor.uidvalidity != info.uidvalidity;
     let mut entries = Vec::new();
     let mut raws = Vec::new();
     // Each message is decided as it arrives, while the server sends the next ones.
