@@ -325,20 +325,7 @@ async fn a_uidvalidity_change_reprocesses_nothing_and_loses_nothing() -> anyhow:
     office.run_once_ok();
 
     // The server renumbers the Inbox (as after a restore), and new mail arrives.
-    let renumbered = std::process::Command::new("doveadm")
-        .arg("-c")
-        .arg(ms.dir().join("dovecot.conf"))
-        .args([
-            "mailbox",
-            "update",
-            "-u",
-            &office.giulia,
-            "--uid-validity",
-            "4242",
-            "INBOX",
-        ])
-        .status()?;
-    assert!(renumbered.success());
+    ms.renumber_inbox(&office.giulia, 4242);
     imap.append("INBOX", &fixture("025-linkedin"), &[]).await?;
     let out = office.run_once_ok();
     assert!(out.contains("1 new message(s)"), "only the new one: {out}");
@@ -371,13 +358,7 @@ async fn after_a_uidvalidity_change_observed_mail_is_known_by_its_message_id() -
         .await?;
     assert!(office.run_once_ok().contains("2 new message(s)"));
 
-    let renumbered = std::process::Command::new("doveadm")
-        .arg("-c")
-        .arg(ms.dir().join("dovecot.conf"))
-        .args(["mailbox", "update", "-u", &office.giulia])
-        .args(["--uid-validity", "4343", "INBOX"])
-        .status()?;
-    assert!(renumbered.success());
+    ms.renumber_inbox(&office.giulia, 4343);
     imap.append("INBOX", &fixture("025-linkedin"), &[]).await?;
     let out = office.run_once_ok();
     assert!(out.contains("1 new message(s)"), "only the new one: {out}");

@@ -150,6 +150,18 @@ impl MailSystem {
         run_script(&["stop", path_str(&self.dir), "postfix"]);
     }
 
+    /// Gives `user`'s Inbox a new UIDVALIDITY, as a server does after a restore.
+    pub fn renumber_inbox(&self, user: &str, uidvalidity: u32) {
+        let status = std::process::Command::new("doveadm")
+            .arg("-c")
+            .arg(self.dir.join("dovecot.conf"))
+            .args(["mailbox", "update", "-u", user])
+            .args(["--uid-validity", &uidvalidity.to_string(), "INBOX"])
+            .status()
+            .expect("run doveadm");
+        assert!(status.success(), "doveadm mailbox update failed");
+    }
+
     /// Starts Postfix again, on the same ports.
     pub fn start_postfix(&self) {
         run_script(&["start", path_str(&self.dir), "postfix"]);
