@@ -46,6 +46,9 @@ enum Command {
     Status {
         #[command(flatten)]
         config: ConfigArg,
+        /// Print the same facts as JSON, for scripts (times as Unix seconds).
+        #[arg(long)]
+        json: bool,
     },
     /// Print the digest (--preview) or send it now (--send-now).
     Digest {
@@ -119,7 +122,7 @@ fn main() -> ExitCode {
             account,
             min,
         } => cmd::suggest(&config.config, account.as_deref(), min),
-        Command::Status { config } => cmd::status(&config.config),
+        Command::Status { config, json } => cmd::status(&config.config, json),
         Command::Digest {
             config,
             account,

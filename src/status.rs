@@ -1,7 +1,9 @@
 //! `delega status`: what each account has been doing, read from the state database.
 //!
 //! Works while the daemon runs (SQLite in WAL mode lets a reader in beside the writer) and
-//! when it does not. Times are shown in each account's timezone.
+//! when it does not. [`collect`] gathers the facts once; [`render`] words them for people (times
+//! in each account's timezone) and [`to_json`] writes the same structure for scripts (times
+//! as Unix seconds), so a fact added to [`AccountStatus`] reaches both.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -11,22 +13,52 @@ use crate::config::{Account, Config};
 use crate::state::State;
 
 /// One account's figures.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AccountStatus {
     /// The account name.
     pub name: String,
     /// Last time the Inbox was checked successfully (Unix time).
     pub last_check: Option<i64>,
     /// Messages decided since local midnight, per category.
+    #[serde(serialize_with = "every_category")]
     pub today: BTreeMap<Category, usize>,
     /// Forwards waiting to go out.
     pub waiting: u32,
     /// Forwards refused for good.
     pub failed: u32,
     /// The last problem recorded, and when.
+    #[serde(serialize_with = "error_and_time")]
     pub last_error: Option<(String, i64)>,
     /// When the next digest is due (Unix time).
     pub next_digest: Option<i64>,
+}
+
+/// `today` with every category, 0 where nothing was decided, as the text shows it.
+fn every_category<S: serde::Serializer>(
+    today: &BTreeMap<Category, usize>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(
+        Category::ALL
+            .iter()
+            .map(|c| (c, today.get(c).copied().unwrap_or(0))),
+    )
+}
+
+/// `last_error` as `{"message": …, "at": …}` (or `null`), named rather than a bare pair.
+fn error_and_time<S: serde::Serializer>(
+    error: &Option<(String, i64)>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    struct LastError<'a> {
+        message: &'a str,
+        at: i64,
+    }
+    let named = error
+        .as_ref()
+        .map(|(message, at)| LastError { message, at: *at });
+    serde::Serialize::serialize(&named, serializer)
 }
 
 /// Reads every account's figures at `now`.
@@ -119,4 +151,47 @@ pub fn render(config: &Config, statuses: &[AccountStatus]) -> String {
         }
     }
     out
+}
+
+/// The report `delega status --json` prints: `{"accounts": [...]}`, one object per account
+/// with the fields of [`AccountStatus`]; times are Unix seconds, absent ones `null`.
+pub fn to_json(statuses: &[AccountStatus]) -> String {
+    #[derive(serde::Serialize)]
+    struct Report<'a> {
+        accounts: &'a [AccountStatus],
+    }
+    serde_json::to_string_pretty(&Report { accounts: statuses })
+        .expect("status figures are strings, numbers and maps with string keys")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_the_same_facts_as_the_text() {
+        let status = AccountStatus {
+            name: "giulia".into(),
+            last_check: Some(1_700_000_000),
+            today: BTreeMap::from([(Category::Delegable, 3)]),
+            waiting: 1,
+            failed: 2,
+            last_error: Some(("login refused".into(), 1_700_000_100)),
+            next_digest: None,
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&to_json(&[status])).expect("valid JSON");
+        assert_eq!(
+            json,
+            serde_json::json!({"accounts": [{
+                "name": "giulia",
+                "last_check": 1_700_000_000,
+                "today": {"strategic": 0, "delegable": 3, "noise": 0},
+                "waiting": 1,
+                "failed": 2,
+                "last_error": {"message": "login refused", "at": 1_700_000_100},
+                "next_digest": null,
+            }]})
+        );
+    }
 }

@@ -160,5 +160,27 @@ async fn status_reports_the_counts_of_the_run() -> anyhow::Result<()> {
     );
     assert!(text.contains("last error:    none"), "{text}");
     assert!(!text.contains("last check:    never"), "{text}");
+
+    let out = office.command(&["status", "--json"]).output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let giulia = &json["accounts"][0];
+    assert_eq!(giulia["name"], "giulia", "{json}");
+    assert_eq!(
+        giulia["today"],
+        serde_json::json!({"strategic": 1, "delegable": 1, "noise": 1}),
+        "{json}"
+    );
+    assert_eq!(
+        (&giulia["waiting"], &giulia["failed"]),
+        (&0.into(), &0.into())
+    );
+    assert!(giulia["last_error"].is_null(), "{json}");
+    assert!(giulia["last_check"].as_i64().is_some(), "{json}");
+    assert!(giulia["next_digest"].as_i64().is_some(), "{json}");
     Ok(())
 }

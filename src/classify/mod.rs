@@ -19,7 +19,8 @@ pub use matcher::{AddressMatcher, Condition, TextMatcher};
 use crate::message::Message;
 
 /// What delega does with a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Category {
     /// Only the entrepreneur can handle it: it stays in the Inbox.
     Strategic,

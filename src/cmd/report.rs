@@ -24,7 +24,7 @@ fn accounts_and_state<'c>(
     }
 }
 
-pub(crate) fn status(path: &std::path::Path) -> ExitCode {
+pub(crate) fn status(path: &std::path::Path, json: bool) -> ExitCode {
     let loaded = match load(path) {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -35,6 +35,10 @@ pub(crate) fn status(path: &std::path::Path) -> ExitCode {
         delega::status::collect(config, &state, now)
     });
     match result {
+        Ok(statuses) if json => {
+            println!("{}", delega::status::to_json(&statuses));
+            ExitCode::SUCCESS
+        }
         Ok(statuses) => {
             print!("{}", delega::status::render(config, &statuses));
             ExitCode::SUCCESS
