@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use delega::config;
 use delega::daemon::RunOptions;
@@ -16,11 +16,43 @@ mod cmd;
 /// delega sorts an entrepreneur's inbox into strategic, delegable and noise, forwards what
 /// an assistant can do, and sends a daily digest.
 #[derive(Debug, Parser)]
-#[command(name = "delega", version, about, long_about = None)]
+#[command(
+    name = "delega",
+    version,
+    about,
+    long_about = LONG_ABOUT,
+    after_long_help = AFTER_LONG_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// The start of `delega --help` and delega(1)'s description.
+const LONG_ABOUT: &str = "\
+delega watches an entrepreneur's IMAP inbox and sorts every new message, by rules, into \
+strategic (stays in the Inbox), delegable (forwarded to the assistant the rule names, with \
+that rule's instructions, then filed) and noise (filed, never deleted). Once a day it sends \
+a digest of what it did. It never deletes mail, never marks anything read, and never \
+forwards the same message twice.
+
+Start with `delega check` on the config, try rules with `delega explain MESSAGE.eml`, then \
+run the daemon (`systemctl enable --now delega`, or `delega run`).";
+
+/// The end of `delega --help` and of delega(1): exit codes and files, which clap cannot know.
+const AFTER_LONG_HELP: &str = "\
+Exit status:
+  0  success
+  1  a runtime failure (a server, the state database)
+  2  a usage error on the command line
+  3  the config or a rules file is invalid
+
+Files:
+  /etc/delega/delega.toml   the config (or --config, or DELEGA_CONFIG)
+  /etc/delega/rules/        the rules files the example config names
+  /var/lib/delega/          the state database under systemd
+
+The full documentation: /usr/share/doc/delega/README.md, or the README in the source.";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -94,6 +126,20 @@ enum Command {
         #[arg(long)]
         observe: bool,
     },
+    /// Print a shell completion script, e.g. `delega completions bash >
+    /// /usr/share/bash-completion/completions/delega`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (delega.1 and one per command) into DIR, e.g.
+    /// /usr/local/share/man/man1 after `cargo install`.
+    Manpages {
+        /// Where to write them (created if missing).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -130,5 +176,7 @@ fn main() -> ExitCode {
             html,
             send_now: _,
         } => cmd::digest(&config.config, account.as_deref(), preview, html),
+        Command::Completions { shell } => cmd::completions(Cli::command(), shell),
+        Command::Manpages { dir } => cmd::manpages(Cli::command(), &dir),
     }
 }

@@ -7,6 +7,7 @@ mod corpus;
 mod corrections;
 mod delegation;
 mod digest;
+mod docs;
 mod harness;
 mod lifecycle;
 mod triage;

@@ -2,9 +2,10 @@
 //! arguments, calls the library, prints for people, and returns the exit code.
 //!
 //! `offline.rs` has check and explain (no server involved), `run.rs` the daemon and its
-//! signals, `report.rs` status, digest and suggest. Shared here: loading the config with
+//! signals, `report.rs` status, digest and suggest, `docs.rs` completions and man pages. Shared here: loading the config with
 //! its diagnostics, and choosing accounts.
 
+mod docs;
 mod offline;
 mod report;
 mod run;
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 
 use delega::config::{self, Config, ConfigError, Loaded};
 
+pub(crate) use docs::{completions, manpages};
 pub(crate) use offline::{check, explain};
 pub(crate) use report::{digest, status, suggest};
 pub(crate) use run::run;
