@@ -123,13 +123,14 @@ impl SourceFile {
     }
 }
 
-/// A diagnostic about a file as a whole (it cannot be read, a directory is empty...).
+/// A diagnostic about a file as a whole (it cannot be read, a directory is empty...): it
+/// points at the file's start, `file:1:1`, so every diagnostic has the same shape.
 pub fn file_error(path: &Path, message: impl Into<String>, help: Option<String>) -> Diagnostic {
     Diagnostic {
         severity: Severity::Error,
         path: path.to_path_buf(),
-        line: 0,
-        column: 0,
+        line: 1,
+        column: 1,
         message: message.into(),
         help,
     }

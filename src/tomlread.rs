@@ -228,12 +228,42 @@ impl<'a, 's> Value<'a, 's> {
         self.value.get_ref().is_table()
     }
 
-    fn wrong_type(&self, expected: &str) {
+    /// The value as the message names it: its type, and what was written for a scalar.
+    fn found(&self) -> String {
+        let v = self.value.get_ref();
+        let written = if let Some(i) = v.as_integer() {
+            Some(i.as_str().to_string())
+        } else if let Some(f) = v.as_float() {
+            Some(f.as_str().to_string())
+        } else {
+            v.as_str().map(|s| format!("\"{s}\""))
+        };
+        match written {
+            Some(w) => format!("{} `{w}`", self.kind()),
+            None => self.kind().to_string(),
+        }
+    }
+
+    fn wrong_type(&self, expected: &str, help: &str) {
         self.reader.error(
             self.span(),
-            format!("expected {expected}, found {}", self.kind()),
-            None,
+            format!("expected {expected}, found {}", self.found()),
+            Some(help.to_string()),
         );
+    }
+
+    /// The fix for a value that should be a number.
+    fn number_help(&self, whole: bool) -> &'static str {
+        let v = self.value.get_ref();
+        if v.is_str() {
+            "write the number without quotes, e.g. `30`"
+        } else if whole && v.as_float().is_some() {
+            "use a whole number (no decimals), e.g. `2` or `3`"
+        } else if whole && v.as_integer().is_some() {
+            "use 0 or a positive number"
+        } else {
+            "write a number, e.g. `30` or `2.5`"
+        }
     }
 
     /// The string, or an error.
@@ -241,7 +271,7 @@ impl<'a, 's> Value<'a, 's> {
         match self.value.get_ref().as_str() {
             Some(s) => Some(Spanned::new(self.span(), s.to_string())),
             None => {
-                self.wrong_type("a string");
+                self.wrong_type("a string", "put the value in double quotes, e.g. \"text\"");
                 None
             }
         }
@@ -251,7 +281,10 @@ impl<'a, 's> Value<'a, 's> {
     pub fn bool(&self) -> Option<bool> {
         let b = self.value.get_ref().as_bool();
         if b.is_none() {
-            self.wrong_type("`true` or `false`");
+            self.wrong_type(
+                "`true` or `false`",
+                "write `true` or `false`, without quotes",
+            );
         }
         b
     }
@@ -266,7 +299,7 @@ impl<'a, 's> Value<'a, 's> {
         match parsed {
             Some(n) => Some(Spanned::new(self.span(), n)),
             None => {
-                self.wrong_type("a whole number, 0 or more");
+                self.wrong_type("a whole number, 0 or more", self.number_help(true));
                 None
             }
         }
@@ -285,7 +318,7 @@ impl<'a, 's> Value<'a, 's> {
         match parsed {
             Some(n) => Some(Spanned::new(self.span(), n)),
             None => {
-                self.wrong_type("a number");
+                self.wrong_type("a number", self.number_help(false));
                 None
             }
         }
@@ -300,7 +333,7 @@ impl<'a, 's> Value<'a, 's> {
                 span: self.span(),
             }),
             None => {
-                self.wrong_type("a table");
+                self.wrong_type("a table", "write `{ key = value, ... }` or a [section]");
                 None
             }
         }
@@ -319,7 +352,7 @@ impl<'a, 's> Value<'a, 's> {
                     .collect(),
             ),
             None => {
-                self.wrong_type("an array");
+                self.wrong_type("an array", "write a list in brackets: `[ ..., ... ]`");
                 None
             }
         }
@@ -338,7 +371,10 @@ impl<'a, 's> Value<'a, 's> {
         } else if self.is_str() {
             self.str().map(|s| vec![s])
         } else {
-            self.wrong_type("a string or a list of strings");
+            self.wrong_type(
+                "a string or a list of strings",
+                "write `\"text\"` or `[\"one\", \"two\"]`",
+            );
             None
         }
     }
@@ -390,8 +426,10 @@ mod tests {
         assert_eq!(
             diags,
             [
-                "t.toml:1:5: error: expected a string, found integer",
-                "t.toml:2:5: error: expected a whole number, 0 or more, found string"
+                "t.toml:1:5: error: expected a string, found integer `1`\n  help: put the value \
+                 in double quotes, e.g. \"text\"",
+                "t.toml:2:5: error: expected a whole number, 0 or more, found string `\"s\"`\n  \
+                 help: write the number without quotes, e.g. `30`"
             ]
         );
     }

@@ -50,6 +50,52 @@ const CONDITION_KEYS: &[&str] = &[
 const REGEX_HELP: &str = "write regexes in single quotes ('...') so backslashes stay as \
                           written; the syntax is Rust's regex crate (no look-around)";
 
+/// What is wrong with a rules directory as a whole, as (what, how to fix it); `None` when it
+/// holds rules files. The config reports it at the `rules` setting that names the directory.
+pub fn rules_dir_problem(dir: &Path) -> Option<(String, String)> {
+    let fix = "set the account's `rules` to a directory of *.toml rules files";
+    match std::fs::metadata(dir) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Some((
+                format!("the rules directory {} does not exist", dir.display()),
+                format!(
+                    "create it (`mkdir -p {}`) and add rules files, or {fix}",
+                    dir.display()
+                ),
+            ));
+        }
+        Err(err) => {
+            return Some((
+                format!("cannot read the rules directory {}: {err}", dir.display()),
+                format!("check its permissions, or {fix}"),
+            ));
+        }
+        Ok(meta) if !meta.is_dir() => {
+            return Some((
+                format!(
+                    "{} is a file, not a directory of rules files",
+                    dir.display()
+                ),
+                format!("{fix}, e.g. its parent directory"),
+            ));
+        }
+        Ok(_) => {}
+    }
+    let has_rules = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .any(|e| {
+            let p = e.path();
+            p.extension().is_some_and(|e| e == RULE_FILE_EXTENSION) && p.is_file()
+        });
+    (!has_rules).then(|| {
+        (
+            format!("no *.toml rules files in {}", dir.display()),
+            "add a file such as 10-noise.toml with [[rule]] tables (see docs/rules.md)".into(),
+        )
+    })
+}
+
 /// Loads every `*.toml` of `dir` in file-name order. `assistants` are the account's ids.
 pub fn load_rules_dir(dir: &Path, assistants: &[&str]) -> (Vec<Rule>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
@@ -78,14 +124,13 @@ pub fn load_rules_dir(dir: &Path, assistants: &[&str]) -> (Vec<Rule>, Vec<Diagno
 
     let mut rules: Vec<Rule> = Vec::new();
     for path in files {
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) => {
-                diagnostics.push(file_error(&path, format!("cannot read: {err}"), None));
+        let source = match read_rules_file(&path) {
+            Ok(source) => source,
+            Err(diagnostic) => {
+                diagnostics.push(*diagnostic);
                 continue;
             }
         };
-        let source = SourceFile::new(path, text);
         let (file_rules, file_diags) = parse_rules(&source, assistants);
         diagnostics.extend(file_diags);
         for rule in file_rules {
@@ -107,6 +152,37 @@ pub fn load_rules_dir(dir: &Path, assistants: &[&str]) -> (Vec<Rule>, Vec<Diagno
         }
     }
     (rules, diagnostics)
+}
+
+/// A rules file's text; a file that is not UTF-8 is reported at its first bad byte.
+fn read_rules_file(path: &Path) -> Result<SourceFile, Box<Diagnostic>> {
+    let bytes = std::fs::read(path).map_err(|err| {
+        let help = "check that the file exists and that delega's user may read it";
+        Box::new(file_error(
+            path,
+            format!("cannot read: {err}"),
+            Some(help.into()),
+        ))
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(SourceFile::new(path, text)),
+        Err(err) => {
+            let good = err.utf8_error().valid_up_to();
+            let bytes = err.into_bytes();
+            let prefix = String::from_utf8_lossy(&bytes[..good]).into_owned();
+            let at = prefix.len();
+            let source = SourceFile::new(path, prefix);
+            Err(Box::new(source.diagnostic(
+                crate::diagnostic::Severity::Error,
+                at..at,
+                format!("not UTF-8 text (byte 0x{:02x})", bytes[good]),
+                Some(format!(
+                    "save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 {0} > {0}.new` and rename it",
+                    path.display()
+                )),
+            )))
+        }
+    }
 }
 
 /// Parses one rules file. Rules with errors are left out; every error is reported.
@@ -294,7 +370,13 @@ fn condition(v: &Value<'_, '_>) -> Option<Condition> {
     let mut conditions = conditions(&t);
     match conditions.len() {
         0 => {
-            t.reader().error(v.span(), "empty condition", None);
+            t.reader().error(
+                v.span(),
+                "empty condition",
+                Some(
+                    "give a condition, e.g. `{ subject = \"invoice\" }` (see docs/rules.md)".into(),
+                ),
+            );
             None
         }
         1 => conditions.pop(),
@@ -353,8 +435,11 @@ fn conditions(t: &Table<'_, '_>) -> Vec<Condition> {
             let list: Vec<_> = items.iter().filter_map(condition).collect();
             if items.is_empty() {
                 let span = t.get(key).map(|v| v.span()).unwrap_or_default();
-                t.reader()
-                    .error(span, format!("`{key}` needs at least one condition"), None);
+                t.reader().error(
+                    span,
+                    format!("`{key}` needs at least one condition"),
+                    Some(format!("write `{key} = [ {{ subject = \"...\" }}, ... ]`")),
+                );
             } else if list.len() == items.len() {
                 out.push(make(list));
             }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-pub use load::{RULE_FILE_EXTENSION, load_rules_dir, parse_rules};
+pub use load::{RULE_FILE_EXTENSION, load_rules_dir, parse_rules, rules_dir_problem};
 pub use matcher::{AddressMatcher, Condition, TextMatcher};
 
 use crate::message::Message;

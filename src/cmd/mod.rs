@@ -13,6 +13,7 @@ mod run;
 use std::process::ExitCode;
 
 use delega::config::{self, Config, ConfigError, Loaded};
+use delega::diagnostic::file_error;
 
 pub(crate) use docs::{completions, manpages};
 pub(crate) use offline::{check, explain};
@@ -65,9 +66,15 @@ pub(crate) fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
             );
             Err(ExitCode::from(EXIT_INVALID_CONFIG))
         }
-        Err(err @ ConfigError::Read { .. }) => {
-            eprintln!("error: {err}");
-            eprintln!("  help: pass the config with --config FILE (or DELEGA_CONFIG)");
+        Err(ConfigError::Read { path, source }) => {
+            let help = if source.kind() == std::io::ErrorKind::NotFound {
+                "pass the config with --config FILE (or DELEGA_CONFIG); deploy/delega.toml \
+                 is a commented example to start from"
+            } else {
+                "check that the user delega runs as may read it"
+            };
+            let message = format!("cannot read the config: {source}");
+            eprintln!("{}", file_error(&path, message, Some(help.into())));
             Err(ExitCode::from(EXIT_INVALID_CONFIG))
         }
     }

@@ -4,15 +4,50 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use delega::classify::Category;
+use delega::diagnostic::Diagnostic;
 use delega::message::Message;
 
 use super::{load, select_accounts};
+
+/// How long `check` lets a password command run.
+const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub(crate) fn check(path: &std::path::Path) -> ExitCode {
     let loaded = match load(path) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    // Each password command runs once, so that a failing one is found now, not at the
+    // first login; its output is never printed.
+    let failed: Vec<_> = loaded
+        .commands
+        .iter()
+        .filter_map(|setting| {
+            let err = delega::config::try_command(&setting.command, COMMAND_TIMEOUT).err()?;
+            Some(Diagnostic {
+                message: format!("{err:#}"),
+                help: Some(
+                    "run the command by hand as the user delega runs as: it must print the \
+                     password on its first line and exit 0"
+                        .into(),
+                ),
+                ..setting.at.clone()
+            })
+        })
+        .collect();
+    if !failed.is_empty() {
+        for diagnostic in &failed {
+            eprintln!("{diagnostic}");
+        }
+        let n = failed.len();
+        eprintln!(
+            "\n{n} error{} in {}: delega cannot log in until {} fixed",
+            if n == 1 { "" } else { "s" },
+            path.display(),
+            if n == 1 { "it is" } else { "they are" }
+        );
+        return ExitCode::from(super::EXIT_INVALID_CONFIG);
+    }
     let config = &loaded.config;
     println!("{}: OK", path.display());
     for account in &config.accounts {

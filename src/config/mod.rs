@@ -12,7 +12,7 @@ mod secret;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use secret::{Password, Secret};
+pub use secret::{Password, Secret, try_command};
 
 use crate::classify::RuleSet;
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, file_error};
@@ -27,6 +27,18 @@ pub struct Loaded {
     pub config: Config,
     /// Problems that do not stop delega (shown by `delega check`).
     pub warnings: Vec<Diagnostic>,
+    /// Every `password_command`, where it is written (for `delega check` to try).
+    pub commands: Vec<CommandSetting>,
+}
+
+/// A `password_command` as written in the config: `delega check` runs each once, and
+/// reports a failing one at this place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSetting {
+    /// The config file, line and column of the command's value (message and help empty).
+    pub at: Diagnostic,
+    /// The shell command.
+    pub command: String,
 }
 
 /// The whole validated configuration.
@@ -233,6 +245,7 @@ pub fn parse_config(source: &SourceFile) -> Result<Loaded, ConfigError> {
         Some(config) if !all.has_errors() => Ok(Loaded {
             config,
             warnings: all.0,
+            commands: read::commands(source),
         }),
         _ => {
             let mut all = all;

@@ -16,7 +16,7 @@ use super::{
     Account, Assistant, Config, Digest, Folders, Forwarding, Language, LogFormat, Secret, Security,
     Server, Smtp,
 };
-use crate::classify::{Category, Rule, RuleSet, load_rules_dir};
+use crate::classify::{Category, Rule, RuleSet, load_rules_dir, rules_dir_problem};
 use crate::diagnostic::{Diagnostic, SourceFile, did_you_mean};
 use crate::tomlread::{Reader, Table};
 
@@ -68,6 +68,41 @@ pub fn config(source: &SourceFile) -> (Option<Config>, Vec<Diagnostic>) {
     let mut diagnostics = reader.into_diagnostics();
     diagnostics.extend(rules.diagnostics);
     (config, diagnostics)
+}
+
+/// Where each `password_command` is written: in `[smtp]` and in each account's `imap`.
+pub fn commands(source: &SourceFile) -> Vec<super::CommandSetting> {
+    let reader = Reader::new(source);
+    let Some(doc) = reader.parse() else {
+        return Vec::new();
+    };
+    let root = reader.root(&doc);
+    let mut servers: Vec<Table<'_, '_>> = root
+        .get("smtp")
+        .and_then(|v| v.table())
+        .into_iter()
+        .collect();
+    for account in root
+        .get("account")
+        .and_then(|v| v.array())
+        .unwrap_or_default()
+    {
+        if let Some(imap) = account
+            .table()
+            .and_then(|a| a.get("imap"))
+            .and_then(|v| v.table())
+        {
+            servers.push(imap);
+        }
+    }
+    servers
+        .iter()
+        .filter_map(|t| t.str("password_command"))
+        .map(|cmd| super::CommandSetting {
+            at: source.diagnostic(crate::diagnostic::Severity::Error, cmd.span(), "", None),
+            command: cmd.into_inner(),
+        })
+        .collect()
 }
 
 /// The rules directories read so far. Accounts naming the same directory with the same
@@ -216,7 +251,22 @@ fn server(t: &Table<'_, '_>, base: &Path, what: &str, ports: [u16; 3]) -> Option
             ],
         ),
     };
-    let port = match t.uint("port") {
+    let written_port = t.get("port");
+    let port = match written_port.filter(|p| !p.is_str()).and_then(|p| p.uint()) {
+        None if written_port.is_some() => {
+            if let Some(word) = written_port.and_then(|p| p.str()) {
+                reader.error(
+                    word.span(),
+                    format!("`port` is a number, not `{}`", word.get_ref()),
+                    Some(format!(
+                        "write the port number without quotes ({} with tls, {} with starttls), \
+                         or leave `port` out for the default of `security`",
+                        ports[0], ports[1]
+                    )),
+                );
+            }
+            None
+        }
         None => security.map(|s| match s {
             Security::Tls => ports[0],
             Security::StartTls => ports[1],
@@ -497,11 +547,21 @@ fn account(t: &Table<'_, '_>, base: &Path, rules_read: &mut RulesRead) -> Option
         Some(m) => choice(t, &m, &[("act", false), ("observe", true)]),
     };
 
-    let rules_dir = t
+    let rules_setting = t
         .required("rules", "this [[account]]", "rules = \"rules/giulia\"")
-        .and_then(|v| v.str())
-        .map(|r| base.join(r.get_ref()));
-    let rules = rules_dir.as_ref().map(|dir| rules_read.load(dir, &ids));
+        .and_then(|v| v.str());
+    let rules_dir = rules_setting.as_ref().map(|r| base.join(r.get_ref()));
+    // A missing or empty directory is the setting's mistake: reported where it is written.
+    let rules =
+        rules_setting
+            .zip(rules_dir.as_ref())
+            .and_then(|(at, dir)| match rules_dir_problem(dir) {
+                Some((message, help)) => {
+                    reader.error(at.span(), message, Some(help));
+                    None
+                }
+                None => Some(rules_read.load(dir, &ids)),
+            });
 
     let folders = folders(t);
     let digest = t
@@ -678,7 +738,11 @@ fn digest(d: &Table<'_, '_>) -> Option<Digest> {
     };
     let hourly_value = d.number("hourly_value").and_then(|v| {
         if *v.get_ref() < 0.0 {
-            reader.error(v.span(), "a negative hourly value", None);
+            reader.error(
+                v.span(),
+                "a negative hourly value",
+                Some("write the value of one hour of your time, e.g. `120`".into()),
+            );
             None
         } else {
             Some(v.into_inner())
