@@ -16,9 +16,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::config::{self, Account, Config};
+use crate::config::{self, Account, Config, Folders};
 use crate::digest::{self, Outcome};
-use crate::imap::{self, Mailboxes, Wake};
+use crate::imap::{self, FilingMode, Mailboxes, Wake};
 use crate::outbox::Mailer;
 use crate::state::State;
 use crate::systemd::{Health, Notifier, watchdog_interval};
@@ -264,11 +264,33 @@ async fn session(
     let account: &Account = t.account;
     let session = imap::connect(&account.imap).await?;
     let mut boxes = Mailboxes::new(session).await?;
-    if !(opts.observe || account.observe) {
-        boxes.ensure_folder(&account.folders.noise).await?;
-        boxes.ensure_folder(&account.folders.delegated).await?;
-    }
-    info!(idle = boxes.has_idle, r#move = boxes.has_move, "connected");
+    let resolved;
+    let resolved_triage;
+    let t = if opts.observe || account.observe {
+        t
+    } else {
+        let folders = Folders {
+            noise: boxes.ensure_folder(&account.folders.noise).await?,
+            delegated: boxes.ensure_folder(&account.folders.delegated).await?,
+        };
+        report_filing_mode(&boxes, state, account)?;
+        if folders == account.folders {
+            t
+        } else {
+            info!(noise = %folders.noise, delegated = %folders.delegated, "folders in the server's namespace");
+            resolved = Account {
+                folders,
+                ..account.clone()
+            };
+            resolved_triage = Triage {
+                account: &resolved,
+                ..*t
+            };
+            &resolved_triage
+        }
+    };
+    let account: &Account = t.account;
+    info!(idle = boxes.server.has_idle, filing = ?boxes.server.filing, "connected");
     health.tried(true);
     let mut total = PassReport::default();
     loop {
@@ -322,6 +344,23 @@ async fn session(
     let _ = tokio::time::timeout(Duration::from_secs(3), boxes.session.logout()).await;
     Ok(total)
 }
+
+/// Says once per connection, in the log and the digest's problems, that this server makes
+/// delega leave the originals of what it files in the Inbox.
+fn report_filing_mode(boxes: &Mailboxes, state: &State, account: &Account) -> anyhow::Result<()> {
+    if boxes.server.filing == FilingMode::CopyOnly {
+        warn!(
+            "this server has neither MOVE nor UIDPLUS: filed messages are copied to their \
+             folder and the originals stay in the Inbox (a plain EXPUNGE could remove messages \
+             the user marked deleted)"
+        );
+        state.record_event(&account.name, "server", COPY_ONLY, now())?;
+    }
+    Ok(())
+}
+
+/// The `server` event detail for [`FilingMode::CopyOnly`] (worded in the digest's language).
+pub const COPY_ONLY: &str = "copy-only";
 
 /// True when the Inbox has mail above the cursor (it came in while a pass was running).
 async fn arrived_during_pass(

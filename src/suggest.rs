@@ -117,13 +117,26 @@ pub fn suggest(
 }
 
 fn target_category(account: &Account, mailbox: &str) -> Category {
-    if mailbox == account.folders.noise {
+    if same_folder(&account.folders.noise, mailbox) {
         Category::Noise
-    } else if mailbox == account.folders.delegated {
+    } else if same_folder(&account.folders.delegated, mailbox) {
         Category::Delegable
     } else {
         Category::Strategic
     }
+}
+
+/// True when `mailbox`, a server's folder name, is the configured folder `configured` as
+/// `imap::namespace::resolve` places it on some server (an `INBOX.` prefix, `.` levels).
+fn same_folder(configured: &str, mailbox: &str) -> bool {
+    let plain = |name: &str| {
+        let name = match name.get(..6) {
+            Some(head) if head.eq_ignore_ascii_case("INBOX.") => &name[6..],
+            _ => name,
+        };
+        name.replace('.', "/")
+    };
+    mailbox == configured || plain(mailbox) == plain(configured)
 }
 
 /// The stable part of a List-Id: the `<id>` when there is one.

@@ -10,4 +10,5 @@ mod digest;
 mod docs;
 mod harness;
 mod lifecycle;
+mod shapes;
 mod triage;

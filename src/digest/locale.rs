@@ -146,6 +146,24 @@ impl Words {
         )
     }
 
+    /// Noise only copied to its folder, the originals left in the Inbox.
+    pub(super) fn copied(self, n: u64) -> String {
+        let count = self.integer(n);
+        match self.0 {
+            Language::It => format!(
+                "{count} {} nella cartella del rumore ma {} ancora nella posta in arrivo: \
+                 questo server non sa spostare i messaggi.",
+                plural(n, "copiato", "copiati"),
+                plural(n, "resta", "restano"),
+            ),
+            Language::En => format!(
+                "{count} {} copied to the noise folder but also still in your Inbox: this \
+                 server cannot move messages.",
+                plural(n, "was", "were"),
+            ),
+        }
+    }
+
     pub(super) fn time_given_back(self) -> &'static str {
         self.pick("Tempo restituito", "Time given back")
     }
@@ -390,6 +408,16 @@ impl Words {
         {
             return format!("{}: {}", &detail[..=at], self.hand_kept(&hand));
         }
+        if kind == "server" && detail == crate::daemon::COPY_ONLY {
+            return self
+                .pick(
+                    "non ha né MOVE né UIDPLUS: delega copia i messaggi nelle cartelle e \
+                     lascia gli originali nella posta in arrivo",
+                    "it has neither MOVE nor UIDPLUS: delega copies messages to their folders \
+                     and leaves the originals in the Inbox",
+                )
+                .to_string();
+        }
         self.send_error(detail)
     }
 
@@ -404,6 +432,8 @@ impl Words {
                 "hand delegation not forwarded",
             ),
             "digest" => self.pick("invio del riepilogo", "sending the digest"),
+            "server" => self.pick("server di posta", "mail server"),
+            "attention" => self.pick("da sistemare", "needs attention"),
             other => return other.to_string(),
         }
         .to_string()

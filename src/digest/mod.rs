@@ -74,8 +74,11 @@ pub struct Totals {
     pub strategic: u64,
     /// Delegable or noise, decided by observe-only rules: nothing was done.
     pub observed: u64,
-    /// Filed as noise.
+    /// Filed as noise (moved out of the Inbox).
     pub filed: u64,
+    /// Noise copied to its folder, the original left in the Inbox (a server that cannot
+    /// move mail safely).
+    pub copied: u64,
     /// Distinct sources (list or sender) of the noise filed.
     pub noise_sources: u64,
     /// Distinct problems (kind and detail).

@@ -189,6 +189,10 @@ pub(super) fn noise_section(
         .collect();
     Section {
         key: "noise",
+        paragraphs: (totals.copied > 0)
+            .then(|| w.copied(totals.copied))
+            .into_iter()
+            .collect(),
         groups: one_group(items, more),
         empty: Some(empty.to_string()),
         numeric_lead: true,

@@ -1,8 +1,9 @@
 //! Reading and filing messages in a selected mailbox.
 //!
 //! Fetches use `BODY.PEEK[]` so nothing is marked seen, and come in batches bounded by count
-//! and bytes so memory stays flat however long the backlog. Filing is `UID MOVE` where the
-//! server has it, else `UID COPY` + `\Deleted` + `UID EXPUNGE` of exactly those UIDs.
+//! and bytes so memory stays flat however long the backlog. How to file is decided once at
+//! login ([`FilingMode`]): `UID MOVE` where the server has it, else `UID COPY` + `\Deleted` +
+//! `UID EXPUNGE` of exactly those UIDs (UIDPLUS), else `UID COPY` alone, the original left.
 
 use std::collections::HashSet;
 
@@ -10,6 +11,31 @@ use anyhow::Context;
 use futures::{Stream, TryStreamExt};
 
 use super::Session;
+use super::namespace::{self, Hierarchy};
+
+/// How this server lets delega file a message out of the Inbox, decided at login from its
+/// capabilities, before any action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilingMode {
+    /// `UID MOVE` (RFC 6851).
+    Move,
+    /// `UID COPY`, `\Deleted`, `UID EXPUNGE` of exactly the copied UIDs (RFC 4315 UIDPLUS).
+    CopyExpunge,
+    /// Neither: a plain EXPUNGE would also remove messages the user marked `\Deleted`, so
+    /// delega only copies, and the original stays in the Inbox (reported as such).
+    CopyOnly,
+}
+
+impl FilingMode {
+    /// The mode a server announcing these capabilities allows.
+    pub fn from_capabilities(has_move: bool, has_uidplus: bool) -> FilingMode {
+        match (has_move, has_uidplus) {
+            (true, _) => FilingMode::Move,
+            (false, true) => FilingMode::CopyExpunge,
+            (false, false) => FilingMode::CopyOnly,
+        }
+    }
+}
 
 /// What SELECT told about the mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,33 +95,58 @@ const BATCH_COUNT: usize = 2000;
 /// Bytes per fetch batch (a single larger message is fetched alone).
 const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 
+/// What the server said it can do, read once at login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// How messages are filed.
+    pub filing: FilingMode,
+    /// The server has IDLE (RFC 2177).
+    pub has_idle: bool,
+    /// The server has NAMESPACE (RFC 2342).
+    pub has_namespace: bool,
+    /// The personal namespace and delimiter configured folder names are resolved in.
+    pub hierarchy: Hierarchy,
+}
+
 /// Operations on the selected mailbox of a session, knowing the server's capabilities.
 pub struct Mailboxes {
     /// The session.
     pub session: Session,
-    /// The server has MOVE (RFC 6851).
-    pub has_move: bool,
-    /// The server has UIDPLUS (RFC 4315), needed for a safe COPY-based move.
-    pub has_uidplus: bool,
-    /// The server has IDLE (RFC 2177).
-    pub has_idle: bool,
+    /// What the server can do.
+    pub server: ServerInfo,
+    /// The selected mailbox keeps delega's keyword (its PERMANENTFLAGS has `\*` or it).
+    pub keywords: bool,
 }
 
 impl Mailboxes {
-    /// Wraps a logged-in session, asking the server what it can do.
+    /// Wraps a logged-in session, asking the server what it can do and where its folders are.
     pub async fn new(mut session: Session) -> anyhow::Result<Self> {
         let caps = session.capabilities().await.context("CAPABILITY")?;
-        let (has_move, has_uidplus, has_idle) = (
+        let (has_move, has_uidplus, has_idle, has_namespace) = (
             caps.has_str("MOVE"),
             caps.has_str("UIDPLUS"),
             caps.has_str("IDLE"),
+            caps.has_str("NAMESPACE"),
         );
         drop(caps);
+        while session.unsolicited_responses.try_recv().is_ok() {}
+        let mut hierarchy = match has_namespace {
+            true => namespace::namespace(&mut session).await?,
+            false => None,
+        }
+        .unwrap_or_default();
+        if hierarchy.delimiter.is_none() {
+            hierarchy.delimiter = root_delimiter(&mut session).await?;
+        }
         let mut me = Self {
             session,
-            has_move,
-            has_uidplus,
-            has_idle,
+            server: ServerInfo {
+                filing: FilingMode::from_capabilities(has_move, has_uidplus),
+                has_idle,
+                has_namespace,
+                hierarchy,
+            },
+            keywords: true,
         };
         me.drain();
         Ok(me)
@@ -115,6 +166,7 @@ impl Mailboxes {
             .await
             .with_context(|| format!("cannot select {mailbox}"))?;
         self.drain();
+        self.keywords = keeps_keywords(&m.permanent_flags);
         Ok(MailboxInfo {
             uidvalidity: m.uid_validity.context("the server gave no UIDVALIDITY")?,
             uidnext: m.uid_next.unwrap_or(1),
@@ -226,8 +278,10 @@ impl Mailboxes {
     }
 
     /// Adds a keyword to messages (`+FLAGS.SILENT`: \Seen and the rest are untouched).
+    /// Where the mailbox cannot keep keywords nothing is stored (and nothing retried): delega
+    /// then knows its own mail by Message-ID alone.
     pub async fn add_keyword(&mut self, uids: &[u32], keyword: &str) -> anyhow::Result<()> {
-        if uids.is_empty() {
+        if uids.is_empty() || !self.keywords {
             return Ok(());
         }
         self.session
@@ -241,48 +295,70 @@ impl Mailboxes {
         Ok(())
     }
 
-    /// Moves messages to `folder`.
+    /// Files messages in `folder` as the server allows ([`FilingMode`]): with `CopyOnly` the
+    /// originals stay where they are.
     pub async fn move_to(&mut self, uids: &[u32], folder: &str) -> anyhow::Result<()> {
         if uids.is_empty() {
             return Ok(());
         }
         let set = uid_set(uids);
-        if self.has_move {
-            self.session
+        match self.server.filing {
+            FilingMode::Move => self
+                .session
                 .uid_mv(&set, folder)
                 .await
-                .with_context(|| format!("UID MOVE to {folder}"))?;
-        } else {
-            anyhow::ensure!(
-                self.has_uidplus,
-                "the server has neither MOVE nor UIDPLUS: delega cannot file mail without \
-                 risking to expunge messages it did not copy"
-            );
-            self.session
+                .with_context(|| format!("UID MOVE to {folder}"))?,
+            FilingMode::CopyOnly => self
+                .session
                 .uid_copy(&set, folder)
                 .await
-                .with_context(|| format!("UID COPY to {folder}"))?;
-            self.session
-                .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
-                .await
-                .context("UID STORE \\Deleted")?
-                .try_collect::<Vec<_>>()
-                .await
-                .context("UID STORE \\Deleted")?;
-            self.session
-                .uid_expunge(&set)
-                .await
-                .context("UID EXPUNGE")?
-                .try_collect::<Vec<_>>()
-                .await
-                .context("UID EXPUNGE")?;
+                .with_context(|| format!("UID COPY to {folder}"))?,
+            FilingMode::CopyExpunge => {
+                self.session
+                    .uid_copy(&set, folder)
+                    .await
+                    .with_context(|| format!("UID COPY to {folder}"))?;
+                self.session
+                    .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                    .await
+                    .context("UID STORE \\Deleted")?
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .context("UID STORE \\Deleted")?;
+                self.session
+                    .uid_expunge(&set)
+                    .await
+                    .context("UID EXPUNGE")?
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .context("UID EXPUNGE")?;
+            }
         }
         self.drain();
         Ok(())
     }
 
-    /// Creates `folder` unless it exists.
-    pub async fn ensure_folder(&mut self, folder: &str) -> anyhow::Result<()> {
+    /// The server's name for the configured folder `configured` (see [`namespace::resolve`]),
+    /// created unless LIST finds it. A refused CREATE is a [`FolderRefused`]: it will not
+    /// fix itself.
+    pub async fn ensure_folder(&mut self, configured: &str) -> anyhow::Result<String> {
+        let folder = namespace::resolve(configured, &self.server.hierarchy);
+        if !self.folder_exists(&folder).await?
+            && let Err(err) = self.session.create(&folder).await
+        {
+            self.drain();
+            return Err(FolderRefused {
+                folder,
+                reason: server_text(&err),
+            }
+            .into());
+        }
+        self.drain();
+        Ok(folder)
+    }
+
+    /// Whether LIST finds `folder`.
+    pub async fn folder_exists(&mut self, folder: &str) -> anyhow::Result<bool> {
         let existing: Vec<_> = self
             .session
             .list(None, Some(folder))
@@ -291,17 +367,62 @@ impl Mailboxes {
             .try_collect()
             .await
             .context("LIST")?;
-        let exists = existing.iter().any(|n| n.name() == folder);
+        let exists = existing.iter().any(|n| {
+            n.name() == folder
+                || (n.name().eq_ignore_ascii_case("INBOX") && folder.eq_ignore_ascii_case("INBOX"))
+        });
         drop(existing);
-        if !exists {
-            self.session
-                .create(folder)
-                .await
-                .with_context(|| format!("cannot create folder {folder}"))?;
-        }
         self.drain();
-        Ok(())
+        Ok(exists)
     }
+}
+
+/// A folder the server refused to create: it will not fix itself (a wrong name, no rights,
+/// a quota), so the account needs attention rather than a quick retry.
+#[derive(Debug, thiserror::Error)]
+#[error("the server refused to create the folder {folder}: {reason}")]
+pub struct FolderRefused {
+    /// The server's name for the folder.
+    pub folder: String,
+    /// What the server said.
+    pub reason: String,
+}
+
+/// What a server said when it refused a command, without the library's debug text.
+pub fn server_text(err: &async_imap::error::Error) -> String {
+    use async_imap::error::Error;
+    match err {
+        Error::No(text) | Error::Bad(text) => text.trim().to_string(),
+        Error::Io(io) => format!("connection error: {io}"),
+        Error::ConnectionLost => "the connection was lost".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The delimiter of the root of the hierarchy (`LIST "" ""`), for a server without NAMESPACE.
+async fn root_delimiter(session: &mut Session) -> anyhow::Result<Option<char>> {
+    let names: Vec<_> = session
+        .list(Some(""), Some(""))
+        .await
+        .context("LIST")?
+        .try_collect()
+        .await
+        .context("LIST")?;
+    Ok(names
+        .iter()
+        .find_map(|n| n.delimiter().and_then(|d| d.chars().next())))
+}
+
+/// True when a mailbox with these PERMANENTFLAGS keeps delega's keyword. A server that
+/// lists none is taken at its word of RFC 3501 (all flags can be changed permanently).
+fn keeps_keywords(permanent: &[async_imap::types::Flag<'_>]) -> bool {
+    use async_imap::types::Flag;
+    permanent.is_empty()
+        || permanent.iter().any(|f| match f {
+            Flag::MayCreate => true,
+            Flag::Custom(name) => name.eq_ignore_ascii_case(super::KEYWORD),
+            _ => false,
+        })
 }
 
 /// A flag as IMAP spells it: `\Seen`, `$delega`.

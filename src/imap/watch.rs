@@ -32,7 +32,7 @@ pub async fn wait_for_mail(
     limit: Duration,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(Mailboxes, Wake)> {
-    if !boxes.has_idle {
+    if !boxes.server.has_idle {
         let wake = tokio::select! {
             () = tokio::time::sleep(poll.min(limit)) => Wake::Check,
             () = shutdown.cancelled() => Wake::Shutdown,
@@ -41,9 +41,8 @@ pub async fn wait_for_mail(
     }
     let Mailboxes {
         session,
-        has_move,
-        has_uidplus,
-        has_idle,
+        server,
+        keywords,
     } = boxes;
     let mut handle = session.idle();
     handle.init().await.context("IDLE")?;
@@ -69,9 +68,8 @@ pub async fn wait_for_mail(
     let session = handle.done().await.context("leaving IDLE")?;
     boxes = Mailboxes {
         session,
-        has_move,
-        has_uidplus,
-        has_idle,
+        server,
+        keywords,
     };
     boxes.drain();
     let wake = match response {

@@ -17,7 +17,10 @@ use crate::digest::{Forwards, Handled, Limits, NoiseSource, Problem, Report, Tot
 const STRATEGIC: &str = "category NOT IN ('delegable', 'noise')";
 const DELEGATED: &str = "(category = 'delegable' AND NOT observe)";
 const OBSERVED: &str = "(category IN ('delegable', 'noise') AND observe)";
-const FILED: &str = "(category = 'noise' AND NOT observe)";
+/// Filed means out of the Inbox: a row still pending, or only copied, is not.
+const FILED: &str = "(category = 'noise' AND NOT observe AND status = 'done')";
+/// Noise copied to its folder on a server that cannot move: the original is in the Inbox.
+const COPIED: &str = "(category = 'noise' AND NOT observe AND status = 'copied')";
 /// A forward refused for good: its row failed, or its outbox row did.
 const FAILED: &str = "(status = 'failed' OR EXISTS (SELECT 1 FROM outbox o
     WHERE o.ledger_id = ledger.id AND o.state = 'failed'))";
@@ -53,7 +56,7 @@ impl State {
         let mut totals = self.conn.query_row(
             &format!(
                 "SELECT COUNT(*), COALESCE(SUM({STRATEGIC}), 0), COALESCE(SUM({OBSERVED}), 0),
-                    COALESCE(SUM({FILED}), 0)
+                    COALESCE(SUM({FILED}), 0), COALESCE(SUM({COPIED}), 0)
                  FROM ledger WHERE {PERIOD}"
             ),
             period,
@@ -63,6 +66,7 @@ impl State {
                     strategic: r.get(1)?,
                     observed: r.get(2)?,
                     filed: r.get(3)?,
+                    copied: r.get(4)?,
                     ..Totals::default()
                 })
             },
@@ -434,6 +438,7 @@ mod tests {
                 strategic: 2_500,
                 observed: 2_500,
                 filed: 2_500,
+                copied: 0,
                 noise_sources: 30,
                 problems: 30,
             }

@@ -169,6 +169,9 @@ pub enum Status {
     Done,
     /// The action could not be done (see `detail`); the message stays in the Inbox.
     Failed,
+    /// Filed as a copy on a server that cannot move mail safely: the copy is in the folder,
+    /// the original stays in the Inbox.
+    Copied,
 }
 
 impl Status {
@@ -177,6 +180,7 @@ impl Status {
             Status::Pending => "pending",
             Status::Done => "done",
             Status::Failed => "failed",
+            Status::Copied => "copied",
         }
     }
 
@@ -184,6 +188,7 @@ impl Status {
         match s {
             "done" => Status::Done,
             "failed" => Status::Failed,
+            "copied" => Status::Copied,
             _ => Status::Pending,
         }
     }

@@ -13,7 +13,7 @@ use std::time::Instant;
 use tracing::debug;
 
 use crate::config::Account;
-use crate::imap::{KEYWORD, Mailboxes};
+use crate::imap::{FilingMode, KEYWORD, Mailboxes};
 use crate::state::{Cursor, State, Status};
 
 /// How many decisions a pass gathers before it files them. Each flush costs Dovecot a
@@ -83,7 +83,12 @@ impl Filing {
             uids.sort_unstable();
             boxes.move_to(&uids, &folder).await?;
             moved += uids.len();
-            outcomes.extend(items.into_iter().map(|(id, _)| (id, Status::Done, None)));
+            // Only a real move takes the message out of the Inbox.
+            let status = match boxes.server.filing {
+                FilingMode::CopyOnly => Status::Copied,
+                FilingMode::Move | FilingMode::CopyExpunge => Status::Done,
+            };
+            outcomes.extend(items.into_iter().map(|(id, _)| (id, status, None)));
         }
         let filed = started.elapsed();
         if outcomes.is_empty() && cursor.is_none() {

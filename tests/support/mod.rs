@@ -22,6 +22,31 @@ use tempfile::TempDir;
 /// later run can tell which ones were left behind by a binary that has exited.
 const DIR_PREFIX: &str = "delega-mailsystem-";
 
+/// The server shapes `scripts/mailsystem start --shape` offers besides Dovecot's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Personal namespace `INBOX.` with separator `.` (Cyrus, Courier, many hosting providers).
+    InboxPrefix,
+    /// No MOVE announced; UIDPLUS kept.
+    NoMove,
+    /// Neither MOVE nor UIDPLUS announced.
+    NoMoveNoUidplus,
+    /// A self-signed CA:TRUE certificate, which [`MailSystem::ca_file`] is.
+    SelfSigned,
+}
+
+impl Shape {
+    /// The script's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::InboxPrefix => "inbox-prefix",
+            Shape::NoMove => "no-move",
+            Shape::NoMoveNoUidplus => "no-move-no-uidplus",
+            Shape::SelfSigned => "selfsigned",
+        }
+    }
+}
+
 /// One running Dovecot + Postfix pair, and the settings `scripts/mailsystem` chose for it.
 #[derive(Debug)]
 pub struct MailSystem {
@@ -42,7 +67,20 @@ impl MailSystem {
         SHARED.get_or_init(|| {
             sweep_leftovers();
             let dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}", std::process::id()));
-            MailSystem::start_in(dir, None)
+            MailSystem::start_in(dir, None, &[])
+        })
+    }
+
+    /// The instance of `shape` shared by every test of this binary run, started on first use
+    /// (see [`Self::shared`]): Dovecot configured like another server people have.
+    pub fn shaped(shape: Shape) -> &'static MailSystem {
+        static SHAPED: [OnceLock<MailSystem>; 4] = [const { OnceLock::new() }; 4];
+        SHAPED[shape as usize].get_or_init(|| {
+            sweep_leftovers();
+            let name = shape.name();
+            let dir =
+                std::env::temp_dir().join(format!("{DIR_PREFIX}{}-{name}", std::process::id()));
+            MailSystem::start_in(dir, None, &["--shape", name])
         })
     }
 
@@ -55,14 +93,16 @@ impl MailSystem {
             .tempdir()
             .expect("a temporary directory can be created");
         let dir = tempdir.path().to_owned();
-        MailSystem::start_in(dir, Some(tempdir))
+        MailSystem::start_in(dir, Some(tempdir), &[])
     }
 
     /// Starts the servers in `dir`. The script's reaper watches this process, so the servers
     /// stop when the test binary exits, even if it panics or is killed.
-    fn start_in(dir: PathBuf, tempdir: Option<TempDir>) -> MailSystem {
+    fn start_in(dir: PathBuf, tempdir: Option<TempDir>, extra: &[&str]) -> MailSystem {
         let pid = std::process::id().to_string();
-        run_script(&["start", path_str(&dir), "--watch-pid", &pid]);
+        let mut args = vec!["start", path_str(&dir), "--watch-pid", &pid];
+        args.extend_from_slice(extra);
+        run_script(&args);
         let env_file = dir.join("env");
         let text = std::fs::read_to_string(&env_file)
             .unwrap_or_else(|err| panic!("reading {}: {err}", env_file.display()));

@@ -1,0 +1,213 @@
+//! The same triage on the servers people have: Dovecot in other shapes (`scripts/mailsystem
+//! --shape`): a personal namespace `INBOX.` with separator `.`, no MOVE, neither MOVE nor
+//! UIDPLUS. Each shape runs
+//! the same checks: every message filed, none lost or marked seen, a message the user flagged
+//! `\Deleted` left alone, a correction respected, and a digest whose counts are the folders'.
+
+use std::path::Path;
+
+use delega::state::{Action, Status};
+
+use crate::support::imap::{Fetched, TestImap};
+use crate::support::office::{Office, SmtpRoute};
+use crate::support::{MailSystem, Shape};
+
+/// The corpus messages (non-empty), in file order.
+fn corpus() -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| std::fs::read(&p).expect("fixture"))
+        .filter(|raw| !raw.is_empty())
+        .collect()
+}
+
+fn has_flag(m: &Fetched, flag: &str) -> bool {
+    m.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
+}
+
+/// A message the entrepreneur has marked `\Deleted` but not expunged: delega must not expunge it.
+const DELETED_BY_USER: &[u8] = b"From: Anna <anna@client.example>\r\n\
+To: giulia@delega.test\r\nSubject: Ci vediamo martedi\r\n\
+Message-ID: <marked-deleted@client.example>\r\nDate: Mon, 16 Nov 2026 09:00:00 +0100\r\n\r\n\
+Giulia, confermo martedi alle 10.\r\n";
+
+/// The folder names the shape's server uses for the default `Noise` and `Delegated`.
+fn folders(shape: Shape) -> (&'static str, &'static str) {
+    match shape {
+        Shape::InboxPrefix => ("INBOX.Noise", "INBOX.Delegated"),
+        _ => ("Noise", "Delegated"),
+    }
+}
+
+/// The counts in the digest's subject line: (need you, delegated, filed).
+fn digest_counts(preview: &str) -> (u64, u64, u64) {
+    let line = preview
+        .lines()
+        .find(|l| l.contains("delega ·"))
+        .unwrap_or_else(|| panic!("no subject line in:\n{preview}"));
+    let number = |word: &str| -> u64 {
+        let at = line
+            .find(word)
+            .unwrap_or_else(|| panic!("{word} in {line}"));
+        let digits: String = line[..at]
+            .trim_end()
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_digit() || *c == ',')
+            .filter(char::is_ascii_digit)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        digits
+            .parse()
+            .unwrap_or_else(|_| panic!("{word} in {line}"))
+    };
+    let need = if line.contains("needs you") {
+        number("needs you")
+    } else {
+        number("need you")
+    };
+    (need, number("delegated"), number("filed"))
+}
+
+async fn triage_on(shape: Shape) -> anyhow::Result<()> {
+    let ms = MailSystem::shaped(shape);
+    let mut office = Office::new(ms);
+    // Implicit TLS on the SMTPS port goes through the same verified TLS as IMAP.
+    office.smtp = SmtpRoute::Smtps(ms.smtps_port());
+    office.write_config();
+    office.run_once_ok(); // first start: from now on
+    let (noise_folder, delegated_folder) = folders(shape);
+    let copy_only = shape == Shape::NoMoveNoUidplus;
+
+    let mut imap = TestImap::login(ms, &office.giulia).await?;
+    imap.append("INBOX", DELETED_BY_USER, &["\\Deleted"])
+        .await?;
+    let corpus = corpus();
+    for raw in &corpus {
+        imap.append("INBOX", raw, &[]).await?;
+    }
+    let out = office.run_once_ok();
+    let total = corpus.len() + 1;
+    assert!(out.contains(&format!("{total} new message(s)")), "{out}");
+
+    let ledger = office.ledger();
+    assert_eq!(ledger.len(), total);
+    let want = if copy_only {
+        Status::Copied
+    } else {
+        Status::Done
+    };
+    let in_folder = |folder: &str| {
+        ledger
+            .iter()
+            .filter(
+                |r| matches!(&r.entry.action, Action::File(f) | Action::Forward(f) if f == folder),
+            )
+            .count()
+    };
+    for row in &ledger {
+        let expected = match row.entry.action {
+            Action::File(_) | Action::Forward(_) => want,
+            _ => Status::Done,
+        };
+        assert_eq!(
+            row.status, expected,
+            "{:?} {}",
+            row.entry.action, row.entry.subject
+        );
+    }
+    let kept = ledger
+        .iter()
+        .filter(|r| matches!(r.entry.action, Action::Keep | Action::Nothing))
+        .count();
+
+    let inbox = imap.fetch_all("INBOX").await?;
+    let noise = imap.fetch_all(noise_folder).await?;
+    let delegated = imap.fetch_all(delegated_folder).await?;
+    assert!(!noise.is_empty() && !delegated.is_empty());
+    assert_eq!(noise.len(), in_folder(noise_folder));
+    assert_eq!(delegated.len(), in_folder(delegated_folder));
+    if copy_only {
+        // Copies filed, every original left where it was.
+        assert_eq!(inbox.len(), total);
+    } else {
+        assert_eq!(inbox.len(), kept);
+        assert_eq!(
+            inbox.len() + noise.len() + delegated.len(),
+            total,
+            "nothing lost"
+        );
+    }
+    let survivor = inbox
+        .iter()
+        .find(|m| m.raw.windows(13).any(|w| w == b"marked-delete"))
+        .expect("the message the user marked \\Deleted is still in the Inbox");
+    assert!(has_flag(survivor, "\\Deleted"));
+    for m in inbox.iter().chain(&noise).chain(&delegated) {
+        assert!(!has_flag(m, "\\Seen"), "marked seen: {:?}", m.flags);
+    }
+    for m in noise.iter().chain(&delegated) {
+        assert!(!has_flag(m, "\\Deleted"), "{:?}", m.flags);
+        assert!(
+            has_flag(m, "$delega"),
+            "filed mail carries delega's keyword"
+        );
+    }
+
+    // The digest counts what is in the folders, and never a copy as filed.
+    let preview = office.command(&["digest", "--preview"]).output()?;
+    let preview = String::from_utf8_lossy(&preview.stdout).into_owned();
+    let (_, forwarded, filed) = digest_counts(&preview);
+    assert_eq!(forwarded as usize, delegated.len(), "{preview}");
+    if copy_only {
+        assert_eq!(filed, 0, "{preview}");
+        let copied = format!("{} were copied to the noise folder", noise.len());
+        assert!(preview.contains(&copied), "{preview}");
+        assert!(preview.contains("neither MOVE nor UIDPLUS"), "{preview}");
+    } else {
+        assert_eq!(filed as usize, noise.len(), "{preview}");
+    }
+
+    // A correction: the entrepreneur takes a noise message back to the Inbox; delega leaves it.
+    let back = noise.first().expect("noise").uid;
+    imap.uid_move(back, noise_folder, "INBOX").await?;
+    office.run_once_ok();
+    let inbox_after = imap.fetch_all("INBOX").await?;
+    assert_eq!(
+        inbox_after.len(),
+        inbox.len() + 1,
+        "the correction stays in the Inbox"
+    );
+    assert_eq!(office.state().corrections("giulia")?.len(), 1);
+    assert_eq!(
+        office.ledger().len(),
+        total,
+        "a correction is not decided again"
+    );
+    imap.logout().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_inbox_prefix_namespace_gets_its_folders_inside_it() -> anyhow::Result<()> {
+    triage_on(Shape::InboxPrefix).await
+}
+
+#[tokio::test]
+async fn a_server_without_move_files_with_uidplus() -> anyhow::Result<()> {
+    triage_on(Shape::NoMove).await
+}
+
+#[tokio::test]
+async fn a_server_without_move_or_uidplus_copies_and_keeps_triaging() -> anyhow::Result<()> {
+    triage_on(Shape::NoMoveNoUidplus).await
+}
