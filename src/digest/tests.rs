@@ -1054,7 +1054,7 @@ fn prepare_reports_the_period_since_the_last_digest() {
     state
         .record("giulia", "INBOX", 1, &[filed(1)], &address, END - 30 * HOUR)
         .expect("before the last digest");
-    state
+    let ids = state
         .record(
             "giulia",
             "INBOX",
@@ -1064,6 +1064,15 @@ fn prepare_reports_the_period_since_the_last_digest() {
             END - 2 * HOUR,
         )
         .expect("after it");
+    // Filed only once the move is done.
+    state
+        .complete(
+            "giulia",
+            &[(ids[0], Status::Done, None)],
+            None,
+            END - 2 * HOUR,
+        )
+        .expect("moved");
     state
         .record_event("giulia", "imap", "connection refused", END - HOUR)
         .expect("event");

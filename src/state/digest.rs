@@ -420,6 +420,15 @@ mod tests {
             .collect();
         s.complete("g", &failed_rows, None, 1_001)
             .expect("completed");
+        // The noise is filed (moved) once its move is done.
+        let moved: Vec<_> = ids
+            .iter()
+            .copied()
+            .skip(2)
+            .step_by(4)
+            .map(|id| (id, Status::Done, None))
+            .collect();
+        s.complete("g", &moved, None, 1_001).expect("completed");
         for &id in &forwards[100..300] {
             let row = s.outbox_for(id).expect("query").expect("a forward");
             s.outbox_update(row.id, OutboxState::Failed, 0, Some("550"), 1_001)
