@@ -208,7 +208,7 @@ async fn account_task(
     if settled > 0 {
         warn!(
             settled,
-            "delega stopped while sending forwards last time: taken as sent, flagged for the digest"
+            "delega stopped while handing forwards over last time: sending them again (they may reach the assistant twice; the digest says so)"
         );
     }
     let mailer = match Mailer::new(&config.smtp) {
@@ -226,6 +226,7 @@ async fn account_task(
         mailer: mailer.as_ref(),
         observe: opts.observe,
         retry_now: opts.once,
+        shutdown: shutdown.clone(),
     };
     let mut failures = 0u32;
     loop {

@@ -1,22 +1,30 @@
-//! Sending over SMTP, once: the [`Mailer`], and the error kinds retries depend on.
+//! Sending over SMTP: the [`Mailer`], and the error kinds retries depend on.
 //!
 //! A forward is sent with lettre's SMTP client over implicit TLS, STARTTLS, or plaintext
 //! only where the config says so, with certificates checked. The connection is delega's own
 //! ([`crate::net`]: Nagle off, keepalive on) and is kept for the sends of one pass, then
-//! closed with [`Mailer::close`]. Failures come back typed: a [`SendError::Transient`] (4xx,
-//! connection loss, timeouts) is retried with backoff, a [`SendError::Permanent`] one (5xx)
-//! is not. The outbox rows that make sending exactly-once live in `state`.
+//! closed with [`Mailer::close`]. Every step waits at most the configured timeout and gives
+//! way to shutdown. The transaction is driven step by step so that the caller can record
+//! the one moment that matters ([`Mailer::send_forward`]): the server's go-ahead to DATA,
+//! after which the message may reach the assistant whatever happens to delega.
+//! Failures come back typed: [`SendError::Transient`] (4xx, connection loss, timeouts
+//! before the message went out) is retried with backoff, [`SendError::Permanent`] (5xx) is
+//! not, [`SendError::InDoubt`] (no reply after the message went out) is sent again and
+//! flagged. The outbox rows live in `state`.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
     AsyncSmtpConnection, AsyncTokioStream, Certificate, CertificateStore, TlsParameters,
 };
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Security, Server, Smtp};
 use crate::net::{Stream, connect_tcp, tls_wrap};
@@ -30,6 +38,13 @@ pub enum SendError {
     /// Refused for good (5xx): retrying will not help.
     #[error("refused: {0}")]
     Permanent(String),
+    /// The message went out and no reply came (a timeout, a dropped connection, delega
+    /// stopping): the server may have taken it.
+    #[error("no reply after the message was sent: {0}")]
+    InDoubt(String),
+    /// delega is stopping and the message had not gone out: nothing was sent.
+    #[error("not sent: delega is stopping")]
+    Stopped,
 }
 
 /// Why a planned forward did not go out, when delega itself is the one to say it (the
@@ -99,6 +114,11 @@ impl std::fmt::Display for NotSent {
 /// older one is first asked for a NOOP (servers close idle connections after a few minutes).
 const REUSE_UNCHECKED: Duration = Duration::from_secs(10);
 
+/// After shutdown, how long a message already sent still waits for the server's reply
+/// (then it is recorded in doubt and sent again at the next start). SIGTERM must end delega
+/// within 5 s whatever the server does; this leaves the rest for closing up.
+pub const DATA_GRACE: Duration = Duration::from_secs(2);
+
 /// The least throughput a transaction is allowed before it counts as stuck: a message of
 /// `n` bytes has `timeout + n / MIN_THROUGHPUT` seconds.
 const MIN_THROUGHPUT: u64 = 256 * 1024;
@@ -138,46 +158,98 @@ impl Mailer {
         })
     }
 
-    /// Sends one message; returns once the server accepted it (250 after DATA).
+    /// Sends one message; returns once the server accepted it (250 after DATA). For the
+    /// digest, which records nothing in between; shutdown does not interrupt it.
     pub async fn send(&self, message: lettre::Message) -> Result<(), SendError> {
+        self.send_forward(&message, &CancellationToken::new(), || Ok(()))
+            .await
+    }
+
+    /// Sends one message; returns once the server accepted it (250 after DATA).
+    ///
+    /// `data_phase` runs when the server has said go ahead to DATA, before any byte of the
+    /// message goes out: from then until the reply, an interruption leaves the server
+    /// perhaps holding the message ([`SendError::InDoubt`]). Before it, shutdown abandons
+    /// the send at once ([`SendError::Stopped`]); after it, the reply gets
+    /// [`DATA_GRACE`] more before delega stops waiting.
+    pub async fn send_forward(
+        &self,
+        message: &lettre::Message,
+        shutdown: &CancellationToken,
+        data_phase: impl FnOnce() -> anyhow::Result<()>,
+    ) -> Result<(), SendError> {
         let envelope = message.envelope().clone();
         let body = message.formatted();
         let mut open = self.open.lock().await;
-        let reused = match open.take() {
-            Some((conn, since)) if since.elapsed() < REUSE_UNCHECKED => Some(conn),
+        let before_data = async {
+            let mut conn = self.connection(open.take()).await?;
+            let timeout = self.server.timeout;
+            let step =
+                tokio::time::timeout(timeout, envelope_commands(&mut conn, &envelope, &body));
+            match step.await {
+                Ok(Ok(())) => Ok(conn),
+                Ok(Err(err)) => Err(classify(&err)),
+                Err(_) => Err(self.no_answer(timeout)),
+            }
+        };
+        let mut conn = tokio::select! {
+            conn = before_data => conn?,
+            () = shutdown.cancelled() => return Err(SendError::Stopped),
+        };
+        if let Err(err) = data_phase() {
+            // Nothing went out: the connection is dropped, the server discards the mail.
+            return Err(SendError::Transient(format!(
+                "cannot record the send: {err:#}"
+            )));
+        }
+        let limit = self.server.timeout + Duration::from_secs(body.len() as u64 / MIN_THROUGHPUT);
+        let grace = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(DATA_GRACE).await;
+        };
+        tokio::select! {
+            reply = tokio::time::timeout(limit, conn.message(&body)) => match reply {
+                Ok(Ok(_)) => {
+                    *open = Some((conn, Instant::now()));
+                    Ok(())
+                }
+                // A reply came, and it was a refusal: the server does not have the message.
+                Ok(Err(err)) if err.is_permanent() => Err(SendError::Permanent(err.to_string())),
+                Ok(Err(err)) if err.is_transient() => Err(SendError::Transient(err.to_string())),
+                Ok(Err(err)) => Err(SendError::InDoubt(error_chain(&err))),
+                Err(_) => Err(SendError::InDoubt(format!(
+                    "no answer from {}:{} within {limit:?}",
+                    self.server.host, self.server.port
+                ))),
+            },
+            () = grace => Err(SendError::InDoubt("delega stopped before the server answered".into())),
+        }
+    }
+
+    /// The open connection if it still works, else a new one.
+    async fn connection(
+        &self,
+        open: Option<(AsyncSmtpConnection, Instant)>,
+    ) -> Result<AsyncSmtpConnection, SendError> {
+        match open {
+            Some((conn, since)) if since.elapsed() < REUSE_UNCHECKED => return Ok(conn),
             Some((mut conn, _)) => {
                 let alive = tokio::time::timeout(self.server.timeout, conn.test_connected());
                 if alive.await.unwrap_or(false) {
-                    Some(conn)
-                } else {
-                    conn.abort().await;
-                    None
+                    return Ok(conn);
                 }
+                // Dropped, not QUIT: a server that stopped answering would not answer that.
             }
-            None => None,
-        };
-        let mut conn = match reused {
-            Some(conn) => conn,
-            None => self.connect().await?,
-        };
-        let limit = self.server.timeout + Duration::from_secs(body.len() as u64 / MIN_THROUGHPUT);
-        match tokio::time::timeout(limit, conn.send(&envelope, &body)).await {
-            Ok(Ok(_)) => {
-                *open = Some((conn, Instant::now()));
-                Ok(())
-            }
-            Ok(Err(err)) => {
-                conn.abort().await;
-                Err(classify(&err))
-            }
-            Err(_) => {
-                conn.abort().await;
-                Err(SendError::Transient(format!(
-                    "no answer from {}:{} within {limit:?}",
-                    self.server.host, self.server.port
-                )))
-            }
+            None => {}
         }
+        self.connect().await
+    }
+
+    fn no_answer(&self, within: Duration) -> SendError {
+        SendError::Transient(format!(
+            "no answer from {}:{} within {within:?}",
+            self.server.host, self.server.port
+        ))
     }
 
     /// Says goodbye to the open connection, if any (after a pass's sends).
@@ -242,13 +314,40 @@ impl Mailer {
         };
         tokio::time::timeout(server.timeout, work)
             .await
-            .unwrap_or_else(|_| {
-                Err(SendError::Transient(format!(
-                    "no answer from {}:{} within {:?}",
-                    server.host, server.port, server.timeout
-                )))
-            })
+            .unwrap_or_else(|_| Err(self.no_answer(server.timeout)))
     }
+}
+
+/// MAIL, RCPT and DATA, as lettre's own `send` does them, up to the server's go-ahead.
+async fn envelope_commands(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &Envelope,
+    body: &[u8],
+) -> Result<(), lettre::transport::smtp::Error> {
+    let mut options = Vec::new();
+    let non_ascii = envelope
+        .from()
+        .is_some_and(|a| !AsRef::<str>::as_ref(a).is_ascii())
+        || envelope
+            .to()
+            .iter()
+            .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
+    let info = conn.server_info();
+    // RFC 6531 and RFC 6152: said only where needed; a server without them gets the
+    // message as is and refuses it if it must (a 5xx, reported as a refusal).
+    if non_ascii && info.supports_feature(Extension::SmtpUtfEight) {
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if !body.is_ascii() && info.supports_feature(Extension::EightBitMime) {
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    conn.command(Mail::new(envelope.from().cloned(), options))
+        .await?;
+    for to in envelope.to() {
+        conn.command(Rcpt::new(to.clone(), Vec::new())).await?;
+    }
+    conn.command(Data).await?;
+    Ok(())
 }
 
 /// The error kind of a lettre failure: 5xx is permanent, anything else may pass later.

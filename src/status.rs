@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use crate::classify::Category;
 use crate::config::{Account, Config};
-use crate::state::State;
+use crate::state::{InDoubt, OutboxState, State};
 
 /// One account's figures.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -26,6 +26,8 @@ pub struct AccountStatus {
     pub waiting: u32,
     /// Forwards refused for good.
     pub failed: u32,
+    /// Every forward that may have reached its assistant twice, newest first.
+    pub in_doubt: Vec<InDoubt>,
     /// The last problem recorded, and when.
     #[serde(serialize_with = "error_and_time")]
     pub last_error: Option<(String, i64)>,
@@ -81,6 +83,7 @@ fn account_status(account: &Account, state: &State, now: i64) -> anyhow::Result<
         today,
         waiting,
         failed,
+        in_doubt: state.forwards_in_doubt(&account.name, i64::MIN, i64::MAX)?,
         last_error: last_error.zip(last_error_at),
         next_digest: next_digest(account, state, now)?,
     })
@@ -125,9 +128,29 @@ pub fn render(config: &Config, statuses: &[AccountStatus]) -> String {
         let _ = writeln!(out, "  today:         {}", counts.join(", "));
         let _ = writeln!(
             out,
-            "  forwards:      {} waiting, {} failed",
-            s.waiting, s.failed
+            "  forwards:      {} waiting, {} failed, {} may have gone twice",
+            s.waiting,
+            s.failed,
+            s.in_doubt.len()
         );
+        // All of them: each is a message to check with its assistant.
+        for d in &s.in_doubt {
+            let name = account
+                .assistant(&d.assistant)
+                .map_or(d.assistant.as_str(), |a| a.name.as_str());
+            let what = if d.state == OutboxState::Sent {
+                "sent again"
+            } else {
+                "to be sent again"
+            };
+            let _ = writeln!(
+                out,
+                "    maybe twice: \"{}\" to {name}, {what} (decided {}; forward {})",
+                crate::message::one_line(&d.subject),
+                when(Some(d.decided_at)),
+                d.forward_id
+            );
+        }
         let due_now = s
             .next_digest
             .is_some_and(|t| t <= jiff::Timestamp::now().as_second());
@@ -176,6 +199,7 @@ mod tests {
             today: BTreeMap::from([(Category::Delegable, 3)]),
             waiting: 1,
             failed: 2,
+            in_doubt: Vec::new(),
             last_error: Some(("login refused".into(), 1_700_000_100)),
             next_digest: None,
         };
@@ -189,6 +213,7 @@ mod tests {
                 "today": {"strategic": 0, "delegable": 3, "noise": 0},
                 "waiting": 1,
                 "failed": 2,
+                "in_doubt": [],
                 "last_error": {"message": "login refused", "at": 1_700_000_100},
                 "next_digest": null,
             }]})

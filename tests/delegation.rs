@@ -103,10 +103,20 @@ async fn a_delegable_message_reaches_its_assistant_with_instructions_and_the_ori
     Ok(())
 }
 
+/// A crash at each point of a forward, then a restart: how many copies reach the
+/// assistant, and whether delega must say it may have sent one twice. Only a crash after
+/// the message went out (`in-data` marks the go-ahead to DATA, `after-send` the server's
+/// acceptance) leaves doubt; everything before it is simply sent again.
 #[tokio::test]
-async fn each_failpoint_then_a_restart_delivers_exactly_one_forward() -> anyhow::Result<()> {
+async fn each_failpoint_then_a_restart_delivers_the_forward_and_flags_only_the_data_window()
+-> anyhow::Result<()> {
     let ms = MailSystem::shared();
-    for point in ["before-send", "after-send", "before-move"] {
+    for (point, copies, in_doubt) in [
+        ("before-send", 1, false),
+        ("in-data", 1, true),
+        ("after-send", 2, true),
+        ("before-move", 1, false),
+    ] {
         let office = Office::new(ms);
         office.run_once_ok();
         let mut giulia = TestImap::login(ms, &office.giulia).await?;
@@ -125,12 +135,22 @@ async fn each_failpoint_then_a_restart_delivers_exactly_one_forward() -> anyhow:
         office.run_once_ok();
 
         let mut marta = TestImap::login(ms, &office.marta).await?;
-        marta.wait_for("INBOX", 1, DELIVERY).await?;
+        marta.wait_for("INBOX", copies, DELIVERY).await?;
         std::thread::sleep(SETTLE);
-        assert_eq!(
-            marta.fetch_all("INBOX").await?.len(),
-            1,
-            "{point}: exactly one forward"
+        let received = marta.fetch_all("INBOX").await?;
+        assert_eq!(received.len(), copies, "{point}: copies received");
+        // A copy sent again is the same forward: providers that drop duplicates by
+        // Message-ID drop it, and the assistant can tell.
+        let ids: Vec<String> = received
+            .iter()
+            .map(|m| {
+                let parsed = MessageParser::default().parse(&m.raw).expect("parses");
+                parsed.message_id().unwrap_or_default().to_string()
+            })
+            .collect();
+        assert!(
+            ids.iter().all(|id| id == &ids[0] && !id.is_empty()),
+            "{point}: {ids:?}"
         );
         assert_eq!(
             giulia.fetch_all("Delegated").await?.len(),
@@ -146,13 +166,25 @@ async fn each_failpoint_then_a_restart_delivers_exactly_one_forward() -> anyhow:
             .outbox_for(ledger[0].id)?
             .expect("outbox row");
         assert_eq!(outbox.state, OutboxState::Sent, "{point}");
-        // Only a crash inside the send leaves doubt, and the digest says so.
+        assert!(ids[0].contains(&outbox.forward_id), "{point}: {ids:?}");
+        assert_eq!(outbox.may_be_duplicate(), in_doubt, "{point}");
+
+        // `status` and the digest list it, by subject.
+        let status = office.command(&["status"]).output()?;
+        let status = String::from_utf8_lossy(&status.stdout);
+        let preview = office.command(&["digest", "--preview"]).output()?;
+        let preview = String::from_utf8_lossy(&preview.stdout);
+        let flagged = format!("{} may have gone twice", u8::from(in_doubt));
+        assert!(status.contains(&flagged), "{point}: {status}");
         assert_eq!(
-            outbox
-                .last_error
-                .is_some_and(|e| e.starts_with("unconfirmed")),
-            point == "after-send",
-            "{point}"
+            status.contains("maybe twice: "),
+            in_doubt,
+            "{point}: {status}"
+        );
+        assert_eq!(
+            preview.contains("forward maybe twice"),
+            in_doubt,
+            "{point}: {preview}"
         );
     }
     Ok(())

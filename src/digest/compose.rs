@@ -29,8 +29,9 @@ pub(super) const LINE_MAX: usize = 160;
 pub(super) enum ForwardState {
     /// The assistant's server accepted it.
     Sent,
-    /// delega stopped while sending: taken as sent, to be checked.
-    Unconfirmed,
+    /// Sent, after a send cut off with the message already out: the assistant may have it
+    /// twice.
+    MaybeTwice,
     /// Not sent yet (rate limit, retries).
     Waiting,
     /// Refused for good: the message stays in the Inbox.
@@ -45,16 +46,10 @@ impl ForwardState {
         match &h.forward {
             None => ForwardState::Waiting,
             Some(f) => match f.state {
-                OutboxState::Sent
-                    if f.last_error
-                        .as_deref()
-                        .is_some_and(|e| e.starts_with("unconfirmed")) =>
-                {
-                    ForwardState::Unconfirmed
-                }
+                OutboxState::Sent if f.may_be_duplicate() => ForwardState::MaybeTwice,
                 OutboxState::Sent => ForwardState::Sent,
                 OutboxState::Failed => ForwardState::Failed,
-                OutboxState::Pending | OutboxState::Sending => ForwardState::Waiting,
+                OutboxState::Pending | OutboxState::InDoubt => ForwardState::Waiting,
             },
         }
     }
@@ -62,7 +57,7 @@ impl ForwardState {
     pub(super) fn tone(self) -> Tone {
         match self {
             ForwardState::Sent => Tone::Good,
-            ForwardState::Unconfirmed | ForwardState::Waiting => Tone::Wait,
+            ForwardState::MaybeTwice | ForwardState::Waiting => Tone::Wait,
             ForwardState::Failed => Tone::Bad,
         }
     }
@@ -98,6 +93,8 @@ pub fn compose(settings: &Settings<'_>, report: &Report) -> DigestMail {
     // A failed forward is both delegated (with its state) and back with the entrepreneur.
     let needs_you = totals.strategic + failed;
     let handled = delegated.saturating_sub(failed) + totals.filed;
+    // Each forward that may have gone twice is a problem of its own.
+    let problems = totals.problems + report.in_doubt.len() as u64;
 
     let mut sections = vec![
         needs_you_section(
@@ -130,12 +127,12 @@ pub fn compose(settings: &Settings<'_>, report: &Report) -> DigestMail {
     };
     DigestMail {
         // The same numbers as the sections' headings.
-        subject: w.subject(needs_you, delegated, totals.filed, totals.problems),
+        subject: w.subject(needs_you, delegated, totals.filed, problems),
         text: render::text(&view),
         html: render::html(&view),
         period_start: report.start,
         period_end: report.end,
-        nothing_to_report: totals.messages == 0 && totals.problems == 0,
+        nothing_to_report: totals.messages == 0 && problems == 0,
         id: format!("digest.{}.{}", atext(settings.account), report.end),
     }
 }

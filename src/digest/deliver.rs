@@ -69,7 +69,9 @@ pub async fn send_if_due(
     let retry = now.as_second() + 600;
     match mailer.send(message(from, account, &mail)?).await {
         Ok(()) => {}
-        Err(SendError::Transient(err)) => {
+        // A digest cut off without a reply may arrive twice: a second copy of a summary
+        // costs less than none.
+        Err(SendError::Transient(err) | SendError::InDoubt(err)) => {
             warn!(%err, "digest not sent yet: retrying in 10 minutes");
             state.record_event(&account.name, "digest", &err, now.as_second())?;
             return Ok(Outcome::Retry(retry));
@@ -86,6 +88,8 @@ pub async fn send_if_due(
             record(state)?;
             return Ok(Outcome::Refused);
         }
+        // `send` is not interrupted by shutdown.
+        Err(SendError::Stopped) => return Ok(Outcome::Retry(retry)),
     }
     record(state)?;
     info!(%day, subject = %mail.subject, "digest sent");

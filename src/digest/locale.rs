@@ -207,17 +207,42 @@ impl Words {
         use super::compose::ForwardState::*;
         match state {
             Sent => self.pick("inviato", "sent"),
-            Unconfirmed => self.pick("da verificare", "unconfirmed"),
+            MaybeTwice => self.pick("forse doppio", "maybe twice"),
             Waiting => self.pick("in attesa", "waiting"),
             Failed => self.pick("non riuscito", "failed"),
         }
     }
 
-    pub(super) fn unconfirmed_note(self) -> &'static str {
+    pub(super) fn maybe_twice_note(self) -> &'static str {
         self.pick(
-            "delega si è fermato durante l'invio: verifica con l'assistente che sia arrivato.",
-            "delega stopped while sending it: check with the assistant that it arrived.",
+            "L'invio si è interrotto dopo che il messaggio era partito ed è stato ripetuto \
+             identico: l'assistente potrebbe averlo ricevuto due volte.",
+            "A send was cut off after the message went out and was repeated as the same \
+             message: the assistant may have received it twice.",
         )
+    }
+
+    /// A forward that may have gone twice, in the problems: "sent again" or "to be sent
+    /// again", and to whom.
+    pub(super) fn in_doubt(self, sent: bool, assistant: &str) -> String {
+        match (self.0, sent) {
+            (Language::It, true) => format!(
+                "inoltro a {assistant} ripetuto dopo un invio interrotto: potrebbe essere arrivato due volte"
+            ),
+            (Language::It, false) => format!(
+                "inoltro a {assistant} interrotto dopo la partenza: sarà ripetuto, potrebbe arrivare due volte"
+            ),
+            (Language::En, true) => format!(
+                "forward to {assistant} sent again after a cut-off send: it may have arrived twice"
+            ),
+            (Language::En, false) => format!(
+                "forward to {assistant} cut off after it went out: it will be sent again and may arrive twice"
+            ),
+        }
+    }
+
+    pub(super) fn in_doubt_kind(self) -> &'static str {
+        self.pick("inoltro forse doppio", "forward maybe twice")
     }
 
     pub(super) fn last_attempt(self, error: &str) -> String {

@@ -24,7 +24,7 @@ use lettre::message::{Mailbox, MultiPart};
 use crate::config::{Account, Assistant, Digest};
 use crate::forward::{AutoSubmitted, DelegaDigest};
 use crate::message::one_line;
-use crate::state::{Entry, OutboxRow, State};
+use crate::state::{Entry, InDoubt, OutboxRow, State};
 
 pub use compose::{compose, compose_list};
 pub use deliver::{Outcome, send_if_due};
@@ -59,6 +59,9 @@ pub struct Report {
     pub noise: Vec<NoiseSource>,
     /// Problems recorded in the period, the same ones counted together, latest first.
     pub problems: Vec<Problem>,
+    /// Every forward that may have reached its assistant twice: still waiting to be sent
+    /// again, or sent again in the period. All of them, never capped.
+    pub in_doubt: Vec<InDoubt>,
     /// Every configured rule with its last match, to spot the unused ones.
     pub rules: Vec<RuleUse>,
     /// One-line summaries of the rules `delega suggest` proposes, most evidence first.

@@ -13,6 +13,7 @@ use super::compose::{
 use super::locale::Words;
 use super::view::{Group, Item, Section, Tone, one_group, section};
 use super::{Forwards, Handled, NoiseSource, Report, Settings, Totals};
+use crate::state::OutboxState;
 
 /// A rule with no match in this long is reported as unused.
 const UNUSED_RULE_SECS: i64 = 30 * 86_400;
@@ -115,7 +116,7 @@ fn delegated_item(settings: &Settings<'_>, w: Words, h: &Handled) -> Item {
     let mut item = message_item(settings, w, h);
     let error = h.forward.as_ref().and_then(|f| f.last_error.as_deref());
     item.note = match (state, error) {
-        (ForwardState::Unconfirmed, _) => Some(w.unconfirmed_note().to_string()),
+        (ForwardState::MaybeTwice, _) => Some(w.maybe_twice_note().to_string()),
         (ForwardState::Waiting | ForwardState::Failed, Some(e)) => {
             Some(bounded(&w.last_attempt(&clean(&w.send_error(e))), 300))
         }
@@ -260,6 +261,18 @@ pub(super) fn problems_section(
             }
         })
         .collect();
+    // Every forward that may have gone twice, however many: each one is something to check.
+    for d in &report.in_doubt {
+        let assistant = super::compose::assistant_name(settings, Some(&d.assistant));
+        items.push(Item {
+            lead: w.short_datetime(d.decided_at, tz),
+            tone: Tone::Bad,
+            title: bounded(&clean(&d.subject), 300),
+            meta: Some(w.in_doubt_kind().to_string()),
+            detail: Some(w.in_doubt(d.state == OutboxState::Sent, &assistant)),
+            note: None,
+        });
+    }
     let rest = report.totals.problems.saturating_sub(problems.len() as u64);
     let more = (rest > 0).then(|| w.more_problems(rest));
     let since = report.end - UNUSED_RULE_SECS;

@@ -79,7 +79,16 @@ fn forward(id: i64, assistant: &str, state: OutboxState, error: Option<&str>) ->
         attempts: 1,
         next_attempt_at: END,
         last_error: error.map(str::to_string),
+        interrupted: 0,
     });
+    h
+}
+
+/// A forward sent again after a send cut off with the message already out.
+fn maybe_twice(mut h: Handled) -> Handled {
+    if let Some(f) = &mut h.forward {
+        f.interrupted = 1;
+    }
     h
 }
 
@@ -109,12 +118,7 @@ fn fixture() -> Report {
             OutboxState::Pending,
             Some("421 try again later"),
         ),
-        forward(
-            12,
-            "marta",
-            OutboxState::Sent,
-            Some("unconfirmed: delega stopped while sending; check with the assistant"),
-        ),
+        maybe_twice(forward(12, "marta", OutboxState::Sent, None)),
         forward(
             13,
             "marta",
@@ -190,6 +194,16 @@ fn report(messages: Vec<Handled>, events: &[(i64, &str, &str)]) -> Report {
                         r.delegated.len() - 1
                     }
                 };
+                if let Some(f) = h.forward.as_ref().filter(|f| f.may_be_duplicate()) {
+                    r.in_doubt.push(InDoubt {
+                        forward_id: f.forward_id.clone(),
+                        assistant: f.assistant.clone(),
+                        state: f.state,
+                        interrupted: f.interrupted,
+                        subject: e.subject.clone(),
+                        decided_at: h.entry.decided_at,
+                    });
+                }
                 let forwards = &mut r.delegated[at];
                 forwards.count += 1;
                 if failed {
@@ -281,7 +295,7 @@ fn every_section_is_composed_in_english() {
     let mail = compose_in(Language::En, &fixture());
     assert_eq!(
         mail.subject,
-        "delega · 3 need you, 5 delegated, 6 filed, 2 problems"
+        "delega · 3 need you, 5 delegated, 6 filed, 3 problems"
     );
     assert!(!mail.nothing_to_report);
     assert_eq!((mail.period_start, mail.period_end), (END - 24 * HOUR, END));
@@ -306,8 +320,8 @@ fn every_section_is_composed_in_english() {
             "Sender 10 <sender10@x.example> · rule quotes",
             "waiting      Subject 11",
             "Last attempt: 421 try again later",
-            "unconfirmed  Subject 12",
-            "check with the assistant that it arrived",
+            "maybe twice  Subject 12",
+            "the assistant may have received it twice",
             "failed       Subject 13",
             "Luca Bianchi (1)",
             "sent         Subject 14",
@@ -332,6 +346,10 @@ fn every_section_is_composed_in_english() {
             "forward refused",
             "connection refused",
             "mailbox connection · 2 times",
+            // Every forward that may have gone twice, whatever the caps.
+            "Subject 12",
+            "forward maybe twice",
+            "forward to Marta Verdi sent again after a cut-off send: it may have arrived twice",
             "old-clients",
             "no match in the last 30 days (last on 15 Oct 2026)",
             "never-used",
@@ -375,7 +393,7 @@ fn every_section_is_composed_in_italian() {
     let mail = compose_in(Language::It, &fixture());
     assert_eq!(
         mail.subject,
-        "delega · 3 per te, 5 delegati, 6 filtrati, 2 problemi"
+        "delega · 3 per te, 5 delegati, 6 filtrati, 3 problemi"
     );
     assert_in_order(
         &mail.text,
@@ -388,12 +406,12 @@ fn every_section_is_composed_in_italian() {
              l'ha inviato un sistema automatico (Auto-Submitted: auto-replied)",
             "Inoltro a Marta Verdi non riuscito: 550 mailbox unavailable",
             "DELEGATI (5)",
-            "inviato        Subject 10",
+            "inviato       Subject 10",
             "Sender 10 <sender10@x.example> · regola quotes",
-            "in attesa      Subject 11",
+            "in attesa     Subject 11",
             "Ultimo tentativo: 421 try again later",
-            "da verificare  Subject 12",
-            "non riuscito   Subject 13",
+            "forse doppio  Subject 12",
+            "non riuscito  Subject 13",
             "AVREI DELEGATO O FILTRATO (2)",
             "FILTRATI COME RUMORE (6)",
             "3  Shop news <news.shop.example>",
@@ -402,6 +420,7 @@ fn every_section_is_composed_in_italian() {
             "Al tuo valore di 100,00 € l'ora, sono 33,33 €.",
             "PROBLEMI",
             "connessione alla casella · 2 volte",
+            "inoltro forse doppio",
             "nessun messaggio negli ultimi 30 giorni (l'ultimo il 15/10/2026)",
             "non ha mai deciso un messaggio",
             "Inviato da delega per la casella giulia.",
@@ -860,7 +879,7 @@ fn an_assistant_list_has_their_forwards_and_nothing_else() {
             "Sender 10 <sender10@x.example> · rule quotes",
             "“Excerpt 10”",
             "waiting      Subject 11",
-            "unconfirmed  Subject 12",
+            "maybe twice  Subject 12",
         ],
     );
     for absent in [

@@ -97,6 +97,7 @@ impl State {
         (noise, totals.noise_sources) = self.noise_sources(account, from, to, limits.groups)?;
         let problems;
         (problems, totals.problems) = self.problems(account, from, to, limits.groups)?;
+        let in_doubt = self.forwards_in_doubt(account, from, to)?;
         tx.commit()?;
         Ok(Report {
             start: from,
@@ -107,6 +108,7 @@ impl State {
             observed,
             noise,
             problems,
+            in_doubt,
             ..Report::default()
         })
     }

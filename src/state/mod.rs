@@ -18,7 +18,7 @@ mod digest;
 mod outbox;
 
 pub use corrections::Correction;
-pub use outbox::{OutboxRow, OutboxState};
+pub use outbox::{InDoubt, OutboxRow, OutboxState};
 
 /// Schema migrations; `PRAGMA user_version` says how many have run. Append, never edit.
 const MIGRATIONS: &[&str] = &[
@@ -114,6 +114,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX correction_account ON correction (account, at);",
     // 2: the hourly forward limit counts recent sends without reading the whole outbox.
     "CREATE INDEX outbox_account_sent ON outbox (account, sent_at);",
+    // 3: a send that may have reached the assistant is a state (`in_doubt` while unsettled)
+    // and a count (`interrupted`), no longer an "unconfirmed" note. A row left `sending` by
+    // an older delega may or may not have gone: it is sent again, counted as interrupted.
+    "ALTER TABLE outbox ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
+    UPDATE outbox SET interrupted = 1, last_error = NULL
+        WHERE state = 'sent' AND last_error LIKE 'unconfirmed%';
+    UPDATE outbox SET state = 'pending', interrupted = 1, next_attempt_at = 0
+        WHERE state = 'sending';",
 ];
 
 /// A mailbox's position: what delega has already looked at.

@@ -1,21 +1,27 @@
 //! Outbox rows: the forwards delega has decided to send, and where each one stands.
 //!
-//! A row is written with its ledger row (`pending`), set to `sending` just before the SMTP
-//! transaction, and to `sent` once the server accepted it. A row found `sending` at start-up
-//! means delega died during or right after a send: it is taken as sent (never sent twice)
-//! and flagged as unconfirmed, so the digest asks the entrepreneur to check.
+//! A row is written with its ledger row (`pending`) and stays pending through connecting,
+//! MAIL, RCPT and DATA: a crash or a failure there means the server has nothing, and the
+//! forward is simply sent again. Only once the server says "go ahead" to DATA is the row
+//! set `in_doubt` (committed before the first byte of the message goes out), and `sent`
+//! once the server accepted it. A row found `in_doubt` (delega died, or no reply came)
+//! may have reached the assistant: it is sent again as the same forward (same Message-ID),
+//! and its `interrupted` count makes the digest and `status` say it may have gone twice.
+//! At least once, never silently lost: mail's own rule (RFC 5321 §6.1).
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::State;
 
 /// Where a forward stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OutboxState {
     /// Not sent yet; tried again at `next_attempt_at`.
     Pending,
-    /// An SMTP transaction was started and not confirmed.
-    Sending,
+    /// The message is being handed over (from DATA's go-ahead to the server's reply): if
+    /// this is found later, the server may have it.
+    InDoubt,
     /// The server accepted it.
     Sent,
     /// The server refused it for good (5xx).
@@ -26,7 +32,7 @@ impl OutboxState {
     fn as_str(self) -> &'static str {
         match self {
             OutboxState::Pending => "pending",
-            OutboxState::Sending => "sending",
+            OutboxState::InDoubt => "in_doubt",
             OutboxState::Sent => "sent",
             OutboxState::Failed => "failed",
         }
@@ -34,7 +40,7 @@ impl OutboxState {
 
     fn decode(s: &str) -> Self {
         match s {
-            "sending" => OutboxState::Sending,
+            "in_doubt" => OutboxState::InDoubt,
             "sent" => OutboxState::Sent,
             "failed" => OutboxState::Failed,
             _ => OutboxState::Pending,
@@ -57,12 +63,23 @@ pub struct OutboxRow {
     pub address: String,
     /// Where it stands.
     pub state: OutboxState,
-    /// SMTP attempts so far.
+    /// SMTP attempts that did not end in the server's acceptance.
     pub attempts: u32,
     /// When to try next (Unix time).
     pub next_attempt_at: i64,
-    /// The last failure, or a note on an unconfirmed send.
+    /// The last failure.
     pub last_error: Option<String>,
+    /// Sends cut off between the end of the message and the server's reply: each may have
+    /// reached the assistant, so a forward with any is one that may have gone twice.
+    pub interrupted: u32,
+}
+
+impl OutboxRow {
+    /// True when the assistant may have received this forward more than once (or, still
+    /// waiting, already once).
+    pub fn may_be_duplicate(&self) -> bool {
+        self.interrupted > 0
+    }
 }
 
 /// Plans a forward, inside the transaction that records its decision.
@@ -74,21 +91,21 @@ pub(super) fn enqueue(
     address: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
-    // Unique across accounts and restarts: the ledger id never repeats in a database.
-    let forward_id = format!("{account}.{ledger_id}.{now}");
+    // Unique across accounts, restarts and databases: the ledger id never repeats in a
+    // database, and 48 random bits (SQLite's generator, seeded by the OS) tell databases
+    // apart (two offices with an account of the same name; a database started afresh).
     conn.prepare_cached(
         "INSERT INTO outbox (ledger_id, account, forward_id, assistant, address, state,
             next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+         VALUES (?1, ?2, ?2 || '.' || ?1 || '.' || lower(hex(randomblob(6))), ?3, ?4,
+            'pending', ?5, ?5)",
     )?
-    .execute(params![
-        ledger_id, account, forward_id, assistant, address, now
-    ])?;
+    .execute(params![ledger_id, account, assistant, address, now])?;
     Ok(())
 }
 
 const SELECT_ROW: &str = "SELECT id, ledger_id, forward_id, assistant, address, state, attempts,
-    next_attempt_at, last_error FROM outbox";
+    next_attempt_at, last_error, interrupted FROM outbox";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
     let state: String = r.get(5)?;
@@ -102,6 +119,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
         attempts: r.get(6)?,
         next_attempt_at: r.get(7)?,
         last_error: r.get(8)?,
+        interrupted: r.get(9)?,
     })
 }
 
@@ -116,14 +134,50 @@ impl State {
             .optional()?)
     }
 
-    /// Marks a forward as being sent (committed before the SMTP transaction starts).
-    pub fn outbox_sending(&self, id: i64, now: i64) -> anyhow::Result<()> {
+    /// Marks a forward as in doubt: the server said go ahead to DATA, the message is about
+    /// to go out. Committed before the first byte of it does.
+    pub fn outbox_in_doubt(&self, id: i64, now: i64) -> anyhow::Result<()> {
         self.conn
             .prepare_cached(
-                "UPDATE outbox SET state = 'sending', attempts = attempts + 1, next_attempt_at = ?2
-                 WHERE id = ?1",
+                "UPDATE outbox SET state = 'in_doubt', next_attempt_at = ?2 WHERE id = ?1",
             )?
             .execute(params![id, now])?;
+        Ok(())
+    }
+
+    /// Records a send cut off after the message went out and before the server's reply:
+    /// the forward is pending again, to be sent anew as the same forward, and counted as
+    /// one that may have gone twice.
+    pub fn outbox_interrupted(
+        &self,
+        id: i64,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> anyhow::Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox SET state = 'pending', interrupted = interrupted + 1,
+                    attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, next_attempt_at, error])?;
+        Ok(())
+    }
+
+    /// Records a send that failed before the message went out (or that the server turned
+    /// down with a 4xx): pending, tried again at `next_attempt_at`.
+    pub fn outbox_attempted(
+        &self,
+        id: i64,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> anyhow::Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox SET state = 'pending', attempts = attempts + 1,
+                    next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id, next_attempt_at, error])?;
         Ok(())
     }
 
@@ -158,7 +212,7 @@ impl State {
     /// How many of the account's forwards are waiting and how many failed for good.
     pub fn outbox_counts(&self, account: &str) -> anyhow::Result<(u32, u32)> {
         Ok(self.conn.query_row(
-            "SELECT COUNT(*) FILTER (WHERE state IN ('pending', 'sending')),
+            "SELECT COUNT(*) FILTER (WHERE state IN ('pending', 'in_doubt')),
                     COUNT(*) FILTER (WHERE state = 'failed')
              FROM outbox WHERE account = ?1",
             params![account],
@@ -182,21 +236,70 @@ impl State {
             .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM outbox o JOIN ledger l ON l.id = o.ledger_id
                     WHERE o.account = ?1 AND l.message_id = ?2
-                    AND o.state IN ('pending', 'sending', 'sent'))",
+                    AND o.state IN ('pending', 'in_doubt', 'sent'))",
             )?
             .query_row(params![account, message_id], |r| r.get(0))?)
     }
 
-    /// At start-up: forwards left `sending` by a crash are taken as sent, never resent,
-    /// and flagged as unconfirmed. Returns how many there were.
+    /// Every forward of the account that may have reached its assistant twice: those still
+    /// waiting to be sent again, and those sent again in `[from, to)`; newest first, with
+    /// the subject and decision time of the message. All of them, however many, for
+    /// `status` and the digest.
+    pub fn forwards_in_doubt(
+        &self,
+        account: &str,
+        from: i64,
+        to: i64,
+    ) -> anyhow::Result<Vec<InDoubt>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT o.forward_id, o.assistant, o.state, o.interrupted, l.subject, l.decided_at
+             FROM outbox o JOIN ledger l ON l.id = o.ledger_id
+             WHERE o.account = ?1 AND o.interrupted > 0
+                AND (o.state != 'sent' OR (o.sent_at >= ?2 AND o.sent_at < ?3))
+             ORDER BY l.decided_at DESC, o.id DESC",
+        )?;
+        let rows = stmt.query_map(params![account, from, to], |r| {
+            let state: String = r.get(2)?;
+            Ok(InDoubt {
+                forward_id: r.get(0)?,
+                assistant: r.get(1)?,
+                state: OutboxState::decode(&state),
+                interrupted: r.get(3)?,
+                subject: r.get(4)?,
+                decided_at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// At start-up, with the instance lock held: a forward left `in_doubt` was cut off
+    /// after the message went out (delega died before the reply). It is pending again, to
+    /// be sent anew as the same forward, and counted as interrupted. Returns how many.
     pub fn settle_interrupted_sends(&self, account: &str, now: i64) -> anyhow::Result<usize> {
         Ok(self.conn.execute(
-            "UPDATE outbox SET state = 'sent', sent_at = ?2,
-                last_error = 'unconfirmed: delega stopped while sending; check with the assistant'
-             WHERE account = ?1 AND state = 'sending'",
+            "UPDATE outbox SET state = 'pending', interrupted = interrupted + 1,
+                attempts = attempts + 1, next_attempt_at = ?2
+             WHERE account = ?1 AND state = 'in_doubt'",
             params![account, now],
         )?)
     }
+}
+
+/// A forward that may have reached its assistant more than once.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InDoubt {
+    /// The forward id (the left part of its Message-ID).
+    pub forward_id: String,
+    /// The assistant's id.
+    pub assistant: String,
+    /// Where it stands now (sent again, or waiting to be).
+    pub state: OutboxState,
+    /// How many sends were cut off after the message went out.
+    pub interrupted: u32,
+    /// The forwarded message's subject.
+    pub subject: String,
+    /// When the message was decided (Unix time).
+    pub decided_at: i64,
 }
 
 #[cfg(test)]
@@ -229,7 +332,7 @@ mod tests {
         let row = s.outbox_for(ledger_id).expect("query").expect("planned");
         assert_eq!(row.state, OutboxState::Pending);
         assert_eq!(row.address, "marta@office.example");
-        assert_eq!(row.forward_id, format!("g.{ledger_id}.100"));
+        assert!(row.forward_id.starts_with(&format!("g.{ledger_id}.")));
         assert_eq!(s.next_forward_due("g").expect("due"), Some(100));
         assert!(s.already_forwarded("g", "m5@x.example").expect("query"));
         assert!(!s.already_forwarded("g", "other@x.example").expect("query"));
@@ -245,16 +348,79 @@ mod tests {
     }
 
     #[test]
-    fn interrupted_sends_become_sent_and_unconfirmed_never_pending() {
+    fn a_send_cut_off_in_its_data_phase_is_sent_again_and_flagged() {
         let (s, ledger_id) = state_with_forward();
         let row = s.outbox_for(ledger_id).expect("query").expect("planned");
-        s.outbox_sending(row.id, 101).expect("sending");
+        s.outbox_in_doubt(row.id, 101).expect("in doubt");
+        assert_eq!(s.outbox_counts("g").expect("counts"), (1, 0));
         assert_eq!(s.settle_interrupted_sends("g", 102).expect("settled"), 1);
-        let row = s.outbox_for(ledger_id).expect("query").expect("row");
-        assert_eq!(row.state, OutboxState::Sent);
-        assert_eq!(row.attempts, 1);
-        assert!(row.last_error.expect("note").contains("unconfirmed"));
-        assert_eq!(s.forwards_sent_since("g", 100).expect("count"), 1);
-        assert_eq!(s.next_forward_due("g").expect("due"), None);
+        let again = s.outbox_for(ledger_id).expect("query").expect("row");
+        assert_eq!(again.state, OutboxState::Pending);
+        assert_eq!(again.forward_id, row.forward_id, "the same forward");
+        assert_eq!((again.attempts, again.interrupted), (1, 1));
+        assert!(again.may_be_duplicate());
+        assert_eq!(s.next_forward_due("g").expect("due"), Some(102));
+        assert_eq!(s.forwards_sent_since("g", 0).expect("count"), 0);
+        let doubts = s.forwards_in_doubt("g", 0, i64::MAX).expect("doubts");
+        assert_eq!(doubts.len(), 1);
+        assert_eq!(doubts[0].state, OutboxState::Pending);
+
+        s.outbox_update(again.id, OutboxState::Sent, 103, None, 103)
+            .expect("sent");
+        let sent = s.outbox_for(ledger_id).expect("query").expect("row");
+        assert!(sent.may_be_duplicate(), "still shown as possibly twice");
+        assert_eq!(
+            s.forwards_in_doubt("g", 103, 104).expect("doubts")[0].interrupted,
+            1
+        );
+        assert!(
+            s.forwards_in_doubt("g", 104, 200)
+                .expect("doubts")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn forward_ids_differ_between_databases() {
+        let (a, la) = state_with_forward();
+        let (b, lb) = state_with_forward();
+        let fa = a.outbox_for(la).expect("query").expect("row").forward_id;
+        let fb = b.outbox_for(lb).expect("query").expect("row").forward_id;
+        assert_eq!(la, lb);
+        assert_ne!(fa, fb);
+        assert!(fa.starts_with(&format!("g.{la}.")), "{fa}");
+    }
+
+    #[test]
+    fn migration_3_turns_unconfirmed_notes_and_sending_rows_into_interrupted_sends() {
+        let conn = rusqlite::Connection::open_in_memory().expect("db");
+        conn.execute_batch(super::super::MIGRATIONS[0]).expect("1");
+        conn.execute_batch(super::super::MIGRATIONS[1]).expect("2");
+        conn.execute_batch(
+            "INSERT INTO ledger (id, account, mailbox, uidvalidity, uid, from_addr, subject,
+                excerpt, category, why, observe, action, status, decided_at)
+             VALUES (1, 'g', 'INBOX', 1, 1, '', 's', '', 'delegable', '', 0, 'forward:D',
+                'done', 1),
+                (2, 'g', 'INBOX', 1, 2, '', 's', '', 'delegable', '', 0, 'forward:D',
+                'pending', 1);
+             INSERT INTO outbox (ledger_id, account, forward_id, assistant, address, state,
+                next_attempt_at, last_error, created_at)
+             VALUES (1, 'g', 'g.1.1', 'm', 'm@x', 'sent', 5,
+                'unconfirmed: delega stopped while sending; check with the assistant', 1),
+                (2, 'g', 'g.2.1', 'm', 'm@x', 'sending', 5, NULL, 1);",
+        )
+        .expect("old rows");
+        conn.execute_batch(super::super::MIGRATIONS[2]).expect("3");
+        let rows: Vec<(String, u32, Option<String>)> = conn
+            .prepare("SELECT state, interrupted, last_error FROM outbox ORDER BY id")
+            .expect("select")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("read");
+        assert_eq!(
+            rows,
+            [("sent".into(), 1, None), ("pending".into(), 1, None)]
+        );
     }
 }

@@ -43,6 +43,8 @@ pub struct Triage<'a> {
     /// Try waiting forwards now, not at their backoff time (`run --once`: an operator
     /// asked for a pass, so the work is done now or reported as failed).
     pub retry_now: bool,
+    /// Cancelled at shutdown: a send not yet handing its message over is abandoned.
+    pub shutdown: CancellationToken,
 }
 
 /// Counts of one pass, for logs and `--once` output.
@@ -357,7 +359,7 @@ pub(crate) async fn forward(
             filing.settle((ledger_id, Status::Failed, Some(why)));
             return Ok(());
         }
-        OutboxState::Pending | OutboxState::Sending => {
+        OutboxState::Pending | OutboxState::InDoubt => {
             let sent_last_hour = state.forwards_sent_since(&account.name, now - 3600)?;
             let Some(mailer) = t.mailer.filter(|_| {
                 (t.retry_now || row.next_attempt_at <= now)
@@ -378,19 +380,41 @@ pub(crate) async fn forward(
                 }
             };
             failpoint::hit(failpoint::BEFORE_SEND);
-            state.outbox_sending(row.id, now)?;
-            match mailer.send(email).await {
+            // Held as `&mut` (Send), not `&`: a `&State` cannot cross an await (not Sync).
+            let record: &mut State = state;
+            let data_phase = move || {
+                record.outbox_in_doubt(row.id, now)?;
+                failpoint::hit(failpoint::IN_DATA);
+                Ok(())
+            };
+            match mailer.send_forward(&email, &t.shutdown, data_phase).await {
                 Ok(()) => {
                     failpoint::hit(failpoint::AFTER_SEND);
                     state.outbox_update(row.id, OutboxState::Sent, now, None, now)?;
                     report.forwarded += 1;
                     info!(uid = entry.uid, to = %assistant.address, forward = %row.forward_id, "forwarded");
                 }
+                Err(SendError::Stopped) => {
+                    // Nothing went out: the row stays as it was, for the next start.
+                    report.waiting += 1;
+                    return Ok(());
+                }
+                Err(SendError::InDoubt(err)) => {
+                    // The server may have it: sent again as the same forward, and flagged.
+                    let wait = backoff(row.attempts + 1, ledger_id as u64 ^ now as u64);
+                    let next = now + wait.as_secs() as i64;
+                    warn!(uid = entry.uid, %err, forward = %row.forward_id, retry_in_secs = wait.as_secs(),
+                        "forward in doubt: it will be sent again and may reach the assistant twice");
+                    state.outbox_interrupted(row.id, next, &err)?;
+                    state.record_event(&account.name, "smtp", &err, now)?;
+                    report.waiting += 1;
+                    return Ok(());
+                }
                 Err(SendError::Transient(err)) => {
                     let wait = backoff(row.attempts + 1, ledger_id as u64 ^ now as u64);
                     let next = now + wait.as_secs() as i64;
                     warn!(uid = entry.uid, %err, retry_in_secs = wait.as_secs(), "forward not sent yet");
-                    state.outbox_update(row.id, OutboxState::Pending, next, Some(&err), now)?;
+                    state.outbox_attempted(row.id, next, &err)?;
                     state.record_event(&account.name, "smtp", &err, now)?;
                     report.waiting += 1;
                     return Ok(());
