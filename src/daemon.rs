@@ -226,7 +226,7 @@ async fn account_task(
         mailer: mailer.as_ref(),
         observe: opts.observe,
         retry_now: opts.once,
-        shutdown: shutdown.clone(),
+        shutdown,
     };
     let mut failures = 0u32;
     loop {

@@ -44,7 +44,7 @@ pub struct Triage<'a> {
     /// asked for a pass, so the work is done now or reported as failed).
     pub retry_now: bool,
     /// Cancelled at shutdown: a send not yet handing its message over is abandoned.
-    pub shutdown: CancellationToken,
+    pub shutdown: &'a CancellationToken,
 }
 
 /// Counts of one pass, for logs and `--once` output.
@@ -387,7 +387,7 @@ pub(crate) async fn forward(
                 failpoint::hit(failpoint::IN_DATA);
                 Ok(())
             };
-            match mailer.send_forward(&email, &t.shutdown, data_phase).await {
+            match mailer.send_forward(&email, t.shutdown, data_phase).await {
                 Ok(()) => {
                     failpoint::hit(failpoint::AFTER_SEND);
                     state.outbox_update(row.id, OutboxState::Sent, now, None, now)?;
