@@ -61,11 +61,56 @@ impl AddressField {
     }
 }
 
+/// Why a message cannot be read as a mail: it is kept in the Inbox whatever the rules say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// Not parseable at all.
+    Unparseable,
+    /// It has no header.
+    NoHeaders,
+    /// It has no sender address.
+    NoFrom,
+}
+
+const MALFORMED: [(Malformed, &str); 3] = [
+    (Malformed::Unparseable, "not parseable as an email message"),
+    (Malformed::NoHeaders, "no headers"),
+    (Malformed::NoFrom, "no From address"),
+];
+
+impl Malformed {
+    /// The reason its English form (`Display`, as recorded in the ledger) names.
+    pub fn parse(s: &str) -> Option<Malformed> {
+        MALFORMED.iter().find(|(_, t)| *t == s).map(|(m, _)| *m)
+    }
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = MALFORMED
+            .iter()
+            .find(|(m, _)| m == self)
+            .map_or("?", |(_, t)| t);
+        f.write_str(text)
+    }
+}
+
+/// A message's Date header, judged against when it arrived ([`Message::date_as_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DateHeader {
+    /// A real time, as Unix time.
+    Real(i64),
+    /// There is no Date header.
+    Missing,
+    /// A Date that names no real time, or one after the arrival: as written.
+    Impossible(String),
+}
+
 /// A parsed message, as rules and the rest of delega see it.
 pub struct Message<'a> {
     raw: &'a [u8],
     parsed: Option<mail_parser::Message<'a>>,
-    malformed: Option<String>,
+    malformed: Option<Malformed>,
     from: Vec<Mailbox>,
     to: Vec<Mailbox>,
     cc: Vec<Mailbox>,
@@ -143,9 +188,9 @@ impl<'a> Message<'a> {
     pub fn parse(raw: &'a [u8]) -> Self {
         let parsed = PARSER.parse(raw);
         let malformed = match &parsed {
-            None => Some("not parseable as an email message".to_string()),
-            Some(m) if m.headers().is_empty() => Some("no headers".to_string()),
-            Some(m) if m.from().is_none() => Some("no From address".to_string()),
+            None => Some(Malformed::Unparseable),
+            Some(m) if m.headers().is_empty() => Some(Malformed::NoHeaders),
+            Some(m) if m.from().is_none() => Some(Malformed::NoFrom),
             Some(_) => None,
         };
         let addresses =
@@ -176,8 +221,8 @@ impl<'a> Message<'a> {
     }
 
     /// Why the message is malformed, when it is: it will be kept in the Inbox.
-    pub fn malformed(&self) -> Option<&str> {
-        self.malformed.as_deref()
+    pub fn malformed(&self) -> Option<Malformed> {
+        self.malformed
     }
 
     /// The raw bytes, unaltered.
@@ -221,12 +266,34 @@ impl<'a> Message<'a> {
         self.parsed.as_ref().and_then(|m| m.message_id())
     }
 
-    /// The Date header as a Unix timestamp.
+    /// The Date header as a Unix timestamp, when it names a real time: a day that exists,
+    /// hours, minutes and seconds in range (mail-parser would carry `32 Nov 25:61` over
+    /// into December).
     pub fn date(&self) -> Option<i64> {
-        self.parsed
-            .as_ref()
-            .and_then(|m| m.date())
-            .map(|d| d.to_timestamp())
+        let d = self.parsed.as_ref()?.date()?;
+        let real = jiff::civil::Date::new(d.year as i16, d.month as i8, d.day as i8).is_ok()
+            && d.year <= 9999
+            && d.hour < 24
+            && d.minute < 60
+            && d.second < 61
+            && d.tz_hour < 24
+            && d.tz_minute < 60;
+        real.then(|| d.to_timestamp())
+    }
+
+    /// The Date header of a message that arrived at `arrived` (Unix time), as the ledger
+    /// keeps it: the time it names, or, when it names none or one more than a day after the
+    /// arrival (no clock is that wrong; such a date would list the message first for
+    /// days), the header as written.
+    pub fn date_as_of(&self, arrived: i64) -> DateHeader {
+        const SKEW: i64 = 86_400;
+        match self.date() {
+            Some(t) if t <= arrived.saturating_add(SKEW) => DateHeader::Real(t),
+            _ => match self.header_values("Date").next() {
+                None => DateHeader::Missing,
+                Some(written) => DateHeader::Impossible(one_line(written.trim())),
+            },
+        }
     }
 
     /// The text body: the first text part, or the text extracted from the HTML part.

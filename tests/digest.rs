@@ -184,3 +184,45 @@ async fn status_reports_the_counts_of_the_run() -> anyhow::Result<()> {
     assert!(giulia["next_digest"].as_i64().is_some(), "{json}");
     Ok(())
 }
+
+/// A broken Date never sorts a message first nor hides when it came; a malformed message
+/// says why it stayed in the Inbox.
+#[tokio::test]
+async fn broken_dates_and_malformed_mail_read_truthfully_in_the_digest() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let office = Office::new(ms);
+    office.run_once_ok();
+    let mut imap = TestImap::login(ms, &office.giulia).await?;
+    let mails: [&[u8]; 4] = [
+        b"From: Anna <anna@client.example>\r\nSubject: impossible date\r\nDate: 32 Nov 2026 25:61 +0000\r\n\r\nHello\r\n",
+        b"From: Anna <anna@client.example>\r\nSubject: far future\r\nDate: Fri, 30 Jun 3609 10:00:00 +0000\r\n\r\nHello\r\n",
+        b"From: Anna <anna@client.example>\r\nSubject: undated\r\n\r\nHello\r\n",
+        b"Subject: nobody sent this\r\nDate: Mon, 23 Nov 2026 09:00:00 +0100\r\n\r\nHello\r\n",
+    ];
+    for raw in mails {
+        imap.append("INBOX", raw, &[]).await?;
+    }
+    office.run_once_ok();
+    let out = office.command(&["digest", "--preview"]).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "impossible Date “32 Nov 2026 25:61 +0000”: the time shown is its arrival",
+        "impossible Date “Fri, 30 Jun 3609 10:00:00 +0000”: the time shown is its arrival",
+        "no Date: the time shown is its arrival",
+        "Malformed message (no From address): kept in the Inbox, no rule was applied",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing in:\n{text}");
+    }
+    // Listed by arrival: the message dated 23 Nov (the oldest) comes last.
+    let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("{s} in:\n{text}"));
+    assert!(at("impossible date") < at("nobody sent this"), "{text}");
+    assert!(at("far future") < at("nobody sent this"), "{text}");
+    // On the first day, no rule is "never matched".
+    assert!(!text.contains("never matched"), "{text}");
+    Ok(())
+}

@@ -253,6 +253,12 @@ impl Rule {
     }
 }
 
+/// The fixed parts of a malformed message's `why`, around its [`Malformed`] reason: the
+/// digest reads the reason back to say it in the account's language.
+///
+/// [`Malformed`]: crate::message::Malformed
+pub const MALFORMED_WHY: (&str, &str) = ("malformed message (", "): kept in the Inbox");
+
 fn fallback(msg: &Message<'_>) -> Decision {
     Decision {
         category: Category::Strategic,
@@ -261,8 +267,11 @@ fn fallback(msg: &Message<'_>) -> Decision {
         instructions: None,
         observe: false,
         why: format!(
-            "malformed message ({}): kept in the Inbox",
-            msg.malformed().unwrap_or("unreadable")
+            "{}{}{}",
+            MALFORMED_WHY.0,
+            msg.malformed()
+                .map_or_else(|| "?".to_string(), |m| m.to_string()),
+            MALFORMED_WHY.1
         ),
     }
 }

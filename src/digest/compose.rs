@@ -274,9 +274,14 @@ pub(super) fn message_item(settings: &Settings<'_>, w: Words, h: &Handled) -> It
     if let Some(rule) = e.rule.as_deref() {
         meta = format!("{meta} · {}", w.rule(&clean(rule)));
     }
+    if e.date.is_none() {
+        let written = e.date_written.as_deref().map(|d| bounded(&clean(d), 40));
+        meta = format!("{meta} · {}", w.undated(written.as_deref()));
+    }
     let excerpt = bounded(&clean(&e.excerpt), LINE_MAX);
     Item {
-        lead: w.short_datetime(received(h), &settings.digest.timezone),
+        // Decided moments after it arrived: the year, when not this one, is no noise.
+        lead: w.datetime_near(received(h), h.entry.decided_at, &settings.digest.timezone),
         tone: Tone::Plain,
         title: subject,
         meta: Some(meta),

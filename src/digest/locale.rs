@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 
 use crate::config::Language;
 use crate::guard::{HandKept, Kept, Refusal};
-use crate::message::AutoEvidence;
+use crate::message::{AutoEvidence, Malformed};
 use crate::outbox::NotSent;
 
 /// The words of one language.
@@ -291,6 +291,42 @@ impl Words {
         }
     }
 
+    /// Why a malformed message was kept in the Inbox whatever the rules say.
+    pub(super) fn malformed(self, why: Malformed) -> String {
+        let reason = match (self.0, why) {
+            (Language::It, Malformed::Unparseable) => "illeggibile come messaggio email",
+            (Language::It, Malformed::NoHeaders) => "senza intestazioni",
+            (Language::It, Malformed::NoFrom) => "senza indirizzo del mittente",
+            (Language::En, Malformed::Unparseable) => "not parseable as an email message",
+            (Language::En, Malformed::NoHeaders) => "no headers",
+            (Language::En, Malformed::NoFrom) => "no From address",
+        };
+        match self.0 {
+            Language::It => format!(
+                "Messaggio malformato ({reason}): tenuto nella Posta in arrivo, nessuna regola \
+                 è stata applicata"
+            ),
+            Language::En => {
+                format!("Malformed message ({reason}): kept in the Inbox, no rule was applied")
+            }
+        }
+    }
+
+    /// Beside a message whose Date is missing or names no real time (`written`): the time
+    /// shown is its arrival.
+    pub(super) fn undated(self, written: Option<&str>) -> String {
+        match (self.0, written) {
+            (Language::It, None) => "senza data: l'ora è quella di arrivo".to_string(),
+            (Language::It, Some(w)) => {
+                format!("data impossibile «{w}»: l'ora è quella di arrivo")
+            }
+            (Language::En, None) => "no Date: the time shown is its arrival".to_string(),
+            (Language::En, Some(w)) => {
+                format!("impossible Date “{w}”: the time shown is its arrival")
+            }
+        }
+    }
+
     /// Why a message a rule would delegate was kept in the Inbox (`guard`).
     pub(super) fn kept(self, kept: &Kept) -> String {
         let reason = self.refusal(&kept.refusal);
@@ -543,6 +579,15 @@ impl Words {
     /// `24/11 18:00` or `24 Nov 18:00`: inside a period of a day or so, the year is noise.
     pub(super) fn short_datetime(self, unix: i64, tz: &TimeZone) -> String {
         self.strftime(unix, tz, self.pick("%d/%m %H:%M", "%-d %b %H:%M"))
+    }
+
+    /// As [`Words::short_datetime`], with the year when it is not the year of `now`.
+    pub(super) fn datetime_near(self, unix: i64, now: i64, tz: &TimeZone) -> String {
+        let year = |t: i64| Timestamp::from_second(t).map(|t| tz.to_datetime(t).year());
+        match (year(unix), year(now)) {
+            (Ok(a), Ok(b)) if a == b => self.short_datetime(unix, tz),
+            _ => self.datetime(unix, tz),
+        }
     }
 
     /// `24/11/2026` or `24 Nov 2026`.

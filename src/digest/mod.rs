@@ -167,6 +167,10 @@ pub struct RuleUse {
     pub name: String,
     /// When it last matched (Unix time), if ever.
     pub last_match: Option<i64>,
+    /// Since when it has been deciding mail, as far as is known (Unix time): the later of
+    /// the account's first decision and the last change of its rules file. A rule that
+    /// never matched is reported only after two weeks of mail.
+    pub deciding_since: Option<i64>,
 }
 
 /// What composing needs from the account's configuration.
@@ -224,6 +228,12 @@ pub fn load(state: &State, account: &Account, now: Timestamp) -> anyhow::Result<
         .unwrap_or(end - FIRST_PERIOD_SECS);
     let mut report = state.digest_period(name, start, end, Limits::of(&account.digest))?;
     let last = state.last_rule_matches(name)?;
+    let first_decision = state.first_decision(name)?;
+    let changed = |path: &std::path::Path| {
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+        let since_epoch = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+        i64::try_from(since_epoch.as_secs()).ok()
+    };
     report.rules = account
         .rules
         .rules
@@ -231,6 +241,8 @@ pub fn load(state: &State, account: &Account, now: Timestamp) -> anyhow::Result<
         .map(|r| RuleUse {
             name: r.name.clone(),
             last_match: last.iter().find(|(n, _)| *n == r.name).map(|(_, t)| *t),
+            deciding_since: first_decision
+                .map(|first| changed(&r.origin.path).map_or(first, |c| c.max(first))),
         })
         .collect();
     let corrections = state.corrections(name)?;

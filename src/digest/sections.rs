@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::classify::Category;
+use crate::classify::MALFORMED_WHY;
 use crate::guard::{HandKept, Kept};
+use crate::message::Malformed;
 
 use super::compose::{
     ForwardState, LINE_MAX, assistant_name, bounded, clean, message_item, more_messages,
@@ -17,6 +19,8 @@ use crate::state::OutboxState;
 
 /// A rule with no match in this long is reported as unused.
 const UNUSED_RULE_SECS: i64 = 30 * 86_400;
+/// A rule that never matched is reported once it has seen this much mail.
+const NEVER_MATCHED_SECS: i64 = 14 * 86_400;
 
 /// The messages listed under "needs you" (`rows`, newest first) of the `total`.
 pub(super) fn needs_you_section(
@@ -43,6 +47,8 @@ pub(super) fn needs_you_section(
                 Some(w.hand_kept(&hand))
             } else if let Some(kept) = Kept::parse(&e.why) {
                 Some(w.not_forwarded(&clean(&w.kept(&kept))))
+            } else if let Some(why) = malformed(&e.why) {
+                Some(w.malformed(why))
             } else if e.why.starts_with("kept in the Inbox") {
                 // A reason this delega does not know (a newer one wrote it): as recorded.
                 Some(w.not_forwarded(&clean(&e.why)))
@@ -60,6 +66,14 @@ pub(super) fn needs_you_section(
         empty: Some(empty.to_string()),
         ..section(heading, Some(w.integer(total)), Some(intro))
     }
+}
+
+/// The reason a malformed message's recorded `why` names (`classify`'s fallback).
+fn malformed(why: &str) -> Option<Malformed> {
+    let reason = why
+        .strip_prefix(MALFORMED_WHY.0)?
+        .strip_suffix(MALFORMED_WHY.1)?;
+    Malformed::parse(reason)
 }
 
 /// The forwards to each assistant: the newest `max` of each, under its count.
@@ -276,8 +290,13 @@ pub(super) fn problems_section(
     let rest = report.totals.problems.saturating_sub(problems.len() as u64);
     let more = (rest > 0).then(|| w.more_problems(rest));
     let since = report.end - UNUSED_RULE_SECS;
+    let long_enough = report.end - NEVER_MATCHED_SECS;
     for rule in &report.rules {
         if rule.last_match.is_some_and(|t| t >= since) {
+            continue;
+        }
+        // A rule that has seen only a few days of mail may just not have met its kind yet.
+        if rule.last_match.is_none() && rule.deciding_since.is_none_or(|t| t > long_enough) {
             continue;
         }
         let last = rule.last_match.map(|t| w.date(t, tz));

@@ -24,6 +24,7 @@ fn row(id: i64, category: Category, action: Action, minutes_before_end: i64) -> 
                 uid: id as u32,
                 message_id: Some(format!("m{id}@x.example")),
                 date: Some(at),
+                date_written: None,
                 from_addr: format!("sender{id}@x.example"),
                 from_name: Some(format!("Sender {id}")),
                 subject: format!("Subject {id}"),
@@ -269,6 +270,8 @@ fn rule_use(name: &str, last_match: Option<i64>) -> RuleUse {
     RuleUse {
         name: name.into(),
         last_match,
+        // Watching for long enough to be reported when never used.
+        deciding_since: Some(END - 60 * 86_400),
     }
 }
 
@@ -1117,11 +1120,16 @@ fn prepare_reports_the_period_since_the_last_digest() {
     let forward = marta.rows[0].forward.as_ref().expect("its forward");
     assert_eq!(forward.state, OutboxState::Pending);
     assert_eq!(report.totals.problems, 1);
+    // The rules have been deciding since the account's first decision.
+    let since = |r: RuleUse| RuleUse {
+        deciding_since: Some(END - 30 * HOUR),
+        ..r
+    };
     assert_eq!(
         report.rules,
         vec![
-            rule_use("newsletters", Some(END - 2 * HOUR)),
-            rule_use("quotes", Some(END - 2 * HOUR)),
+            since(rule_use("newsletters", Some(END - 2 * HOUR))),
+            since(rule_use("quotes", Some(END - 2 * HOUR))),
         ]
     );
 
@@ -1137,4 +1145,115 @@ fn prepare_reports_the_period_since_the_last_digest() {
     let report = load(&other, &account, now).expect("loads");
     assert_eq!((report.start, report.end), (END + 1 - 24 * HOUR, END + 1));
     assert_eq!(report.rules[0].last_match, None);
+}
+
+/// A strategic row for `raw` as triage records it, arrived an hour before the period's end.
+fn arrived(id: i64, raw: &str) -> Handled {
+    let msg = crate::message::Message::parse(raw.as_bytes());
+    let mut h = keep(id, 60);
+    let e = &mut h.entry.entry;
+    (e.date, e.date_written) = match msg.date_as_of(h.entry.decided_at) {
+        crate::message::DateHeader::Real(t) => (Some(t), None),
+        crate::message::DateHeader::Missing => (None, None),
+        crate::message::DateHeader::Impossible(w) => (None, Some(w)),
+    };
+    e.subject = msg.subject().to_string();
+    h
+}
+
+#[test]
+fn a_missing_or_impossible_date_shows_the_arrival_time_and_says_so() {
+    let rows = vec![
+        arrived(
+            1,
+            "From: a@x.example\r\nSubject: impossible\r\nDate: 32 Nov 2026 25:61 +0000\r\n\r\n",
+        ),
+        arrived(
+            2,
+            "From: a@x.example\r\nSubject: far future\r\nDate: Fri, 30 Jun 3609 10:00:00 +0000\r\n\r\n",
+        ),
+        arrived(3, "From: a@x.example\r\nSubject: undated\r\n\r\n"),
+        arrived(
+            4,
+            "From: a@x.example\r\nSubject: last year\r\nDate: Mon, 24 Nov 2025 09:00:00 +0100\r\n\r\n",
+        ),
+        arrived(
+            5,
+            "From: a@x.example\r\nSubject: today\r\nDate: Tue, 24 Nov 2026 16:30:00 +0100\r\n\r\n",
+        ),
+    ];
+    let r = report(rows, &[]);
+    let en = compose_in(Language::En, &r).text;
+    assert_in_order(
+        &en,
+        &[
+            // Newest first by arrival (then last decided first): a broken date never jumps
+            // ahead, and each says so.
+            "24 Nov 17:00       undated",
+            "no Date: the time shown is its arrival",
+            "24 Nov 17:00       far future",
+            "impossible Date “Fri, 30 Jun 3609 10:00:00 +0000”: the time shown is its arrival",
+            "24 Nov 17:00       impossible",
+            "impossible Date “32 Nov 2026 25:61 +0000”: the time shown is its arrival",
+            "24 Nov 16:30       today",
+            // Not this year: the year is shown.
+            "24 Nov 2025 09:00  last year",
+        ],
+    );
+    assert_eq!(
+        en.matches("the time shown is its arrival").count(),
+        3,
+        "{en}"
+    );
+    let it = compose_in(Language::It, &r).text;
+    assert_in_order(
+        &it,
+        &[
+            "senza data: l'ora è quella di arrivo",
+            "data impossibile «32 Nov 2026 25:61 +0000»: l'ora è quella di arrivo",
+            "24/11/2025 09:00  last year",
+        ],
+    );
+}
+
+#[test]
+fn a_malformed_message_says_why_it_stayed_in_the_inbox_in_the_digests_language() {
+    let raw = b"Subject: no sender here\r\n\r\nbody\r\n";
+    let msg = crate::message::Message::parse(raw);
+    let decision = account().rules.classify(&msg);
+    let mut h = keep(1, 60);
+    h.entry.entry.why = decision.why;
+    let r = report(vec![h], &[]);
+    assert_in_order(
+        &compose_in(Language::En, &r).text,
+        &["Malformed message (no From address): kept in the Inbox, no rule was applied"],
+    );
+    assert_in_order(
+        &compose_in(Language::It, &r).text,
+        &["Messaggio malformato (senza indirizzo del mittente): tenuto nella Posta in arrivo"],
+    );
+}
+
+#[test]
+fn a_rule_is_called_never_matched_only_after_two_weeks_of_mail() {
+    let mut r = report(vec![keep(1, 60)], &[]);
+    let rule = |name: &str, days: i64| RuleUse {
+        name: name.into(),
+        last_match: None,
+        deciding_since: Some(END - days * 86_400),
+    };
+    r.rules = vec![
+        rule("first-day", 1),
+        rule("thirteen-days", 13),
+        rule("fifteen-days", 15),
+        RuleUse {
+            deciding_since: None,
+            ..rule("no-mail-yet", 0)
+        },
+    ];
+    let en = compose_in(Language::En, &r).text;
+    assert_in_order(&en, &["fifteen-days", "has never matched a message"]);
+    for young in ["first-day", "thirteen-days", "no-mail-yet"] {
+        assert!(!en.contains(young), "{young} reported:\n{en}");
+    }
 }

@@ -261,6 +261,16 @@ impl State {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// When the account's first decision was recorded, if any.
+    pub fn first_decision(&self, account: &str) -> anyhow::Result<Option<i64>> {
+        let first = self.conn.query_row(
+            "SELECT MIN(decided_at) FROM ledger WHERE account = ?1",
+            params![account],
+            |r| r.get(0),
+        )?;
+        Ok(first)
+    }
+
     /// The local day of the latest digest recorded for the account.
     pub fn last_digest_day(&self, account: &str) -> anyhow::Result<Option<Date>> {
         let day: Option<String> = self

@@ -122,6 +122,8 @@ const MIGRATIONS: &[&str] = &[
         WHERE state = 'sent' AND last_error LIKE 'unconfirmed%';
     UPDATE outbox SET state = 'pending', interrupted = 1, next_attempt_at = 0
         WHERE state = 'sending';",
+    // 4: a Date header that names no real time is kept as written, for the digest to show.
+    "ALTER TABLE ledger ADD COLUMN date_written TEXT;",
 ];
 
 /// A mailbox's position: what delega has already looked at.
@@ -209,8 +211,11 @@ pub struct NewEntry {
     pub uid: u32,
     /// Its Message-ID, if any.
     pub message_id: Option<String>,
-    /// Its Date, as Unix time.
+    /// Its Date, as Unix time, when it names a real time no later than its arrival.
     pub date: Option<i64>,
+    /// Its Date header as written, when there is one but `date` could not be read from it
+    /// (an impossible or future date).
+    pub date_written: Option<String>,
     /// The sender's address ("" when none).
     pub from_addr: String,
     /// The sender's display name.
@@ -405,9 +410,9 @@ impl State {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO ledger (account, mailbox, uidvalidity, uid, message_id, date,
                     from_addr, from_name, subject, excerpt, list_id, category, rule, why,
-                    observe, assistant, action, status, decided_at, done_at)
+                    observe, assistant, action, status, decided_at, done_at, date_written)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, ?18, ?19, ?20)",
+                    ?16, ?17, ?18, ?19, ?20, ?21)",
             )?;
             for e in entries {
                 let (status, done_at) = match e.action {
@@ -435,6 +440,7 @@ impl State {
                     status.as_str(),
                     now,
                     done_at,
+                    e.date_written,
                 ])?;
                 let id = tx.last_insert_rowid();
                 if let (Action::Forward(_), Some(assistant)) = (&e.action, &e.assistant) {
@@ -574,7 +580,7 @@ impl State {
 
 const SELECT_ENTRY: &str = "SELECT id, mailbox, uidvalidity, uid, message_id, date, from_addr,
     from_name, subject, excerpt, list_id, category, rule, why, observe, assistant, action,
-    status, detail, decided_at FROM ledger";
+    status, detail, decided_at, date_written FROM ledger";
 
 fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     let category: String = r.get(11)?;
@@ -588,6 +594,7 @@ fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
             uid: r.get(3)?,
             message_id: r.get(4)?,
             date: r.get(5)?,
+            date_written: r.get(20)?,
             from_addr: r.get(6)?,
             from_name: r.get(7)?,
             subject: r.get(8)?,
@@ -656,6 +663,7 @@ pub(crate) mod tests {
             uid,
             message_id: Some(format!("m{uid}@x.example")),
             date: Some(1_700_000_000),
+            date_written: None,
             from_addr: "a@x.example".into(),
             from_name: Some("A".into()),
             subject: format!("subject {uid}"),

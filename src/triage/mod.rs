@@ -25,7 +25,7 @@ use crate::failpoint;
 use crate::forward::{ForwardRequest, compose};
 use crate::guard::{History, guard, own_digest};
 use crate::imap::{MailboxInfo, Mailboxes};
-use crate::message::Message;
+use crate::message::{DateHeader, Message};
 use crate::outbox::{Mailer, NotSent, SendError, backoff};
 use crate::state::{Action, Cursor, Entry, NewEntry, OutboxRow, OutboxState, State, Status};
 use filing::{FLUSH_AT, Filing};
@@ -298,10 +298,16 @@ pub(crate) fn plan(t: &Triage<'_>, msg: &Message<'_>, uid: u32, decision: Decisi
         (false, Category::Delegable) => Action::Forward(account.folders.delegated.clone()),
     };
     let sender = msg.sender();
+    let (date, date_written) = match msg.date_as_of(now()) {
+        DateHeader::Real(t) => (Some(t), None),
+        DateHeader::Missing => (None, None),
+        DateHeader::Impossible(written) => (None, Some(written)),
+    };
     NewEntry {
         uid,
         message_id: msg.message_id().map(str::to_string),
-        date: msg.date(),
+        date,
+        date_written,
         from_addr: sender.map(|s| s.address.clone()).unwrap_or_default(),
         from_name: sender.and_then(|s| s.name.clone()),
         subject: msg.subject().to_string(),
