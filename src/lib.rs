@@ -11,11 +11,13 @@
 //!   (pure composition, in Italian or English) and when it is due ([`digest::schedule`]).
 //!
 //! Supporting pieces: [`diagnostic`] (errors with `file:line:col`), [`tomlread`]
-//! (reading TOML by hand with positions) and [`net`] (TCP and verified TLS under IMAP and
-//! SMTP).
+//! (reading TOML by hand with positions), [`net`] (TCP and verified TLS under IMAP and
+//! SMTP), [`trust`] (which certificates are trusted; TLS failures in words) and
+//! [`certificate`] (what a certificate says).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod certificate;
 pub mod classify;
 pub mod config;
 pub mod daemon;
@@ -35,3 +37,4 @@ pub mod suggest;
 pub mod systemd;
 pub mod tomlread;
 pub mod triage;
+pub mod trust;

@@ -1,5 +1,5 @@
 //! The transport under IMAP and SMTP: TCP with the socket options delega wants, and TLS
-//! with verified certificates (the system's roots plus an optional `ca_file`).
+//! with verified certificates (the system's roots, or `ca_file`: see [`crate::trust`]).
 //!
 //! Both protocols are short command/response exchanges, so Nagle's algorithm is off: with
 //! it, each command written in two pieces waits for the server's delayed ACK (~40 ms).
@@ -19,6 +19,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::{self, RootCertStore, pki_types::ServerName};
 
 use crate::config::Server;
+use crate::trust::{TlsError, TlsFailure, Verifier};
 
 /// Opens a TCP connection to the server, with Nagle's algorithm off and keepalive probes on.
 pub async fn connect_tcp(server: &Server) -> anyhow::Result<TcpStream> {
@@ -87,8 +88,15 @@ impl AsyncWrite for Stream {
 }
 
 /// The certificates a connection trusts: those of `ca_file` when it is set (a server with
-/// a private CA is trusted for that CA alone, as `curl --cacert` does), else the system's.
-fn trusted_roots(ca_file: Option<&Path>) -> anyhow::Result<RootCertStore> {
+/// a private CA is trusted for that CA alone, as `curl --cacert` does), else the system's;
+/// and, second, the certificates of `ca_file`, each also trusted as itself (see
+/// [`crate::trust`]).
+fn trusted(
+    ca_file: Option<&Path>,
+) -> anyhow::Result<(
+    RootCertStore,
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+)> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
 
@@ -102,29 +110,34 @@ fn trusted_roots(ca_file: Option<&Path>) -> anyhow::Result<RootCertStore> {
                  set ca_file"
             );
         }
-        return Ok(roots);
+        return Ok((roots, Vec::new()));
     };
+    let mut pinned = Vec::new();
     let certs = CertificateDer::pem_file_iter(path)
         .with_context(|| format!("cannot read CA file {}", path.display()))?;
     for cert in certs {
         let cert = cert.with_context(|| format!("bad PEM in CA file {}", path.display()))?;
         roots
-            .add(cert)
+            .add(cert.clone())
             .with_context(|| format!("unusable certificate in {}", path.display()))?;
+        pinned.push(cert);
     }
     if roots.is_empty() {
         bail!("CA file {} holds no certificate", path.display());
     }
-    Ok(roots)
+    Ok((roots, pinned))
 }
 
-/// A TLS client config trusting [`trusted_roots`].
+/// A TLS client config trusting [`trusted_roots`], and `ca_file`'s certificates as themselves.
 fn tls_config(ca_file: Option<&Path>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let (roots, pinned) = trusted(ca_file)?;
+    let verifier = Verifier::new(roots, pinned, Arc::clone(&provider))?;
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("TLS setup")?
-        .with_root_certificates(trusted_roots(ca_file)?)
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
@@ -153,12 +166,10 @@ pub async fn tls_wrap(tcp: TcpStream, server: &Server) -> anyhow::Result<Stream>
     let tls = TlsConnector::from(config)
         .connect(name, tcp)
         .await
-        .with_context(|| {
-            format!(
-                "TLS handshake with {}:{} failed (is the certificate valid for this host name? \
-                 for a private CA set ca_file)",
-                server.host, server.port
-            )
+        .map_err(|err| TlsError {
+            host: server.host.clone(),
+            port: server.port,
+            failure: TlsFailure::from_io(&err),
         })?;
     Ok(Stream::Tls(Box::new(tls)))
 }
@@ -167,12 +178,13 @@ pub async fn tls_wrap(tcp: TcpStream, server: &Server) -> anyhow::Result<Stream>
 mod tests {
     use std::path::Path;
 
-    use super::trusted_roots;
+    use super::trusted;
 
     #[test]
     fn a_ca_file_is_trusted_alone_and_must_hold_a_certificate() {
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem");
-        let roots = trusted_roots(Some(&fixture)).expect("the fixture CA");
+        let (roots, pinned) = trusted(Some(&fixture)).expect("the fixture CA");
+        assert_eq!(pinned.len(), 1);
         assert_eq!(
             roots.len(),
             1,
@@ -182,13 +194,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").expect("write");
-        let err = trusted_roots(Some(&empty)).expect_err("no certificate");
+        let err = trusted(Some(&empty)).expect_err("no certificate");
         assert!(
             format!("{err:#}").contains("holds no certificate"),
             "{err:#}"
         );
         let missing = dir.path().join("missing.pem");
-        let err = trusted_roots(Some(&missing)).expect_err("missing");
+        let err = trusted(Some(&missing)).expect_err("missing");
         assert!(
             format!("{err:#}").contains("cannot read CA file"),
             "{err:#}"

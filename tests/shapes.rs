@@ -1,6 +1,6 @@
 //! The same triage on the servers people have: Dovecot in other shapes (`scripts/mailsystem
 //! --shape`): a personal namespace `INBOX.` with separator `.`, no MOVE, neither MOVE nor
-//! UIDPLUS. Each shape runs
+//! UIDPLUS, and a self-signed (CA:TRUE) certificate trusted through `ca_file`. Each shape runs
 //! the same checks: every message filed, none lost or marked seen, a message the user flagged
 //! `\Deleted` left alone, a correction respected, and a digest whose counts are the folders'.
 
@@ -210,4 +210,50 @@ async fn a_server_without_move_files_with_uidplus() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_server_without_move_or_uidplus_copies_and_keeps_triaging() -> anyhow::Result<()> {
     triage_on(Shape::NoMoveNoUidplus).await
+}
+
+#[tokio::test]
+async fn a_self_signed_certificate_in_ca_file_is_trusted_for_its_server() -> anyhow::Result<()> {
+    triage_on(Shape::SelfSigned).await
+}
+
+/// Runs `delega run --once` on a config edited by `edit`; returns its output (it must fail).
+fn failing_run(office: &Office, edit: impl Fn(String) -> String) -> String {
+    let config = std::fs::read_to_string(office.config_path()).expect("config");
+    std::fs::write(office.config_path(), edit(config)).expect("config");
+    let out = office.run_once(&[]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        !text.contains("Some(") && !text.contains("Other(") && !text.contains("code:"),
+        "library debug text: {text}"
+    );
+    text
+}
+
+#[tokio::test]
+async fn tls_failures_say_what_is_wrong_and_what_to_do() -> anyhow::Result<()> {
+    let ms = MailSystem::shaped(Shape::SelfSigned);
+    let mut office = Office::new(ms);
+    office.smtp = SmtpRoute::Plain(ms.smtp_port());
+    office.write_config();
+    let imaps = format!("port = {}", ms.imaps_port());
+    let ca = format!(", ca_file = \"{}\"", ms.ca_file().display());
+
+    // security = "tls" towards the plaintext port.
+    let plain = format!("port = {}", ms.imap_port());
+    let text = failing_run(&office, |c| c.replace(&imaps, &plain));
+    assert!(text.contains("answered in plain text"), "{text}");
+    assert!(text.contains("starttls"), "{text}");
+
+    // The self-signed certificate without ca_file: nobody this machine trusts signed it.
+    let text = failing_run(&office, |c| c.replace(&plain, &imaps).replace(&ca, ""));
+    assert!(text.contains("is self-signed"), "{text}");
+    assert!(text.contains("this machine does not trust"), "{text}");
+    assert!(text.contains("ca_file"), "{text}");
+    Ok(())
 }
