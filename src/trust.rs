@@ -190,48 +190,43 @@ impl TlsFailure {
 
     /// The failure and its fix, for the server `host:port`.
     pub fn explain(&self, host: &str, port: u16) -> String {
-        match self {
+        let reason = match self {
             TlsFailure::PlainText => format!(
-                "{host}:{port} answered in plain text, not TLS: set security = \"starttls\" for \
-                 this port, or use the server's TLS port (993 for IMAP, 465 for SMTP)"
+                "the port answered in plain text, not TLS: set security = \"starttls\" for \
+                 port {port}, or use the server's TLS port (993 for IMAP, 465 for SMTP)"
             ),
-            TlsFailure::UnknownIssuer => format!(
-                "the certificate of {host}:{port} is signed by an authority this machine does \
-                 not trust: if it is your own server's certificate (self-signed or a private \
-                 CA), save it as PEM and set ca_file to that file"
-            ),
-            TlsFailure::SelfSigned => format!(
-                "the certificate of {host}:{port} is self-signed, an authority this machine \
+            TlsFailure::UnknownIssuer => "its certificate is signed by an authority this machine \
+                 does not trust: if it is your own server's certificate (self-signed or a \
+                 private CA), save it as PEM and set ca_file to that file"
+                .to_string(),
+            TlsFailure::SelfSigned => "its certificate is self-signed, an authority this machine \
                  does not trust: if it is your own server's certificate, save it as PEM and set \
                  ca_file to that file"
-            ),
+                .to_string(),
             TlsFailure::NameMismatch { names } if names.is_empty() => format!(
-                "the certificate of {host}:{port} is not valid for the name {host}: set host \
-                 to a name the certificate holds"
+                "its certificate is not valid for the name {host}: set host to a name the \
+                 certificate holds"
             ),
             TlsFailure::NameMismatch { names } => format!(
-                "the certificate of {host}:{port} is for {}, not {host}: set host to one of \
-                 these names",
+                "its certificate is for {}, not {host}: set host to one of these names",
                 names.join(", ")
             ),
             TlsFailure::Expired { not_after } => {
                 match not_after.and_then(|t| jiff::Timestamp::from_second(t).ok()) {
                     Some(at) => format!(
-                        "the certificate of {host}:{port} expired on {}: the server's \
-                     administrator must renew it",
+                        "its certificate expired on {}: the server's administrator must renew it",
                         at.strftime("%Y-%m-%d %H:%M UTC")
                     ),
-                    None => format!(
-                        "the certificate of {host}:{port} has expired: the server's administrator \
-                     must renew it"
-                    ),
+                    None => "its certificate has expired: the server's administrator must renew it"
+                        .to_string(),
                 }
             }
-            TlsFailure::NotYetValid => format!(
-                "the certificate of {host}:{port} is not valid yet: check this machine's clock"
-            ),
-            TlsFailure::Other(text) => format!("TLS with {host}:{port} failed: {text}"),
-        }
+            TlsFailure::NotYetValid => {
+                "its certificate is not valid yet: check this machine's clock".to_string()
+            }
+            TlsFailure::Other(text) => text.clone(),
+        };
+        format!("TLS handshake with {host}:{port} failed: {reason}")
     }
 }
 
@@ -281,8 +276,9 @@ mod tests {
         };
         assert_eq!(
             names.explain("imap.example.com", 993),
-            "the certificate of imap.example.com:993 is for mail.example.org, *.example.org, \
-             not imap.example.com: set host to one of these names"
+            "TLS handshake with imap.example.com:993 failed: its certificate is for \
+             mail.example.org, *.example.org, not imap.example.com: set host to one of these \
+             names"
         );
         let expired = TlsFailure::Expired {
             not_after: Some(1_767_225_600),
