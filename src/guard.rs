@@ -231,6 +231,59 @@ pub fn refuse_forward(msg: &Message<'_>, account: &Account, history: History) ->
     None
 }
 
+/// A message's decision as `run` makes it, and as `explain` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    /// What is done: the rules' decision, unless a guard changed it.
+    pub decision: Decision,
+    /// The guard that kept a delegable decision in the Inbox, if one did.
+    pub refusal: Option<Refusal>,
+}
+
+/// Decides a message as `run` does: delega's own digest (from delega's address `from`)
+/// stays in the Inbox; any other message gets the rules' decision (`classify`, called only
+/// then), through the loop guards with what the ledger knows of it (`history`).
+pub fn decide(
+    msg: &Message<'_>,
+    account: &Account,
+    from: &str,
+    classify: impl FnOnce() -> Decision,
+    history: History,
+) -> Decided {
+    if let Some(decision) = own_digest(msg, from) {
+        return Decided {
+            decision,
+            refusal: None,
+        };
+    }
+    let decision = classify();
+    let refusal = (decision.category == Category::Delegable)
+        .then(|| refuse_forward(msg, account, history))
+        .flatten();
+    Decided {
+        decision: match &refusal {
+            None => decision,
+            Some(refusal) => kept(decision, refusal.clone()),
+        },
+        refusal,
+    }
+}
+
+/// A delegable decision the guard refused, made strategic with a [`Kept`] as its `why`.
+fn kept(decision: Decision, refusal: Refusal) -> Decision {
+    Decision {
+        category: Category::Strategic,
+        assistant: None,
+        instructions: None,
+        why: Kept {
+            rule: decision.rule.clone(),
+            refusal,
+        }
+        .to_string(),
+        ..decision
+    }
+}
+
 /// Applies the guard to a decision: a refused delegable decision becomes strategic, its
 /// `why` a [`Kept`].
 pub fn guard(
@@ -244,17 +297,7 @@ pub fn guard(
     }
     match refuse_forward(msg, account, history) {
         None => decision,
-        Some(refusal) => Decision {
-            category: Category::Strategic,
-            assistant: None,
-            instructions: None,
-            why: Kept {
-                rule: decision.rule.clone(),
-                refusal,
-            }
-            .to_string(),
-            ..decision
-        },
+        Some(refusal) => kept(decision, refusal),
     }
 }
 

@@ -8,6 +8,7 @@ mod corrections;
 mod delegation;
 mod digest;
 mod docs;
+mod explain;
 mod harness;
 mod lifecycle;
 mod shapes;

@@ -3,9 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use delega::classify::Category;
+use delega::classify::{Category, Explanation};
+use delega::config::Account;
 use delega::diagnostic::Diagnostic;
+use delega::guard::{self, Decided, History};
 use delega::message::Message;
+use delega::state::State;
 
 use super::{load, select_accounts};
 
@@ -89,6 +92,13 @@ pub(crate) fn explain(
         Ok(accounts) => accounts[0],
         Err(code) => return code,
     };
+    // What the ledger knows (a Message-ID already forwarded) is read as `run` reads it; a
+    // database that is not there yet knows nothing.
+    let state = if config.state.exists() {
+        State::open(&config.state).map_err(|err| format!("{err:#}"))
+    } else {
+        Err(format!("{} does not exist yet", config.state.display()))
+    };
     let mut failed = false;
     for file in messages {
         let raw = match std::fs::read(file) {
@@ -100,36 +110,29 @@ pub(crate) fn explain(
             }
         };
         let msg = Message::parse(&raw);
+        let history = match (&state, msg.message_id()) {
+            (Ok(state), Some(id)) => match state.already_forwarded(&account.name, id) {
+                Ok(already_forwarded) => Ok(History { already_forwarded }),
+                Err(err) => Err(format!("{err:#}")),
+            },
+            (Ok(_), None) => Ok(History::default()),
+            (Err(err), _) => Err(err.clone()),
+        };
         let e = account.rules.explain(&msg);
-        let d = &e.decision;
+        let decided = guard::decide(
+            &msg,
+            account,
+            &config.smtp.from,
+            || e.decision.clone(),
+            history.clone().unwrap_or_default(),
+        );
         println!("{}", file.display());
-        let from = msg
-            .sender()
-            .map_or_else(|| "(none)".to_string(), ToString::to_string);
-        println!("  from:     {from}");
-        println!("  subject:  {}", msg.subject());
-        let mut category = d.category.to_string();
-        if let Some(a) = &d.assistant {
-            category.push_str(&format!(" → {a}"));
-        }
-        if d.observe {
-            category.push_str(" (observe only: nothing is done)");
-        }
-        println!("  decision: {category}");
-        match &d.rule {
-            Some(rule) => {
-                let origin = account.rules.rule(rule).map(|r| r.origin.to_string());
-                println!("  rule:     {rule} ({})", origin.unwrap_or_default());
-            }
-            None => println!("  rule:     (none)"),
-        }
-        println!("  why:      {}", d.why);
-        for near in &e.near_misses {
+        print_explained(account, &msg, &e, &decided);
+        if decided.decision.category == Category::Delegable
+            && let Err(why) = &history
+        {
             println!(
-                "  close:    {}: {}; failed: {}",
-                near.rule,
-                near.matched.join("; "),
-                near.missed.join("; ")
+                "  note:     the state database was not read ({why}): a copy already forwarded would not be seen here"
             );
         }
     }
@@ -137,5 +140,61 @@ pub(crate) fn explain(
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// One message's explanation: the final decision, the guard that changed it, the rule and
+/// why, the rules that came close.
+fn print_explained(account: &Account, msg: &Message<'_>, e: &Explanation, decided: &Decided) {
+    let d = &decided.decision;
+    let from = msg
+        .sender()
+        .map_or_else(|| "(none)".to_string(), ToString::to_string);
+    println!("  from:     {from}");
+    println!("  subject:  {}", msg.subject());
+    let mut category = d.category.to_string();
+    if let Some(a) = &d.assistant {
+        category.push_str(&format!(" → {a}"));
+    }
+    if decided.refusal.is_some() {
+        category.push_str(" (kept in the Inbox by a guard)");
+    }
+    if account.observe {
+        category.push_str(" (observe mode: nothing is done)");
+    } else if d.observe {
+        category.push_str(" (observe only: nothing is done)");
+    }
+    println!("  decision: {category}");
+    let origin = |rule: &str| {
+        account
+            .rules
+            .rule(rule)
+            .map(|r| r.origin.to_string())
+            .unwrap_or_default()
+    };
+    match (&d.rule, &decided.refusal) {
+        (Some(rule), Some(_)) => {
+            let to = e.decision.assistant.as_deref().unwrap_or("?");
+            println!(
+                "  rule:     {rule} ({}) would delegate it → {to}",
+                origin(rule)
+            );
+        }
+        (Some(rule), None) => println!("  rule:     {rule} ({})", origin(rule)),
+        (None, _) => println!("  rule:     (none)"),
+    }
+    if let Some(refusal) = &decided.refusal {
+        println!("  guard:    {refusal}");
+        println!("  why:      {}", e.decision.why);
+    } else {
+        println!("  why:      {}", d.why);
+    }
+    for near in &e.near_misses {
+        println!(
+            "  close:    {}: {}; failed: {}",
+            near.rule,
+            near.matched.join("; "),
+            near.missed.join("; ")
+        );
     }
 }

@@ -23,7 +23,7 @@ use crate::config::Account;
 use crate::config::Assistant;
 use crate::failpoint;
 use crate::forward::{ForwardRequest, compose};
-use crate::guard::{History, guard, own_digest};
+use crate::guard::{self, History, Kept};
 use crate::imap::{MailboxInfo, Mailboxes};
 use crate::message::{DateHeader, Message};
 use crate::outbox::{Mailer, NotSent, SendError, backoff};
@@ -280,11 +280,9 @@ fn known(state: &State, account: &str, message_id: Option<&str>) -> anyhow::Resu
 /// (`history`), and plans the action.
 pub(crate) fn decide(t: &Triage<'_>, msg: &Message<'_>, uid: u32, history: History) -> NewEntry {
     let account = t.account;
-    if let Some(decision) = own_digest(msg, t.from) {
-        return plan(t, msg, uid, decision);
-    }
-    let decision = account.rules.classify(msg);
-    plan(t, msg, uid, guard(decision, msg, account, history))
+    let classify = || account.rules.classify(msg);
+    let decided = guard::decide(msg, account, t.from, classify, history);
+    plan(t, msg, uid, decided.decision)
 }
 
 /// Turns a decision into the ledger entry and action for a message.
@@ -327,12 +325,15 @@ pub(crate) fn plan(t: &Triage<'_>, msg: &Message<'_>, uid: u32, decision: Decisi
 
 /// Logs a decision as it is recorded.
 pub(crate) fn log_decision(entry: &NewEntry) {
+    // A decision a guard changed says which guard: the rule alone would mislead.
+    let kept = Kept::parse(&entry.why).map(|k| k.refusal.to_string());
     info!(
         uid = entry.uid,
         category = %entry.category,
         rule = entry.rule.as_deref().unwrap_or("-"),
         assistant = entry.assistant.as_deref().unwrap_or("-"),
         observe = entry.observe,
+        kept = kept.as_deref().unwrap_or("-"),
         "decided"
     );
 }

@@ -1,0 +1,176 @@
+//! `delega explain` decides exactly as `delega run`: the same rules, then the same guards
+//! (delega's own forward, an assistant, a machine, a loop, a Message-ID already forwarded,
+//! read from the state database), and the run's log line names the guard that kept a
+//! message.
+
+use std::collections::BTreeMap;
+
+use delega::guard::Kept;
+
+use crate::support::MailSystem;
+use crate::support::imap::TestImap;
+use crate::support::office::Office;
+
+/// One delegable rule: anything with "invoice" in the subject goes to Marta.
+const RULES: &str = r#"[[rule]]
+name = "invoices"
+category = "delegable"
+assistant = "marta"
+instructions = "Register it."
+when = { subject = "invoice" }
+"#;
+
+fn mail(id: &str, from: &str, subject: &str, extra: &str) -> String {
+    format!(
+        "{extra}From: {from}\r\nTo: giulia@studio.example\r\nSubject: {subject}\r\n\
+         Message-ID: <{id}@supplier.example>\r\nDate: Tue, 1 Dec 2026 10:00:00 +0100\r\n\r\nPlease pay.\r\n"
+    )
+}
+
+/// `explain`'s answer for each file, by subject: the decision line and the guard line.
+fn explained(out: &str) -> BTreeMap<String, (String, Option<String>)> {
+    let mut blocks: Vec<Vec<&str>> = Vec::new();
+    for line in out.lines() {
+        match line.strip_prefix("  ") {
+            // Each file's lines are indented under its name.
+            Some(field) => blocks.last_mut().expect("a file first").push(field),
+            None => blocks.push(Vec::new()),
+        }
+    }
+    let mut all = BTreeMap::new();
+    for block in blocks {
+        let field = |name: &str| {
+            block
+                .iter()
+                .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+        };
+        if let (Some(subject), Some(decision)) = (field("subject:"), field("decision:")) {
+            all.insert(subject, (decision, field("guard:")));
+        }
+    }
+    all
+}
+
+#[tokio::test]
+async fn explain_decides_as_run_does_on_every_guard() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    let rules = office.dir.path().join("rules");
+    std::fs::create_dir_all(&rules)?;
+    std::fs::write(rules.join("10.toml"), RULES)?;
+    office.rules_dir = rules;
+    office.write_config();
+    office.run_once_ok();
+
+    // A first invoice is forwarded: its Message-ID is now in the ledger.
+    let mut imap = TestImap::login(ms, &office.giulia).await?;
+    let first = mail("inv-1", "Shop <billing@supplier.example>", "invoice 1", "");
+    imap.append("INBOX", first.as_bytes(), &[]).await?;
+    office.run_once_ok();
+
+    let hops = "Received: from relay.example by mx.example\r\n".repeat(26);
+    let own = "X-Delega-Forward: giulia.1.1\r\n";
+    let cases = [
+        (
+            "plain",
+            mail("inv-2", "billing@supplier.example", "invoice plain", ""),
+        ),
+        (
+            "own",
+            mail(
+                "inv-3",
+                "billing@supplier.example",
+                "invoice own forward",
+                own,
+            ),
+        ),
+        (
+            "assistant",
+            mail("inv-4", &office.marta, "invoice from the assistant", ""),
+        ),
+        (
+            "machine",
+            mail(
+                "inv-5",
+                "billing@supplier.example",
+                "invoice auto",
+                "Auto-Submitted: auto-replied\r\n",
+            ),
+        ),
+        (
+            "loop",
+            mail("inv-6", "billing@supplier.example", "invoice loop", &hops),
+        ),
+        (
+            "again",
+            mail("inv-1", "billing@supplier.example", "invoice again", ""),
+        ),
+    ];
+    let mut files = Vec::new();
+    for (name, raw) in &cases {
+        let path = office.dir.path().join(format!("{name}.eml"));
+        std::fs::write(&path, raw)?;
+        files.push(path.display().to_string());
+    }
+    let mut args = vec!["explain"];
+    args.extend(files.iter().map(String::as_str));
+    let out = office.command(&args).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let explain = explained(&text);
+    assert_eq!(explain.len(), cases.len(), "{text}");
+
+    for (_, raw) in &cases {
+        imap.append("INBOX", raw.as_bytes(), &[]).await?;
+    }
+    let log = office.run_once_ok();
+
+    let ledger = office.ledger();
+    let mut guarded = 0;
+    for (subject, (decision, guard)) in &explain {
+        let row = ledger
+            .iter()
+            .rev()
+            .find(|e| &e.entry.subject == subject)
+            .unwrap_or_else(|| panic!("{subject} not decided by run"));
+        let e = &row.entry;
+        let run_decision = match &e.assistant {
+            Some(a) => format!("{} → {a}", e.category),
+            None => e.category.to_string(),
+        };
+        assert!(
+            decision.starts_with(&run_decision),
+            "{subject}: explain says {decision:?}, run decided {run_decision:?}\n{text}"
+        );
+        let run_guard = Kept::parse(&e.why).map(|k| k.refusal.to_string());
+        assert_eq!(guard, &run_guard, "{subject}: the guard\n{text}");
+        if let Some(g) = run_guard {
+            guarded += 1;
+            assert!(
+                decision.contains("kept in the Inbox by a guard"),
+                "{decision}"
+            );
+            // The run's log line for it names the guard too.
+            let line = log
+                .lines()
+                .find(|l| l.contains("decided") && l.contains(&format!("uid={}", e.uid)))
+                .unwrap_or_else(|| panic!("no log line for uid {}:\n{log}", e.uid));
+            assert!(line.contains(&g), "{line}");
+        }
+    }
+    // Every guard was met: own forward, assistant, machine, loop, already forwarded.
+    assert_eq!(guarded, 5, "{text}");
+    assert!(
+        explain["invoice again"]
+            .1
+            .as_deref()
+            .unwrap_or("")
+            .contains("already forwarded")
+    );
+    assert_eq!(explain["invoice plain"].0, "delegable → marta");
+    Ok(())
+}
