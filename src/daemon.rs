@@ -19,6 +19,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 use crate::config::{self, Account, Config, Folders};
 use crate::digest::{self, Outcome};
 use crate::imap::{self, FilingMode, Mailboxes, Wake};
+use crate::oauth2;
 use crate::outbox::Mailer;
 use crate::state::State;
 use crate::systemd::{Health, Notifier, watchdog_interval};
@@ -229,6 +230,9 @@ async fn account_task(
         shutdown,
     };
     let mut failures = 0u32;
+    // Told once: while the grant stays refused, later attempts cost no token request and
+    // are not logged or recorded again.
+    let mut reauth_told = false;
     loop {
         health.busy(now());
         match session(&triage, &mut state, opts, shutdown, health, &mut failures).await {
@@ -237,6 +241,22 @@ async fn account_task(
                 health.tried(false);
                 health.waiting();
                 let detail = format!("{err:#}");
+                if let Some(oauth2::TokenError::NeedsReauth { command, .. }) = err.downcast_ref() {
+                    if !reauth_told {
+                        reauth_told = true;
+                        state.record_event(&account.name, "reauth", command, now())?;
+                        warn!(error = %detail, "the account needs re-authorisation");
+                    }
+                    if opts.once {
+                        return Err(err);
+                    }
+                    failures += 1;
+                    tokio::select! {
+                        () = tokio::time::sleep(reconnect_delay(failures)) => {}
+                        () = shutdown.cancelled() => return Ok(PassReport::default()),
+                    }
+                    continue;
+                }
                 state.record_event(&account.name, "imap", &detail, now())?;
                 if opts.once {
                     return Err(err);

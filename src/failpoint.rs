@@ -15,6 +15,9 @@ pub const AFTER_SEND: &str = "after-send";
 /// After the send is recorded, before the message is moved out of the Inbox.
 pub const BEFORE_MOVE: &str = "before-move";
 
+/// After a rotated OAuth2 refresh token is saved, before the new access token is used.
+pub const AFTER_TOKEN_SAVED: &str = "after-token-saved";
+
 /// The environment variable naming the failpoint to trigger.
 pub const ENV: &str = "DELEGA_FAILPOINT";
 

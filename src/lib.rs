@@ -30,6 +30,7 @@ pub mod imap;
 pub mod logging;
 pub mod message;
 pub mod net;
+pub mod oauth2;
 pub mod outbox;
 pub mod state;
 pub mod status;

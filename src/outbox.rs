@@ -11,6 +11,11 @@
 //! before the message went out) is retried with backoff, [`SendError::Permanent`] (5xx) is
 //! not, [`SendError::InDoubt`] (no reply after the message went out) is sent again and
 //! flagged. The outbox rows live in `state`.
+//!
+//! With `auth = "oauth2"`, delega speaks the SASL exchange itself (`AUTH XOAUTH2` or
+//! `AUTH OAUTHBEARER` with the token as initial response): lettre 0.11 knows XOAUTH2 but
+//! cannot answer the error challenge a server sends for a refused token, and has no
+//! OAUTHBEARER. A refused token is replaced once by a fresh one on the same connection.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -26,8 +31,9 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Security, Server, Smtp};
+use crate::config::{Sasl, Security, Server, Smtp};
 use crate::net::{Stream, connect_tcp, tls_wrap};
+use crate::oauth2::{self, Tokens, sasl};
 
 /// Why a message was not sent.
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +133,8 @@ const MIN_THROUGHPUT: u64 = 256 * 1024;
 pub struct Mailer {
     server: Server,
     credentials: Option<Credentials>,
+    /// The OAuth2 sign-in (user, tokens), instead of `credentials`.
+    oauth2: Option<(String, std::sync::Arc<Tokens>)>,
     /// For STARTTLS, which lettre performs itself on the connection: built at the first
     /// connection (loading the system's roots takes time and memory, and many runs send
     /// nothing).
@@ -139,6 +147,10 @@ impl Mailer {
     /// Prepares the client (reads the password now; connects only when sending).
     pub fn new(smtp: &Smtp) -> anyhow::Result<Mailer> {
         let server = &smtp.server;
+        let oauth2 = match (&server.username, &server.oauth2) {
+            (Some(user), Some(o)) => Some((user.clone(), oauth2::tokens(o))),
+            _ => None,
+        };
         let credentials = match (&server.username, &server.password) {
             (Some(user), Some(secret)) => {
                 let password = secret.resolve().context("SMTP password")?;
@@ -152,6 +164,7 @@ impl Mailer {
         Ok(Mailer {
             server: server.clone(),
             credentials,
+            oauth2,
             starttls: OnceLock::new(),
             hello: ClientId::default(),
             open: Mutex::new(None),
@@ -310,6 +323,9 @@ impl Mailer {
                     .await
                     .map_err(|err| classify(&err))?;
             }
+            if let Some((user, tokens)) = &self.oauth2 {
+                self.oauth2_auth(&mut conn, user, tokens).await?;
+            }
             Ok(conn)
         };
         tokio::time::timeout(server.timeout, work)
@@ -348,6 +364,79 @@ async fn envelope_commands(
     }
     conn.command(Data).await?;
     Ok(())
+}
+
+impl Mailer {
+    /// `AUTH` with an OAuth2 token; once more with a fresh one if the server refuses it. A
+    /// failure is transient: forwards wait until the sign-in works again.
+    async fn oauth2_auth(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        user: &str,
+        tokens: &Tokens,
+    ) -> Result<(), SendError> {
+        let server = &self.server;
+        let now = || jiff::Timestamp::now().as_second();
+        let token_failed = |err: oauth2::TokenError| SendError::Transient(err.to_string());
+        // lettre lists only the mechanisms it knows: OAUTHBEARER is tried where XOAUTH2 is
+        // not offered, and the server's refusal, if any, says so.
+        let offers_xoauth2 = conn
+            .server_info()
+            .supports_auth_mechanism(Mechanism::Xoauth2);
+        let mechanism = sasl::choose(tokens.settings().sasl, |s| {
+            s == Sasl::XOAuth2 && offers_xoauth2
+        })
+        .unwrap_or(Sasl::OAuthBearer);
+        let mut token = tokens.access(now(), false).await.map_err(token_failed)?;
+        let mut retried = false;
+        loop {
+            use base64::Engine as _;
+            let initial =
+                sasl::initial_response(mechanism, user, token.expose(), &server.host, server.port);
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let line = RawCommand(format!(
+                "AUTH {} {}\r\n",
+                mechanism.name(),
+                b64.encode(initial)
+            ));
+            let mut answer = conn.command(line).await;
+            if let Ok(r) = &answer
+                && r.has_code(334)
+            {
+                // The server's error report (RFC 7628 §3.2.2); answering ends the exchange.
+                let end = b64.encode(sasl::answer_to_error(mechanism));
+                answer = conn.command(RawCommand(format!("{end}\r\n"))).await;
+            }
+            let err = match answer {
+                Ok(r) if r.is_positive() && !r.has_code(334) => return Ok(()),
+                Ok(r) => format!("unexpected answer {}", r.code()),
+                Err(err) if err.is_permanent() && !retried => {
+                    tracing::info!(
+                        mechanism = mechanism.name(),
+                        "the SMTP server refused the access token; trying once more with a fresh one"
+                    );
+                    retried = true;
+                    token = tokens.access(now(), true).await.map_err(token_failed)?;
+                    continue;
+                }
+                Err(err) => err.to_string(),
+            };
+            return Err(SendError::Transient(format!(
+                "{} as {user} failed: the SMTP server refused the OAuth2 token ({err}); check \
+                 the username and the scopes",
+                mechanism.name()
+            )));
+        }
+    }
+}
+
+/// A command line written as is (it ends with CRLF).
+struct RawCommand(String);
+
+impl std::fmt::Display for RawCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// The error kind of a lettre failure: 5xx is permanent, anything else may pass later.

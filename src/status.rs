@@ -33,6 +33,9 @@ pub struct AccountStatus {
     pub last_error: Option<(String, i64)>,
     /// When the next digest is due (Unix time).
     pub next_digest: Option<i64>,
+    /// The IMAP sign-in's OAuth2 grant, for an account with `auth = "oauth2"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<crate::oauth2::GrantStatus>,
 }
 
 /// `today` with every category, 0 where nothing was decided, as the text shows it.
@@ -86,6 +89,11 @@ fn account_status(account: &Account, state: &State, now: i64) -> anyhow::Result<
         in_doubt: state.forwards_in_doubt(&account.name, i64::MIN, i64::MAX)?,
         last_error: last_error.zip(last_error_at),
         next_digest: next_digest(account, state, now)?,
+        oauth2: account
+            .imap
+            .oauth2
+            .as_deref()
+            .map(crate::oauth2::grant_status),
     })
 }
 
@@ -164,6 +172,24 @@ pub fn render(config: &Config, statuses: &[AccountStatus]) -> String {
                 ""
             }
         );
+        if let Some(g) = &s.oauth2 {
+            let line = match &g.refused {
+                Some((at, error, command)) => format!(
+                    "OAuth2, needs re-authorisation since {} ({error}): run `{command}`",
+                    when(Some(*at))
+                ),
+                None => match g.expires_at {
+                    Some(_) => format!(
+                        "OAuth2, {}; last refresh {}, token valid until {}",
+                        g.source,
+                        when(g.last_refresh),
+                        when(g.expires_at)
+                    ),
+                    None => format!("OAuth2, {}", g.source),
+                },
+            };
+            let _ = writeln!(out, "  sign-in:       {line}");
+        }
         match &s.last_error {
             Some((err, at)) => {
                 let _ = writeln!(out, "  last error:    {} ({})", err, when(Some(*at)));
@@ -202,6 +228,7 @@ mod tests {
             in_doubt: Vec::new(),
             last_error: Some(("login refused".into(), 1_700_000_100)),
             next_digest: None,
+            oauth2: None,
         };
         let json: serde_json::Value =
             serde_json::from_str(&to_json(&[status])).expect("valid JSON");

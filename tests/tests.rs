@@ -11,5 +11,6 @@ mod docs;
 mod explain;
 mod harness;
 mod lifecycle;
+mod oauth2;
 mod shapes;
 mod triage;

@@ -6,12 +6,15 @@
 //! rules compiled and timezones parsed. Secrets are only referenced here; `secret.rs`
 //! resolves them when a connection needs them.
 
+mod oauth2;
 mod read;
 mod secret;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use oauth2::{OAuth2, Provider, RefreshGrant, Sasl, TokenSource};
+pub use read::is_loopback;
 pub use secret::{Password, Secret, try_command};
 
 use crate::classify::RuleSet;
@@ -89,6 +92,8 @@ pub struct Server {
     pub username: Option<String>,
     /// Where the password comes from.
     pub password: Option<Secret>,
+    /// Sign in with an OAuth2 access token instead (`auth = "oauth2"`).
+    pub oauth2: Option<std::sync::Arc<OAuth2>>,
     /// The CA certificate (PEM) to trust instead of the system's roots (a private CA).
     pub ca_file: Option<PathBuf>,
     /// Connect and command timeout.
@@ -280,6 +285,7 @@ pub(crate) mod tests {
                 security: Security::Tls,
                 username: Some("giulia@studio.example".into()),
                 password: Some(Secret::Env("UNUSED".into())),
+                oauth2: None,
                 ca_file: None,
                 timeout: Duration::from_secs(30),
             },

@@ -50,7 +50,7 @@ const ACCOUNT_KEYS: &[&str] = &[
     "forward",
     "assistant",
 ];
-const PASSWORD_KEYS: [&str; 4] = [
+pub(super) const PASSWORD_KEYS: [&str; 4] = [
     "password_file",
     "password_env",
     "password_command",
@@ -150,10 +150,11 @@ fn build(root: &Table<'_, '_>, rules: &mut RulesRead) -> Option<Config> {
             ),
         }
     });
+    let state_dir = base_dir(&state);
     let smtp = root
         .required("smtp", "the config", "[smtp] with host, security and from")
         .and_then(|v| v.table())
-        .and_then(|t| smtp(&t, &base));
+        .and_then(|t| smtp(&t, &base, &state_dir));
 
     let mut accounts = Vec::new();
     match root.array("account") {
@@ -166,7 +167,7 @@ fn build(root: &Table<'_, '_>, rules: &mut RulesRead) -> Option<Config> {
         Some(items) => {
             for item in items {
                 let Some(t) = item.table() else { continue };
-                if let Some(account) = account(&t, &base, rules) {
+                if let Some(account) = account(&t, &base, &state_dir, rules) {
                     if accounts.iter().any(|a: &Account| a.name == account.name) {
                         let span = t.get("name").map(|v| v.span()).unwrap_or(t.span());
                         reader.error(
@@ -217,7 +218,11 @@ fn default_state(base: &Path) -> PathBuf {
 }
 
 /// A string that must be one of a few words.
-fn choice<T: Copy>(t: &Table<'_, '_>, value: &Spanned<String>, options: &[(&str, T)]) -> Option<T> {
+pub(super) fn choice<T: Copy>(
+    t: &Table<'_, '_>,
+    value: &Spanned<String>,
+    options: &[(&str, T)],
+) -> Option<T> {
     let found = options.iter().find(|(name, _)| name == value.get_ref());
     if found.is_none() {
         let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
@@ -234,12 +239,31 @@ fn choice<T: Copy>(t: &Table<'_, '_>, value: &Spanned<String>, options: &[(&str,
     found.map(|(_, v)| *v)
 }
 
-fn server(t: &Table<'_, '_>, base: &Path, what: &str, ports: [u16; 3]) -> Option<Server> {
+/// Which server a table describes: the name of its OAuth2 grant, and whether it is SMTP.
+struct ServerRole<'p> {
+    key: String,
+    state_dir: &'p Path,
+    smtp: bool,
+}
+
+fn server(
+    t: &Table<'_, '_>,
+    base: &Path,
+    what: &str,
+    ports: [u16; 3],
+    role: &ServerRole<'_>,
+) -> Option<Server> {
     let reader = t.reader();
-    let host = t
-        .required("host", what, "host = \"mail.example.com\"")
-        .and_then(|v| v.str());
+    let oauth2 = super::oauth2::wants_oauth2(t);
+    let preset = super::oauth2::provider(t).map(|p| p.host(role.smtp));
+    let host = match (t.get("host"), preset) {
+        (None, Some((host, _, _))) => Some(Spanned::new(0..0, host.to_string())),
+        _ => t
+            .required("host", what, "host = \"mail.example.com\"")
+            .and_then(|v| v.str()),
+    };
     let security = match t.str("security") {
+        None if t.get("host").is_none() && preset.is_some() => preset.map(|(_, _, s)| s),
         None => Some(Security::Tls),
         Some(s) => choice(
             t,
@@ -267,6 +291,7 @@ fn server(t: &Table<'_, '_>, base: &Path, what: &str, ports: [u16; 3]) -> Option
             }
             None
         }
+        None if t.get("host").is_none() && preset.is_some() => preset.map(|(_, p, _)| p),
         None => security.map(|s| match s {
             Security::Tls => ports[0],
             Security::StartTls => ports[1],
@@ -291,8 +316,16 @@ fn server(t: &Table<'_, '_>, base: &Path, what: &str, ports: [u16; 3]) -> Option
         );
     }
     let username = t.str("username").map(Spanned::into_inner);
-    let password = password(t, base, what);
-    if username.is_some() && password.is_none() && !reader.has_errors() {
+    let oauth2 = oauth2
+        .then(|| super::oauth2::read(t, base, what, &role.key, role.state_dir, role.smtp))
+        .flatten()
+        .map(std::sync::Arc::new);
+    let password = if oauth2.is_some() {
+        None
+    } else {
+        password(t, base, what)
+    };
+    if username.is_some() && password.is_none() && oauth2.is_none() && !reader.has_errors() {
         reader.error(
             t.span(),
             format!("{what} has a username but no password source"),
@@ -320,12 +353,14 @@ fn server(t: &Table<'_, '_>, base: &Path, what: &str, ports: [u16; 3]) -> Option
         security: security?,
         username,
         password,
+        oauth2,
         ca_file,
         timeout: Duration::from_secs(timeout),
     })
 }
 
-fn is_loopback(host: &str) -> bool {
+/// True for `localhost` and loopback addresses.
+pub fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()
@@ -428,9 +463,17 @@ fn warn_if_world_readable(
 ) {
 }
 
-fn smtp(t: &Table<'_, '_>, base: &Path) -> Option<Smtp> {
-    t.check_keys("[smtp]", &[SERVER_KEYS, SMTP_EXTRA].concat());
-    let server = server(t, base, "[smtp]", [465, 587, 25]);
+fn smtp(t: &Table<'_, '_>, base: &Path, state_dir: &Path) -> Option<Smtp> {
+    t.check_keys(
+        "[smtp]",
+        &[SERVER_KEYS, SMTP_EXTRA, super::oauth2::KEYS].concat(),
+    );
+    let role = ServerRole {
+        key: "smtp".into(),
+        state_dir,
+        smtp: true,
+    };
+    let server = server(t, base, "[smtp]", [465, 587, 25], &role);
     let from = t
         .required(
             "from",
@@ -454,7 +497,12 @@ fn smtp(t: &Table<'_, '_>, base: &Path) -> Option<Smtp> {
     })
 }
 
-fn account(t: &Table<'_, '_>, base: &Path, rules_read: &mut RulesRead) -> Option<Account> {
+fn account(
+    t: &Table<'_, '_>,
+    base: &Path,
+    state_dir: &Path,
+    rules_read: &mut RulesRead,
+) -> Option<Account> {
     let reader = t.reader();
     t.check_keys("an [[account]]", ACCOUNT_KEYS);
     let name = t
@@ -485,7 +533,18 @@ fn account(t: &Table<'_, '_>, base: &Path, rules_read: &mut RulesRead) -> Option
         .and_then(|v| v.table());
     let (imap, mailbox, poll) = match &imap_table {
         Some(i) => {
-            i.check_keys("`imap`", &[SERVER_KEYS, IMAP_EXTRA].concat());
+            i.check_keys(
+                "`imap`",
+                &[SERVER_KEYS, IMAP_EXTRA, super::oauth2::KEYS].concat(),
+            );
+            let role = ServerRole {
+                key: format!(
+                    "imap-{}",
+                    name.as_ref().map_or("", |n| n.get_ref().as_str())
+                ),
+                state_dir,
+                smtp: false,
+            };
             if i.get("username").is_none() {
                 i.reader().error(
                     i.span(),
@@ -494,7 +553,7 @@ fn account(t: &Table<'_, '_>, base: &Path, rules_read: &mut RulesRead) -> Option
                 );
             }
             (
-                server(i, base, "`imap`", [993, 143, 143]),
+                server(i, base, "`imap`", [993, 143, 143], &role),
                 i.str("mailbox")
                     .map_or_else(|| "INBOX".to_string(), Spanned::into_inner),
                 Duration::from_secs(i.uint("poll_secs").map_or(60, |s| s.into_inner().max(5))),

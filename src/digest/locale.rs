@@ -469,6 +469,13 @@ impl Words {
         {
             return format!("{}: {}", &detail[..=at], self.hand_kept(&hand));
         }
+        // The command that enrols the account again.
+        if kind == "reauth" {
+            return match self.0 {
+                Language::It => format!("per autorizzare di nuovo delega, esegui `{detail}`"),
+                Language::En => format!("to authorise delega again, run `{detail}`"),
+            };
+        }
         if kind == "server" && detail == crate::daemon::COPY_ONLY {
             return self
                 .pick(
@@ -495,6 +502,10 @@ impl Words {
             "digest" => self.pick("invio del riepilogo", "sending the digest"),
             "server" => self.pick("server di posta", "mail server"),
             "attention" => self.pick("da sistemare", "needs attention"),
+            "reauth" => self.pick(
+                "l'accesso OAuth2 alla casella va autorizzato di nuovo",
+                "the mailbox's OAuth2 sign-in needs re-authorisation",
+            ),
             other => return other.to_string(),
         }
         .to_string()

@@ -3,12 +3,22 @@
 //!
 //! Plaintext is used only when the config says `security = "plain"`; certificates are
 //! checked by [`crate::net`]. The password is read from its source here, at login time, and
-//! never logged.
+//! never logged. With `auth = "oauth2"`, login is `AUTHENTICATE XOAUTH2` or `OAUTHBEARER`
+//! (with the token in the command where the server offers SASL-IR), and a refused token is
+//! replaced once by a fresh one.
 
 use anyhow::{Context, anyhow, bail};
+use async_imap::imap_proto::{Capability, Response};
 
-use crate::config::{Security, Server};
+use crate::config::{Sasl, Security, Server};
 use crate::net::{Stream, connect_tcp, tls_wrap};
+use crate::oauth2::{self, AccessToken, Tokens, sasl};
+
+/// How a connection proves who it is.
+enum Credential {
+    Password(crate::config::Password),
+    OAuth2(std::sync::Arc<Tokens>, AccessToken),
+}
 
 /// A logged-in IMAP session.
 pub type Session = async_imap::Session<Stream>;
@@ -20,11 +30,21 @@ pub async fn connect(server: &Server) -> anyhow::Result<Session> {
         .username
         .as_deref()
         .ok_or_else(|| anyhow!("no IMAP username configured"))?;
-    let password = server
-        .password
-        .as_ref()
-        .ok_or_else(|| anyhow!("no IMAP password source configured"))?
-        .resolve()?;
+    let credential = match &server.oauth2 {
+        Some(o) => {
+            let tokens = oauth2::tokens(o);
+            // Fetched before the connection: the token endpoint has a timeout of its own.
+            let token = tokens.access(now(), false).await?;
+            Credential::OAuth2(tokens, token)
+        }
+        None => Credential::Password(
+            server
+                .password
+                .as_ref()
+                .ok_or_else(|| anyhow!("no IMAP password source configured"))?
+                .resolve()?,
+        ),
+    };
     let work = async {
         let tcp = connect_tcp(server).await?;
         let stream = match server.security {
@@ -43,11 +63,18 @@ pub async fn connect(server: &Server) -> anyhow::Result<Session> {
             };
             client = async_imap::Client::new(tls_wrap(tcp, server).await?);
         }
-        client
-            .login(username, password.expose())
-            .await
-            .map_err(|(err, _)| err)
-            .with_context(|| format!("login as {username} failed (check username and password)"))
+        match credential {
+            Credential::Password(password) => client
+                .login(username, password.expose())
+                .await
+                .map_err(|(err, _)| err)
+                .with_context(|| {
+                    format!("login as {username} failed (check username and password)")
+                }),
+            Credential::OAuth2(tokens, token) => {
+                oauth2_login(client, server, username, &tokens, token).await
+            }
+        }
     };
     tokio::time::timeout(server.timeout, work)
         .await
@@ -65,5 +92,137 @@ async fn greeting(client: &mut async_imap::Client<Stream>) -> anyhow::Result<()>
         Ok(Some(_)) => Ok(()),
         Ok(None) => bail!("the server closed the connection before its greeting"),
         Err(err) => Err(err).context("cannot read the server greeting"),
+    }
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// `AUTHENTICATE` with the token; if the server refuses it, once more with a fresh one.
+async fn oauth2_login(
+    mut client: async_imap::Client<Stream>,
+    server: &Server,
+    username: &str,
+    tokens: &Tokens,
+    token: AccessToken,
+) -> anyhow::Result<Session> {
+    let caps = capabilities(&mut client).await?;
+    let offers = |s: Sasl| {
+        caps.iter()
+            .any(|c| c.eq_ignore_ascii_case(&format!("AUTH={}", s.name())))
+    };
+    let Some(mechanism) = sasl::choose(tokens.settings().sasl, offers) else {
+        bail!(
+            "the server offers neither XOAUTH2 nor OAUTHBEARER, so it cannot take an OAuth2 \
+             token (check the host, or use auth = \"password\")"
+        );
+    };
+    let sasl_ir = caps.iter().any(|c| c.eq_ignore_ascii_case("SASL-IR"));
+    let mut token = token;
+    let mut retried = false;
+    loop {
+        let mut auth = Authenticate {
+            initial: sasl::initial_response(
+                mechanism,
+                username,
+                token.expose(),
+                &server.host,
+                server.port,
+            ),
+            mechanism,
+            sent: sasl_ir,
+            refusal: None,
+        };
+        let command = if sasl_ir {
+            use base64::Engine as _;
+            let ir = base64::engine::general_purpose::STANDARD.encode(&auth.initial);
+            format!("{} {ir}", mechanism.name())
+        } else {
+            mechanism.name().to_string()
+        };
+        let (err, back) = match client.authenticate(command, &mut auth).await {
+            Ok(session) => return Ok(session),
+            Err(failed) => failed,
+        };
+        let status = auth.refusal.as_deref().unwrap_or("none");
+        if retried || !matches!(err, async_imap::error::Error::No(_)) {
+            return Err(anyhow!(refusal_text(&err))).with_context(|| {
+                format!(
+                    "{} as {username} failed: the server refused the OAuth2 token (status \
+                     {status}); check the username and the scopes",
+                    mechanism.name()
+                )
+            });
+        }
+        tracing::info!(
+            mechanism = mechanism.name(),
+            status,
+            "the server refused the access token; trying once more with a fresh one"
+        );
+        retried = true;
+        client = back;
+        token = tokens.access(now(), true).await?;
+    }
+}
+
+/// The server's words, without the library's debug form.
+fn refusal_text(err: &async_imap::error::Error) -> String {
+    match err {
+        async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
+            text.trim().to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The capabilities the server lists now (after STARTTLS, before login).
+async fn capabilities(client: &mut async_imap::Client<Stream>) -> anyhow::Result<Vec<String>> {
+    // async-imap 0.12 runs tagged commands on a client only through calls that drop the
+    // untagged answers; this one is written by hand, with a tag its counter never makes.
+    use tokio::io::AsyncWriteExt as _;
+    const TAG: &str = "dlgcap";
+    client
+        .get_mut()
+        .write_all(format!("{TAG} CAPABILITY\r\n").as_bytes())
+        .await?;
+    client.get_mut().flush().await?;
+    let mut caps = Vec::new();
+    loop {
+        let Some(response) = client.read_response().await? else {
+            bail!("the server closed the connection after CAPABILITY");
+        };
+        match response.parsed() {
+            Response::Capabilities(list) => caps.extend(list.iter().map(|c| match c {
+                Capability::Imap4rev1 => "IMAP4rev1".to_string(),
+                Capability::Auth(a) => format!("AUTH={a}"),
+                Capability::Atom(a) => a.to_string(),
+            })),
+            Response::Done { tag, .. } if tag.0 == TAG => return Ok(caps),
+            _ => {}
+        }
+    }
+}
+
+/// One SASL exchange: the initial response (unless already sent with SASL-IR), then the
+/// answer that ends a refusal, remembering the server's error status.
+struct Authenticate {
+    initial: Vec<u8>,
+    mechanism: Sasl,
+    sent: bool,
+    refusal: Option<String>,
+}
+
+impl async_imap::Authenticator for &mut Authenticate {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, challenge: &[u8]) -> Vec<u8> {
+        if !self.sent {
+            self.sent = true;
+            return std::mem::take(&mut self.initial);
+        }
+        // A challenge after the token is the server's error report (RFC 7628 §3.2.2).
+        self.refusal = sasl::error_status(challenge).or(Some("unknown".into()));
+        sasl::answer_to_error(self.mechanism).to_vec()
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod imap;
 pub mod office;
+pub mod tokens;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -87,21 +88,42 @@ impl MailSystem {
     /// An instance of its own, for a test that stops and restarts servers. Dropping it stops
     /// the servers and removes its directory.
     pub fn start_dedicated() -> MailSystem {
+        MailSystem::dedicated(&[])
+    }
+
+    /// The shared instance of the OAuth2 shape (`mailsystem start --oauth2`): Dovecot and
+    /// Postfix also take bearer tokens from the local token service ([`tokens`]).
+    pub fn shared_oauth2() -> &'static MailSystem {
+        static SHARED: OnceLock<MailSystem> = OnceLock::new();
+        SHARED.get_or_init(|| {
+            sweep_leftovers();
+            let dir =
+                std::env::temp_dir().join(format!("{DIR_PREFIX}{}-oauth2", std::process::id()));
+            MailSystem::start_in(dir, None, &["--oauth2"])
+        })
+    }
+
+    /// A dedicated instance of the OAuth2 shape.
+    pub fn start_dedicated_oauth2() -> MailSystem {
+        MailSystem::dedicated(&["--oauth2"])
+    }
+
+    fn dedicated(options: &[&str]) -> MailSystem {
         sweep_leftovers();
         let tempdir = tempfile::Builder::new()
             .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
             .tempdir()
             .expect("a temporary directory can be created");
         let dir = tempdir.path().to_owned();
-        MailSystem::start_in(dir, Some(tempdir), &[])
+        MailSystem::start_in(dir, Some(tempdir), options)
     }
 
     /// Starts the servers in `dir`. The script's reaper watches this process, so the servers
     /// stop when the test binary exits, even if it panics or is killed.
-    fn start_in(dir: PathBuf, tempdir: Option<TempDir>, extra: &[&str]) -> MailSystem {
+    fn start_in(dir: PathBuf, tempdir: Option<TempDir>, options: &[&str]) -> MailSystem {
         let pid = std::process::id().to_string();
         let mut args = vec!["start", path_str(&dir), "--watch-pid", &pid];
-        args.extend_from_slice(extra);
+        args.extend_from_slice(options);
         run_script(&args);
         let env_file = dir.join("env");
         let text = std::fs::read_to_string(&env_file)
@@ -205,6 +227,11 @@ impl MailSystem {
     /// Starts Postfix again, on the same ports.
     pub fn start_postfix(&self) {
         run_script(&["start", path_str(&self.dir), "postfix"]);
+    }
+
+    /// The token service's port (OAuth2 shape only).
+    pub fn token_port(&self) -> u16 {
+        self.port("TOKEN_PORT")
     }
 
     fn var(&self, key: &str) -> &str {

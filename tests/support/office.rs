@@ -38,6 +38,10 @@ pub struct Office {
     pub smtp: SmtpRoute,
     /// Trust the test CA for SMTP (`ca_file`); without it the server's certificate must fail.
     pub smtp_trusts_test_ca: bool,
+    /// How the accounts sign in to IMAP: inline-table keys (a password file by default).
+    pub imap_login: String,
+    /// How delega signs in to SMTP, if not with the password file: TOML lines.
+    pub smtp_login: Option<String>,
     imap_port: u16,
     ca_file: PathBuf,
 }
@@ -74,6 +78,8 @@ impl Office {
             send_digests: false,
             smtp: SmtpRoute::Submission(ms.submission_port()),
             smtp_trusts_test_ca: true,
+            imap_login: "password_file = \"password\"".into(),
+            smtp_login: None,
             imap_port: ms.imaps_port(),
             ca_file: ms.ca_file().to_path_buf(),
         };
@@ -105,10 +111,11 @@ impl Office {
         };
         let mut smtp = format!("port = {port}\nsecurity = \"{security}\"\n");
         if login {
-            smtp += &format!(
-                "username = \"{}\"\npassword_file = \"password\"\n",
-                self.sender
-            );
+            let with = self
+                .smtp_login
+                .clone()
+                .unwrap_or_else(|| "password_file = \"password\"\n".into());
+            smtp += &format!("username = \"{}\"\n{with}", self.sender);
         }
         if self.smtp_trusts_test_ca {
             smtp += &format!("ca_file = \"{}\"\n", self.ca_file.display());
@@ -134,7 +141,7 @@ host = "localhost"
 name = "{name}"
 {extra}
 rules = "{rules}"
-imap = {{ host = "localhost", port = {imap}, security = "tls", username = "{address}", password_file = "password", ca_file = "{ca}", poll_secs = 5 }}
+imap = {{ host = "localhost", port = {imap}, security = "tls", username = "{address}", {login}, ca_file = "{ca}", poll_secs = 5 }}
 digest = {{ to = "{address}", timezone = "Europe/Rome", language = "en", at = "{at}" }}
 [[account.assistant]]
 id = "marta"
@@ -146,6 +153,7 @@ name = "Luca Bianchi"
 address = "{luca}"
 "#,
             extra = self.account_extra,
+            login = self.imap_login,
             at = self.digest_at.as_deref().unwrap_or("18:00"),
             rules = rules.display(),
             imap = self.imap_port,
