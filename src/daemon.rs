@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
@@ -21,7 +21,7 @@ use crate::digest::{self, Outcome};
 use crate::imap::{self, FilingMode, Mailboxes, Wake};
 use crate::oauth2;
 use crate::outbox::Mailer;
-use crate::state::State;
+use crate::state::{InstanceLock, State};
 use crate::systemd::{Health, Notifier, watchdog_interval};
 use crate::triage::{PassReport, Triage, pass};
 
@@ -34,12 +34,15 @@ pub struct RunOptions {
     pub observe: bool,
 }
 
-/// Signals from outside: stop for good, or reload the config.
+/// Signals from outside: stop for good, reload the config, or send waiting forwards now.
 pub struct Control {
     /// Cancelled at SIGTERM/SIGINT.
     pub shutdown: CancellationToken,
     /// One message per SIGHUP.
     pub reload: mpsc::Receiver<()>,
+    /// Changes at each SIGUSR1 (`delega retry`): every account wakes and tries its waiting
+    /// forwards at once, whatever their backoff.
+    pub retry: watch::Receiver<u64>,
 }
 
 /// One account task and what the supervisor knows of it.
@@ -58,6 +61,11 @@ pub async fn run(
     mut control: Control,
 ) -> Vec<(String, anyhow::Result<PassReport>)> {
     let notifier = Notifier::from_env();
+    // Held until delega exits: one delega per state database.
+    let _lock = match InstanceLock::acquire(&config.state) {
+        Ok(lock) => lock,
+        Err(err) => return vec![("state".to_string(), Err(err.into()))],
+    };
     // Open (and migrate) the database once before the account tasks each open their own
     // connection: a database that cannot be used stops delega here, with the reason.
     if let Err(err) = State::open(&config.state) {
@@ -67,7 +75,7 @@ pub async fn run(
     let mut config = Arc::new(config);
     loop {
         let generation = control.shutdown.child_token();
-        let running = start(&config, opts, &generation);
+        let running = start(&config, opts, &generation, &control.retry);
         if opts.once {
             return finish(running).await;
         }
@@ -89,18 +97,27 @@ pub async fn run(
     }
 }
 
-fn start(config: &Arc<Config>, opts: RunOptions, token: &CancellationToken) -> Vec<Running> {
+fn start(
+    config: &Arc<Config>,
+    opts: RunOptions,
+    token: &CancellationToken,
+    retry: &watch::Receiver<u64>,
+) -> Vec<Running> {
     (0..config.accounts.len())
         .map(|index| {
             let config = Arc::clone(config);
             let token = token.clone();
+            let mut retry = retry.clone();
             let name = config.accounts[index].name.clone();
             let health = Health::new();
             let span = info_span!("account", account = %name);
             let task_health = Arc::clone(&health);
             let task = tokio::spawn(
-                async move { account_task(&config, index, opts, &token, &task_health).await }
-                    .instrument(span),
+                async move {
+                    let control = (&token, &mut retry);
+                    account_task(&config, index, opts, control, &task_health).await
+                }
+                .instrument(span),
             );
             Running { name, health, task }
         })
@@ -200,7 +217,7 @@ async fn account_task(
     config: &Config,
     index: usize,
     opts: RunOptions,
-    shutdown: &CancellationToken,
+    (shutdown, retry): (&CancellationToken, &mut watch::Receiver<u64>),
     health: &Health,
 ) -> anyhow::Result<PassReport> {
     let account = &config.accounts[index];
@@ -235,7 +252,8 @@ async fn account_task(
     let mut reauth_told = false;
     loop {
         health.busy(now());
-        match session(&triage, &mut state, opts, shutdown, health, &mut failures).await {
+        let control = (shutdown, &mut *retry);
+        match session(&triage, &mut state, opts, control, health, &mut failures).await {
             Ok(report) => return Ok(report),
             Err(err) => {
                 health.tried(false);
@@ -278,7 +296,7 @@ async fn session(
     t: &Triage<'_>,
     state: &mut State,
     opts: RunOptions,
-    shutdown: &CancellationToken,
+    (shutdown, retry): (&CancellationToken, &mut watch::Receiver<u64>),
     health: &Health,
     failures: &mut u32,
 ) -> anyhow::Result<PassReport> {
@@ -352,10 +370,28 @@ async fn session(
             None => Duration::from_secs(24 * 3600),
         };
         health.waiting();
-        let (b, wake) = imap::wait_for_mail(boxes, account.poll, limit, shutdown).await?;
+        // The wait ends at shutdown, or early at a retry request (`delega retry`).
+        let wake = shutdown.child_token();
+        let waited = imap::wait_for_mail(boxes, account.poll, limit, &wake);
+        tokio::pin!(waited);
+        let asked = async {
+            if retry.changed().await.is_err() {
+                // No one can ask any more: wait for the other reasons alone.
+                std::future::pending::<()>().await;
+            }
+            wake.cancel();
+        };
+        let (b, woken) = tokio::select! {
+            r = &mut waited => r?,
+            () = asked => waited.await?,
+        };
         boxes = b;
-        if wake == Wake::Shutdown {
+        if shutdown.is_cancelled() {
             break;
+        }
+        if woken == Wake::Shutdown {
+            let n = state.outbox_due_now(&account.name, now())?;
+            info!(forwards = n, "asked to send waiting forwards now");
         }
     }
     // A polite goodbye; the state is already committed, so a slow server is not waited for.

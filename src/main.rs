@@ -126,6 +126,12 @@ enum Command {
         #[arg(long)]
         observe: bool,
     },
+    /// Send the waiting forwards now: asks the running delega (SIGUSR1), or, with none
+    /// running on this state database, does one pass itself.
+    Retry {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Print a shell completion script, e.g. `delega completions bash >
     /// /usr/share/bash-completion/completions/delega`.
     Completions {
@@ -163,6 +169,7 @@ fn main() -> ExitCode {
             once,
             observe,
         } => cmd::run(&config.config, RunOptions { once, observe }),
+        Command::Retry { config } => cmd::retry(&config.config),
         Command::Suggest {
             config,
             account,

@@ -34,6 +34,7 @@ fn manpages_are_one_per_command_and_name_their_options() {
             "delega-digest.1",
             "delega-explain.1",
             "delega-manpages.1",
+            "delega-retry.1",
             "delega-run.1",
             "delega-status.1",
             "delega-suggest.1",

@@ -12,5 +12,6 @@ mod explain;
 mod harness;
 mod lifecycle;
 mod oauth2;
+mod safety;
 mod shapes;
 mod triage;

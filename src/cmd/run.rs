@@ -1,4 +1,5 @@
-//! `delega run`: the daemon, with its signals (SIGTERM/SIGINT stop, SIGHUP reloads).
+//! `delega run`: the daemon, with its signals (SIGTERM/SIGINT stop, SIGHUP reloads,
+//! SIGUSR1 sends waiting forwards now); `delega retry`, which sends that SIGUSR1.
 
 use std::process::ExitCode;
 
@@ -6,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use delega::classify::Category;
 use delega::daemon::{self, RunOptions};
+use delega::state::LockError;
 
 use super::load;
 
@@ -22,8 +24,13 @@ pub(crate) fn run(path: &std::path::Path, opts: RunOptions) -> ExitCode {
     let results = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         let (reload_tx, reload) = tokio::sync::mpsc::channel(1);
-        tokio::spawn(listen_for_signals(shutdown.clone(), reload_tx));
-        let control = daemon::Control { shutdown, reload };
+        let (retry_tx, retry) = tokio::sync::watch::channel(0);
+        tokio::spawn(listen_for_signals(shutdown.clone(), reload_tx, retry_tx));
+        let control = daemon::Control {
+            shutdown,
+            reload,
+            retry,
+        };
         daemon::run(path.to_path_buf(), loaded.config, opts, control).await
     });
     let mut failed = false;
@@ -45,6 +52,12 @@ pub(crate) fn run(path: &std::path::Path, opts: RunOptions) -> ExitCode {
             Ok(_) => {}
             Err(err) => {
                 eprintln!("{account}: error: {err:#}");
+                if let Some(LockError::Held { .. }) = err.downcast_ref() {
+                    eprintln!(
+                        "  help: one delega per state database; to send waiting forwards now, \
+                         run `delega retry` (it asks the running one)"
+                    );
+                }
                 failed = true;
             }
         }
@@ -56,13 +69,19 @@ pub(crate) fn run(path: &std::path::Path, opts: RunOptions) -> ExitCode {
     }
 }
 
-/// SIGTERM and SIGINT cancel `shutdown`; SIGHUP asks for a reload.
-async fn listen_for_signals(shutdown: CancellationToken, reload: tokio::sync::mpsc::Sender<()>) {
+/// SIGTERM and SIGINT cancel `shutdown`; SIGHUP asks for a reload; SIGUSR1 for the
+/// waiting forwards to be sent now.
+async fn listen_for_signals(
+    shutdown: CancellationToken,
+    reload: tokio::sync::mpsc::Sender<()>,
+    retry: tokio::sync::watch::Sender<u64>,
+) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
     ) else {
         tracing::warn!("cannot listen for signals: stop delega with SIGKILL");
         return;
@@ -82,7 +101,57 @@ async fn listen_for_signals(shutdown: CancellationToken, reload: tokio::sync::mp
                 // A reload already waiting covers this one too.
                 let _ = reload.try_send(());
             }
+            _ = usr1.recv() => {
+                tracing::info!("SIGUSR1: sending waiting forwards now");
+                retry.send_modify(|n| *n = n.wrapping_add(1));
+            }
         }
     }
     shutdown.cancel();
+}
+
+/// `delega retry`: asks the delega running on this config's state database to send its
+/// waiting forwards now (SIGUSR1); with none running, runs one pass itself (`run --once`).
+pub(crate) fn retry(path: &std::path::Path) -> ExitCode {
+    let loaded = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let database = &loaded.config.state;
+    match delega::state::holder(database) {
+        Ok(Some(pid)) => {
+            // kill(1) rather than a syscall binding: delega forbids unsafe code.
+            let sent = std::process::Command::new("kill")
+                .args(["-USR1", &pid.to_string()])
+                .status();
+            match sent {
+                Ok(status) if status.success() => {
+                    println!(
+                        "asked delega (pid {pid}) to send its waiting forwards now; \
+                         `delega status` shows what is left"
+                    );
+                    ExitCode::SUCCESS
+                }
+                Ok(_) | Err(_) => {
+                    eprintln!("error: cannot signal delega (pid {pid})");
+                    eprintln!(
+                        "  help: run `delega retry` as the user delega runs as, or \
+                         `systemctl kill -s USR1 delega`"
+                    );
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Ok(None) => run(
+            path,
+            RunOptions {
+                once: true,
+                observe: false,
+            },
+        ),
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -15,9 +15,11 @@ use crate::classify::Category;
 
 mod corrections;
 mod digest;
+mod lock;
 mod outbox;
 
 pub use corrections::Correction;
+pub use lock::{InstanceLock, LockError, holder, lock_path};
 pub use outbox::{InDoubt, OutboxRow, OutboxState};
 
 /// Schema migrations; `PRAGMA user_version` says how many have run. Append, never edit.

@@ -201,6 +201,18 @@ impl State {
         Ok(())
     }
 
+    /// Makes every waiting forward of the account due now (an operator asked, or the server
+    /// has just proved reachable again). Returns how many there are.
+    pub fn outbox_due_now(&self, account: &str, now: i64) -> anyhow::Result<usize> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "UPDATE outbox SET next_attempt_at = ?2
+                 WHERE account = ?1 AND state = 'pending' AND next_attempt_at > ?2",
+            )?
+            .execute(params![account, now])?)
+    }
+
     /// Forwards the server accepted since `since`, for the hourly rate limit.
     pub fn forwards_sent_since(&self, account: &str, since: i64) -> anyhow::Result<u32> {
         Ok(self

@@ -259,6 +259,11 @@ pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> Option<
 pub struct Daemon(Child);
 
 impl Daemon {
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
     /// Sends `signal` (e.g. "TERM", "HUP") to the daemon.
     pub fn signal(&self, signal: &str) {
         Command::new("kill")
