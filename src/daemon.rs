@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
+use crate::attention::{self, SLOW_RETRY, needs_attention};
 use crate::config::{self, Account, Config, Folders};
 use crate::digest::{self, Outcome};
 use crate::imap::{self, FilingMode, Mailboxes, Wake};
@@ -258,12 +259,12 @@ async fn account_task(
             Err(err) => {
                 health.tried(false);
                 health.waiting();
-                let detail = format!("{err:#}");
                 if let Some(oauth2::TokenError::NeedsReauth { command, .. }) = err.downcast_ref() {
                     if !reauth_told {
                         reauth_told = true;
                         state.record_event(&account.name, "reauth", command, now())?;
-                        warn!(error = %detail, "the account needs re-authorisation");
+                        let full = format!("{err:#}");
+                        warn!(error = %full, "the account needs re-authorisation");
                     }
                     if opts.once {
                         return Err(err);
@@ -275,13 +276,29 @@ async fn account_task(
                     }
                     continue;
                 }
-                state.record_event(&account.name, "imap", &detail, now())?;
+                let attention = needs_attention(&err);
+                let (kind, detail) = match &attention {
+                    Some(reason) => (attention::KIND, reason.clone()),
+                    None => ("imap", format!("{err:#}")),
+                };
+                state.record_event(&account.name, kind, &detail, now())?;
                 if opts.once {
-                    return Err(err);
+                    return Err(match attention {
+                        Some(reason) => anyhow::anyhow!("needs attention: {reason}"),
+                        None => err,
+                    });
                 }
-                failures += 1;
-                let wait = reconnect_delay(failures);
-                warn!(error = %detail, retry_in_secs = wait.as_secs(), "account unavailable");
+                let wait = if attention.is_some() {
+                    // Retrying soon would only repeat it: a person must act (a reload retries
+                    // at once).
+                    warn!(reason = %detail, retry_in_secs = SLOW_RETRY.as_secs(), "account needs attention");
+                    SLOW_RETRY
+                } else {
+                    failures += 1;
+                    let wait = reconnect_delay(failures);
+                    warn!(error = %detail, retry_in_secs = wait.as_secs(), "account unavailable");
+                    wait
+                };
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = shutdown.cancelled() => return Ok(PassReport::default()),

@@ -12,11 +12,13 @@
 //!
 //! Supporting pieces: [`diagnostic`] (errors with `file:line:col`), [`tomlread`]
 //! (reading TOML by hand with positions), [`net`] (TCP and verified TLS under IMAP and
-//! SMTP), [`trust`] (which certificates are trusted; TLS failures in words) and
+//! SMTP), [`attention`] (failures that will not fix themselves, retried slowly),
+//! [`trust`] (which certificates are trusted; TLS failures in words) and
 //! [`certificate`] (what a certificate says).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod attention;
 pub mod certificate;
 pub mod classify;
 pub mod config;

@@ -5,11 +5,15 @@
 //! `\Deleted` left alone, a correction respected, and a digest whose counts are the folders'.
 
 use std::path::Path;
+use std::time::Duration;
 
 use delega::state::{Action, Status};
 
 use crate::support::imap::{Fetched, TestImap};
-use crate::support::office::{Office, SmtpRoute};
+use crate::support::office::{Office, SmtpRoute, wait_until};
+
+/// Bounds waits for the daemon; passing tests take a fraction of it.
+const PATIENCE: Duration = Duration::from_secs(20);
 use crate::support::{MailSystem, Shape};
 
 /// The corpus messages (non-empty), in file order.
@@ -255,5 +259,51 @@ async fn tls_failures_say_what_is_wrong_and_what_to_do() -> anyhow::Result<()> {
     assert!(text.contains("is self-signed"), "{text}");
     assert!(text.contains("this machine does not trust"), "{text}");
     assert!(text.contains("ca_file"), "{text}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_folder_the_server_refuses_needs_attention_and_a_reload_retries_at_once()
+-> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    // Dovecot's Maildir++ layout refuses "." in a name when the separator is "/".
+    office.account_extra = "folders = { noise = \"Bad.Noise\" }".into();
+    office.write_config();
+    let mut daemon = office.spawn();
+    let marked = wait_until(PATIENCE, || {
+        office.daemon_log().contains("account needs attention")
+    });
+    assert!(marked.is_some(), "{}", office.daemon_log());
+    let log = office.daemon_log();
+    assert!(
+        log.contains("the server refused to create the folder Bad.Noise"),
+        "{log}"
+    );
+    assert!(log.contains("retry_in_secs=600"), "{log}");
+
+    // Said in `status` and among the digest's problems, in plain words.
+    let status = office.command(&["status"]).output()?;
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        status.contains("refused to create the folder Bad.Noise"),
+        "{status}"
+    );
+    let preview = office.command(&["digest", "--preview"]).output()?;
+    let preview = String::from_utf8_lossy(&preview.stdout).into_owned();
+    assert!(preview.contains("needs attention"), "{preview}");
+    assert!(!preview.contains("no response:"), "{preview}");
+
+    // Fixed, and reloaded: it connects at once, not in ten minutes; and it had not been
+    // retried in between (a quick retry would have logged it again by now).
+    office.account_extra.clear();
+    office.write_config();
+    daemon.signal("HUP");
+    let connected = wait_until(PATIENCE, || office.daemon_log().contains("connected"));
+    assert!(connected.is_some(), "{}", office.daemon_log());
+    let log = office.daemon_log();
+    assert_eq!(log.matches("account needs attention").count(), 1, "{log}");
+    let status = daemon.terminate(Duration::from_secs(10)).expect("exits");
+    assert!(status.success());
     Ok(())
 }
