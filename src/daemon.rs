@@ -33,6 +33,9 @@ pub struct RunOptions {
     pub once: bool,
     /// Decide and record, act on nothing.
     pub observe: bool,
+    /// `delega backfill`: also triage what is already in each Inbox from this many days
+    /// ago, unless already decided.
+    pub backfill_days: Option<u32>,
 }
 
 /// Signals from outside: stop for good, reload the config, or send waiting forwards now.
@@ -246,6 +249,9 @@ async fn account_task(
         observe: opts.observe,
         retry_now: opts.once,
         shutdown,
+        backfill_since: opts
+            .backfill_days
+            .map(|days| now() - i64::from(days) * 86_400),
     };
     let mut failures = 0u32;
     // Told once: while the grant stays refused, later attempts cost no token request and
@@ -362,6 +368,8 @@ async fn session(
         }
         total.forwarded += report.forwarded;
         total.waiting = report.waiting;
+        total.left_alone = total.left_alone.or(report.left_alone);
+        total.backfill = total.backfill.or(report.backfill);
         if opts.once || shutdown.is_cancelled() {
             break;
         }

@@ -132,6 +132,21 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Triage the mail already in the Inbox that arrived in the last N days, once, and
+    /// exit: on an existing state too, never deciding a message twice.
+    Backfill {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// How many days back (IMAP dates are whole days: from the start of that day).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+        days: u32,
+        /// Only this account (default: all).
+        #[arg(long, short)]
+        account: Option<String>,
+        /// Decide and record, but move, mark and forward nothing.
+        #[arg(long)]
+        observe: bool,
+    },
     /// Print a shell completion script, e.g. `delega completions bash >
     /// /usr/share/bash-completion/completions/delega`.
     Completions {
@@ -168,8 +183,21 @@ fn main() -> ExitCode {
             config,
             once,
             observe,
-        } => cmd::run(&config.config, RunOptions { once, observe }),
+        } => cmd::run(
+            &config.config,
+            RunOptions {
+                once,
+                observe,
+                ..RunOptions::default()
+            },
+        ),
         Command::Retry { config } => cmd::retry(&config.config),
+        Command::Backfill {
+            config,
+            days,
+            account,
+            observe,
+        } => cmd::backfill(&config.config, account.as_deref(), days, observe),
         Command::Suggest {
             config,
             account,

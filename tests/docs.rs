@@ -29,6 +29,7 @@ fn manpages_are_one_per_command_and_name_their_options() {
     assert_eq!(
         pages,
         [
+            "delega-backfill.1",
             "delega-check.1",
             "delega-completions.1",
             "delega-digest.1",

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod backfill;
 mod check;
 mod corpus;
 mod corrections;

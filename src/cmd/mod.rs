@@ -18,7 +18,7 @@ use delega::diagnostic::file_error;
 pub(crate) use docs::{completions, manpages};
 pub(crate) use offline::{check, explain};
 pub(crate) use report::{digest, status, suggest};
-pub(crate) use run::{retry, run};
+pub(crate) use run::{backfill, retry, run};
 
 /// Exit code for an invalid config or rules file.
 const EXIT_INVALID_CONFIG: u8 = 3;

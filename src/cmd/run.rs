@@ -5,9 +5,13 @@ use std::process::ExitCode;
 
 use tokio_util::sync::CancellationToken;
 
+use std::collections::BTreeMap;
+
 use delega::classify::Category;
+use delega::config::Config;
 use delega::daemon::{self, RunOptions};
 use delega::state::LockError;
+use delega::triage::PassReport;
 
 use super::load;
 
@@ -16,7 +20,37 @@ pub(crate) fn run(path: &std::path::Path, opts: RunOptions) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    delega::logging::init(loaded.config.log_format);
+    run_config(path, loaded.config, opts)
+}
+
+/// `delega backfill`: one pass over the chosen accounts that also triages what arrived
+/// in the last `days` days and is not decided yet.
+pub(crate) fn backfill(
+    path: &std::path::Path,
+    account: Option<&str>,
+    days: u32,
+    observe: bool,
+) -> ExitCode {
+    let loaded = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let mut config = loaded.config;
+    let chosen: Vec<String> = match super::select_accounts(&config, account, path) {
+        Ok(accounts) => accounts.iter().map(|a| a.name.clone()).collect(),
+        Err(code) => return code,
+    };
+    config.accounts.retain(|a| chosen.contains(&a.name));
+    let opts = RunOptions {
+        once: true,
+        observe,
+        backfill_days: Some(days),
+    };
+    run_config(path, config, opts)
+}
+
+fn run_config(path: &std::path::Path, config: Config, opts: RunOptions) -> ExitCode {
+    delega::logging::init(config.log_format);
     let runtime = match super::runtime(true) {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -31,24 +65,12 @@ pub(crate) fn run(path: &std::path::Path, opts: RunOptions) -> ExitCode {
             reload,
             retry,
         };
-        daemon::run(path.to_path_buf(), loaded.config, opts, control).await
+        daemon::run(path.to_path_buf(), config, opts, control).await
     });
     let mut failed = false;
     for (account, result) in results {
         match result {
-            Ok(report) if opts.once => {
-                let counts: Vec<String> = Category::ALL
-                    .iter()
-                    .map(|c| format!("{} {c}", report.decided.get(c).copied().unwrap_or(0)))
-                    .collect();
-                println!(
-                    "{account}: {} new message(s): {}; {} forwarded, {} waiting",
-                    report.decided.values().sum::<usize>(),
-                    counts.join(", "),
-                    report.forwarded,
-                    report.waiting
-                );
-            }
+            Ok(report) if opts.once => print_once(path, &account, &report),
             Ok(_) => {}
             Err(err) => {
                 eprintln!("{account}: error: {err:#}");
@@ -66,6 +88,47 @@ pub(crate) fn run(path: &std::path::Path, opts: RunOptions) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// What one pass did, for people: the messages decided, what a backfill found, and on a
+/// first start what was left alone and the command that includes it.
+fn print_once(path: &std::path::Path, account: &str, report: &PassReport) {
+    let counts = |decided: &BTreeMap<Category, usize>| {
+        Category::ALL
+            .iter()
+            .map(|c| format!("{} {c}", decided.get(c).copied().unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut decided = report.decided.clone();
+    if let Some(b) = &report.backfill {
+        let now: usize = b.decided.values().sum();
+        println!(
+            "{account}: backfill since {}: {} message(s) already in the Inbox; {now} decided now: {}; {} already decided, left as they were",
+            b.since,
+            b.found,
+            counts(&b.decided),
+            b.found.saturating_sub(now),
+        );
+        for (c, n) in &b.decided {
+            if let Some(all) = decided.get_mut(c) {
+                *all = all.saturating_sub(*n);
+            }
+        }
+    }
+    println!(
+        "{account}: {} new message(s): {}; {} forwarded, {} waiting",
+        decided.values().sum::<usize>(),
+        counts(&decided),
+        report.forwarded,
+        report.waiting
+    );
+    if let Some(n) = report.left_alone.filter(|&n| n > 0) {
+        println!(
+            "{account}: first start: {n} message(s) already in the Inbox were left alone; to triage those of the last 7 days: delega backfill --days 7 --account {account} --config {}",
+            path.display()
+        );
     }
 }
 
@@ -146,7 +209,7 @@ pub(crate) fn retry(path: &std::path::Path) -> ExitCode {
             path,
             RunOptions {
                 once: true,
-                observe: false,
+                ..RunOptions::default()
             },
         ),
         Err(err) => {

@@ -8,6 +8,7 @@
 //! is processed twice or lost. Deciding is `classify` + `guard`; this file owns the order
 //! of things.
 
+mod backfill;
 mod corrections;
 mod filing;
 
@@ -28,6 +29,7 @@ use crate::imap::{MailboxInfo, Mailboxes};
 use crate::message::{DateHeader, Message};
 use crate::outbox::{Mailer, NotSent, SendError, backoff};
 use crate::state::{Action, Cursor, Entry, NewEntry, OutboxRow, OutboxState, State, Status};
+pub use backfill::BackfillReport;
 use filing::{FLUSH_AT, Filing};
 
 /// What a pass needs besides the mailbox and the database.
@@ -45,6 +47,9 @@ pub struct Triage<'a> {
     pub retry_now: bool,
     /// Cancelled at shutdown: a send not yet handing its message over is abandoned.
     pub shutdown: &'a CancellationToken,
+    /// `delega backfill`: also triage the messages already in the Inbox that arrived on
+    /// or after this day (Unix time), unless already decided.
+    pub backfill_since: Option<i64>,
 }
 
 /// Counts of one pass, for logs and `--once` output.
@@ -58,6 +63,10 @@ pub struct PassReport {
     pub forwarded: usize,
     /// Forwards still waiting (rate limit, transient failures).
     pub waiting: usize,
+    /// On the first start on a mailbox: the messages already there that were left alone.
+    pub left_alone: Option<u32>,
+    /// What a backfill found and decided (also counted in `decided`).
+    pub backfill: Option<BackfillReport>,
 }
 
 pub(crate) fn now() -> i64 {
@@ -74,10 +83,18 @@ pub async fn pass(
     let account = t.account;
     let mut report = PassReport::default();
     let info = boxes.select(&account.mailbox).await?;
-    let (cursor, renumbered) = position(boxes, state, account, info).await?;
+    let (cursor, renumbered) = position(boxes, state, t, info, &mut report).await?;
     finish_pending(boxes, state, t, (&account.mailbox, info), &mut report).await?;
 
     let mut filing = Filing::default();
+    if let Some(since) = t.backfill_since {
+        let at = Position {
+            info,
+            cursor,
+            renumbered,
+        };
+        backfill::backfill(boxes, state, t, at, since, &mut filing, &mut report).await?;
+    }
     let mut next = cursor;
     for batch in boxes.batches_after(cursor.last_uid).await? {
         if shutdown.is_cancelled() {
@@ -124,9 +141,11 @@ struct Position {
 async fn position(
     boxes: &mut Mailboxes,
     state: &mut State,
-    account: &Account,
+    t: &Triage<'_>,
     info: MailboxInfo,
+    report: &mut PassReport,
 ) -> anyhow::Result<(Cursor, bool)> {
+    let account = t.account;
     let existing = state.cursor(&account.name, &account.mailbox)?;
     let since = match existing {
         Some(c) if c.uidvalidity == info.uidvalidity => return Ok((c, false)),
@@ -140,20 +159,12 @@ async fn position(
         }
         None => now() - i64::from(account.backfill_days) * 86_400,
     };
-    let first_uid = if existing.is_none() && account.backfill_days == 0 {
+    let (first_uid, included) = if existing.is_none() && account.backfill_days == 0 {
         // First start: only mail arriving from now on.
-        info.uidnext
+        (info.uidnext, 0)
     } else {
-        let date = jiff::Timestamp::from_second(since)
-            .context("cursor date")?
-            .strftime("%d-%b-%Y")
-            .to_string();
-        boxes
-            .uids_since(&date)
-            .await?
-            .first()
-            .copied()
-            .unwrap_or(info.uidnext)
+        let uids = boxes.uids_since(&backfill::imap_day(since)?).await?;
+        (uids.first().copied().unwrap_or(info.uidnext), uids.len())
     };
     let cursor = Cursor {
         uidvalidity: info.uidvalidity,
@@ -162,7 +173,20 @@ async fn position(
     };
     state.set_cursor(&account.name, &account.mailbox, cursor)?;
     if existing.is_none() {
-        info!(from_uid = first_uid, "first start on this mailbox");
+        let left_alone = info
+            .exists
+            .saturating_sub(u32::try_from(included).unwrap_or(u32::MAX));
+        // `delega backfill` triages them afterwards: this start did not.
+        if t.backfill_since.is_none() {
+            report.left_alone = Some(left_alone);
+        }
+        info!(
+            from_uid = first_uid,
+            left_alone,
+            "first start on this mailbox: {left_alone} message(s) already there are left alone; \
+             `delega backfill --days N --account {}` triages those of the last N days",
+            account.name
+        );
     }
     Ok((cursor, existing.is_some()))
 }
