@@ -141,6 +141,9 @@ pub struct Mailer {
     starttls: OnceLock<TlsParameters>,
     hello: ClientId,
     open: Mutex<Option<(AsyncSmtpConnection, Instant)>>,
+    /// Why the server could not be reached earlier in this pass: the other sends of the
+    /// pass are not tried (one circuit, not one timeout per forward). Cleared by `close`.
+    unreachable: std::sync::Mutex<Option<String>>,
 }
 
 impl Mailer {
@@ -168,6 +171,7 @@ impl Mailer {
             starttls: OnceLock::new(),
             hello: ClientId::default(),
             open: Mutex::new(None),
+            unreachable: std::sync::Mutex::new(None),
         })
     }
 
@@ -191,6 +195,11 @@ impl Mailer {
         shutdown: &CancellationToken,
         data_phase: impl FnOnce() -> anyhow::Result<()>,
     ) -> Result<(), SendError> {
+        if let Some(why) = self.circuit() {
+            return Err(SendError::Transient(format!(
+                "not tried: the server failed earlier in this pass ({why})"
+            )));
+        }
         let envelope = message.envelope().clone();
         let body = message.formatted();
         let mut open = self.open.lock().await;
@@ -202,7 +211,7 @@ impl Mailer {
             match step.await {
                 Ok(Ok(())) => Ok(conn),
                 Ok(Err(err)) => Err(classify(&err)),
-                Err(_) => Err(self.no_answer(timeout)),
+                Err(_) => Err(self.trip(self.no_answer(timeout))),
             }
         };
         let mut conn = tokio::select! {
@@ -265,11 +274,29 @@ impl Mailer {
         ))
     }
 
-    /// Says goodbye to the open connection, if any (after a pass's sends).
+    /// Says goodbye to the open connection, if any (after a pass's sends), and closes the
+    /// circuit: the next pass tries the server again.
     pub async fn close(&self) {
-        if let Some((mut conn, _)) = self.open.lock().await.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(3), conn.quit()).await;
+        if let Ok(mut down) = self.unreachable.lock() {
+            *down = None;
         }
+        if let Some((mut conn, _)) = self.open.lock().await.take() {
+            // Short: the state is committed, a slow goodbye is not waited for.
+            let _ = tokio::time::timeout(Duration::from_secs(1), conn.quit()).await;
+        }
+    }
+
+    /// Why the server is taken as unreachable for the rest of this pass, if it is.
+    fn circuit(&self) -> Option<String> {
+        self.unreachable.lock().ok().and_then(|down| down.clone())
+    }
+
+    /// Opens the circuit with this failure (a connection that failed or went silent).
+    fn trip(&self, err: SendError) -> SendError {
+        if let (SendError::Transient(why), Ok(mut down)) = (&err, self.unreachable.lock()) {
+            *down = Some(why.clone());
+        }
+        err
     }
 
     /// lettre's TLS settings for STARTTLS, trusting what [`crate::net`] trusts: the CA
@@ -328,9 +355,11 @@ impl Mailer {
             }
             Ok(conn)
         };
-        tokio::time::timeout(server.timeout, work)
+        let connected = tokio::time::timeout(server.timeout, work)
             .await
-            .unwrap_or_else(|_| Err(self.no_answer(server.timeout)))
+            .unwrap_or_else(|_| Err(self.no_answer(server.timeout)));
+        // A refusal of the login (5xx) is not an outage: only transient failures trip.
+        connected.map_err(|err| self.trip(err))
     }
 }
 
@@ -468,12 +497,14 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     out
 }
 
-/// How long to wait before retry number `attempt` (1-based): 1, 2, 4... minutes, at most an
-/// hour, with up to 20% jitter so that many accounts do not retry in step.
+/// How long to wait before retry number `attempt` (1-based): 1, 2, 4 minutes, then every 5,
+/// with up to 20% jitter so that many accounts do not retry in step. Capped low because a
+/// retry is cheap (one connection attempt per pass, whatever the number of forwards
+/// waiting) and a forward waiting an hour after the server came back is a task late.
 pub fn backoff(attempt: u32, jitter_seed: u64) -> Duration {
     let base = 60u64
         .saturating_mul(1 << attempt.saturating_sub(1).min(6))
-        .min(3600);
+        .min(300);
     let jitter = jitter_seed % (base / 5 + 1);
     Duration::from_secs(base + jitter)
 }
@@ -497,11 +528,12 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_up_to_an_hour_with_bounded_jitter() {
+    fn backoff_doubles_up_to_five_minutes_with_bounded_jitter() {
         assert_eq!(backoff(1, 0).as_secs(), 60);
         assert_eq!(backoff(2, 0).as_secs(), 120);
         assert_eq!(backoff(3, 0).as_secs(), 240);
-        assert_eq!(backoff(30, 0).as_secs(), 3600);
+        assert_eq!(backoff(4, 0).as_secs(), 300);
+        assert_eq!(backoff(30, 0).as_secs(), 300);
         assert!((60..=72).contains(&backoff(1, u64::MAX).as_secs()));
     }
 }

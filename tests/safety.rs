@@ -2,13 +2,13 @@
 //! without a second instance, bounded stops with a server that never answers, one forward
 //! per Message-ID, recovery as soon as SMTP returns.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use delega::state::OutboxState;
 
 use crate::support::MailSystem;
 use crate::support::imap::TestImap;
-use crate::support::office::{Office, wait_until};
+use crate::support::office::{Office, SmtpRoute, wait_until};
 
 /// Bounds waits for the daemon and for Postfix; each takes milliseconds to seconds.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -82,5 +82,139 @@ async fn a_second_run_is_refused_beside_the_daemon_and_retry_sends_waiting_forwa
     let out = office.command(&["retry"]).output()?;
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 waiting"));
+    Ok(())
+}
+
+/// An SMTP server that accepts connections and never says a word.
+fn silent_smtp_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    port
+}
+
+/// A port where nothing listens (connections are refused).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+#[tokio::test]
+async fn sigterm_with_an_smtp_server_that_never_answers_exits_0_within_5_s_and_loses_nothing()
+-> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    // The default timeout (30 s): the stop must not wait for it.
+    office.smtp = SmtpRoute::Plain(silent_smtp_server());
+    office.write_config();
+    office.run_once_ok();
+    let mut giulia = office
+        .deliver(ms, &["012-supplier-invoice", "021-translation"])
+        .await?;
+    let mut daemon = office.spawn();
+    // Both decided and recorded: the first forward is now waiting for a greeting.
+    let decided = wait_until(PATIENCE, || office.ledger().len() == 2);
+    assert!(decided.is_some(), "{}", office.daemon_log());
+
+    let asked = Instant::now();
+    let status = daemon.terminate(Duration::from_secs(5));
+    let took = asked.elapsed();
+    let status = status
+        .unwrap_or_else(|| panic!("still running 5 s after SIGTERM:\n{}", office.daemon_log()));
+    assert!(status.success(), "{status}\n{}", office.daemon_log());
+    eprintln!("SIGTERM with a silent SMTP server: exit 0 after {took:?}");
+
+    // Nothing was sent, nothing is lost: both wait, still in the Inbox.
+    assert_eq!(forwards(&office), [(OutboxState::Pending, 0); 2]);
+    assert_eq!(giulia.fetch_all("INBOX").await?.len(), 2);
+    office.smtp = SmtpRoute::Submission(ms.submission_port());
+    office.write_config();
+    let out = office.run_once_ok();
+    assert!(out.contains("2 forwarded"), "{out}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_pass_stops_trying_smtp_at_the_first_connection_failure() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    office.smtp = SmtpRoute::Plain(silent_smtp_server());
+    office.smtp_extra = "timeout_secs = 1".into();
+    office.write_config();
+    office.run_once_ok();
+    office
+        .deliver(
+            ms,
+            &[
+                "012-supplier-invoice",
+                "021-translation",
+                "015-meeting-request",
+            ],
+        )
+        .await?;
+    let out = office.run_once_ok();
+    assert!(out.contains("0 forwarded, 3 waiting"), "{out}");
+    let state = office.state();
+    let errors: Vec<String> = office
+        .ledger()
+        .iter()
+        .filter_map(|e| state.outbox_for(e.id).ok().flatten())
+        .map(|o| o.last_error.unwrap_or_default())
+        .collect();
+    // One timeout, not three: the others were not tried.
+    assert!(errors[0].starts_with("no answer from"), "{errors:?}");
+    for e in &errors[1..] {
+        assert!(
+            e.starts_with("not tried: the server failed earlier"),
+            "{errors:?}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_first_forward_through_after_an_outage_takes_every_waiting_one_with_it()
+-> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    office.smtp = SmtpRoute::Plain(closed_port());
+    office.write_config();
+    office.run_once_ok();
+    office
+        .deliver(ms, &["012-supplier-invoice", "021-translation"])
+        .await?;
+    let out = office.run_once_ok();
+    assert!(out.contains("0 forwarded, 2 waiting"), "{out}");
+
+    // SMTP is back. One forward is due now; the other would wait out an hour's backoff.
+    office.smtp = SmtpRoute::Submission(ms.submission_port());
+    office.write_config();
+    let state = office.state();
+    let ledger = office.ledger();
+    let rows: Vec<_> = ledger
+        .iter()
+        .filter_map(|e| state.outbox_for(e.id).ok().flatten())
+        .collect();
+    let now = jiff::Timestamp::now().as_second();
+    state.outbox_update(
+        rows[0].id,
+        OutboxState::Pending,
+        now + 3600,
+        Some("down"),
+        now,
+    )?;
+    state.outbox_update(rows[1].id, OutboxState::Pending, now, Some("down"), now)?;
+    let mut daemon = office.spawn();
+    let mut marta = TestImap::login(ms, &office.marta).await?;
+    let mut luca = TestImap::login(ms, &office.luca).await?;
+    luca.wait_for("INBOX", 1, PATIENCE).await?;
+    marta.wait_for("INBOX", 1, PATIENCE).await?;
+    assert_eq!(forwards(&office), [(OutboxState::Sent, 1); 2]);
+    assert!(daemon.terminate(PATIENCE).is_some_and(|s| s.success()));
     Ok(())
 }

@@ -422,6 +422,11 @@ pub(crate) async fn forward(
                 Ok(()) => {
                     failpoint::hit(failpoint::AFTER_SEND);
                     state.outbox_update(row.id, OutboxState::Sent, now, None, now)?;
+                    if row.attempts > 0 {
+                        // The server is back: every forward waiting out its backoff goes now
+                        // (this pass, or the next one at once), not each at its own time.
+                        state.outbox_due_now(&account.name, now)?;
+                    }
                     report.forwarded += 1;
                     info!(uid = entry.uid, to = %assistant.address, forward = %row.forward_id, "forwarded");
                 }

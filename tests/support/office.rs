@@ -42,6 +42,8 @@ pub struct Office {
     pub imap_login: String,
     /// How delega signs in to SMTP, if not with the password file: TOML lines.
     pub smtp_login: Option<String>,
+    /// Extra `[smtp]` settings (e.g. `timeout_secs = 1`).
+    pub smtp_extra: String,
     imap_port: u16,
     ca_file: PathBuf,
 }
@@ -80,6 +82,7 @@ impl Office {
             smtp_trusts_test_ca: true,
             imap_login: "password_file = \"password\"".into(),
             smtp_login: None,
+            smtp_extra: String::new(),
             imap_port: ms.imaps_port(),
             ca_file: ms.ca_file().to_path_buf(),
         };
@@ -109,7 +112,10 @@ impl Office {
             SmtpRoute::Smtps(port) => (port, "tls", true),
             SmtpRoute::Plain(port) => (port, "plain", false),
         };
-        let mut smtp = format!("port = {port}\nsecurity = \"{security}\"\n");
+        let mut smtp = format!(
+            "port = {port}\nsecurity = \"{security}\"\n{}\n",
+            self.smtp_extra
+        );
         if login {
             let with = self
                 .smtp_login
