@@ -20,6 +20,7 @@ use crate::attention::{self, SLOW_RETRY, needs_attention};
 use crate::config::{self, Account, Config, Folders};
 use crate::digest::{self, Outcome};
 use crate::imap::{self, FilingMode, Mailboxes, Wake};
+use crate::metrics::{self, ForwardOutcome, ReloadOutcome};
 use crate::oauth2;
 use crate::outbox::Mailer;
 use crate::state::{InstanceLock, State};
@@ -84,6 +85,22 @@ pub async fn run(
         let err = err.context("delega cannot start");
         return vec![("state".to_string(), Err(err))];
     }
+    // Bound before the accounts start, so a port in use stops delega with the reason;
+    // not for `--once`, which is over before a scrape.
+    let listener = match &config.metrics {
+        Some(m) if !opts.once => match tokio::net::TcpListener::bind(m.listen).await {
+            Ok(l) => {
+                info!(listen = %m.listen, "serving /metrics");
+                Some(tokio::spawn(metrics::serve(l, control.shutdown.clone())))
+            }
+            Err(err) => {
+                let err = anyhow::Error::new(err)
+                    .context(format!("cannot listen on {} for [metrics]", m.listen));
+                return vec![("metrics".to_string(), Err(err))];
+            }
+        },
+        _ => None,
+    };
     let mut config = Arc::new(config);
     loop {
         let generation = control.shutdown.child_token();
@@ -100,11 +117,19 @@ pub async fn run(
         let results = finish(running).await;
         match reloaded {
             Some(new) => {
+                if new.metrics != config.metrics {
+                    warn!("[metrics] changed: the listener changes at the next restart");
+                }
                 config = Arc::new(new);
                 notifier.notify("READY=1");
                 info!(accounts = config.accounts.len(), "reloaded the config");
             }
-            None => return results,
+            None => {
+                if let Some(listener) = listener {
+                    let _ = listener.await;
+                }
+                return results;
+            }
         }
     }
 }
@@ -199,9 +224,11 @@ async fn supervise(
                         for w in &loaded.warnings {
                             warn!("{w}");
                         }
+                        metrics::reloaded(ReloadOutcome::Applied);
                         return Some(loaded.config);
                     }
                     Err(err) => {
+                        metrics::reloaded(ReloadOutcome::Refused);
                         error!("reload refused, the running config stays in force:\n{err}");
                         notifier.notify("READY=1");
                     }
@@ -236,6 +263,7 @@ async fn account_task(
     let mut state = State::open(&config.state)?;
     let settled = state.settle_interrupted_sends(&account.name, now())?;
     if settled > 0 {
+        metrics::forwards(&account.name, ForwardOutcome::InDoubt, settled as u64);
         warn!(
             settled,
             "delega stopped while handing forwards over last time: sending them again (they may reach the assistant twice; the digest says so)"
@@ -286,6 +314,7 @@ async fn account_task(
         match outcome {
             Ok(report) => return Ok(report),
             Err(err) => {
+                metrics::imap_connected(&account.name, false);
                 health.tried(false);
                 health.waiting();
                 if let Some(oauth2::TokenError::NeedsReauth { command, .. }) = err.downcast_ref() {
@@ -377,11 +406,18 @@ async fn session(
     let account: &Account = t.account;
     info!(idle = boxes.server.has_idle, filing = ?boxes.server.filing, "connected");
     health.tried(true);
+    metrics::imap_connected(&account.name, true);
     let mut total = PassReport::default();
     loop {
         health.busy(now());
+        let started = std::time::Instant::now();
         let report = pass(&mut boxes, state, t, shutdown).await?;
         health.passed(now());
+        let queue = state
+            .outbox_counts(&account.name)
+            .ok()
+            .map(|(waiting, _)| waiting);
+        metrics::passed(&account.name, now(), started.elapsed(), queue);
         *failures = 0;
         if report != PassReport::default() {
             info!(?report.decided, forwarded = report.forwarded, waiting = report.waiting, "pass done");
@@ -440,6 +476,8 @@ async fn session(
         if woken == Wake::Shutdown {
             let n = state.outbox_due_now(&account.name, now())?;
             info!(forwards = n, "asked to send waiting forwards now");
+        } else {
+            metrics::woke(&account.name);
         }
     }
     // A polite goodbye; the state is already committed, so a slow server is not waited for.
@@ -447,6 +485,7 @@ async fn session(
         mailer.close().await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(3), boxes.session.logout()).await;
+    metrics::imap_connected(&account.name, false);
     Ok(total)
 }
 
@@ -497,7 +536,10 @@ async fn digest_step(t: &Triage<'_>, state: &mut State) -> Option<i64> {
     .await
     {
         Ok(Outcome::NotDue(at) | Outcome::Retry(at)) => Some(at),
-        Ok(Outcome::Sent | Outcome::Skipped | Outcome::Refused) => {
+        Ok(outcome @ (Outcome::Sent | Outcome::Skipped | Outcome::Refused)) => {
+            if outcome == Outcome::Sent {
+                metrics::digest_sent(&account.name);
+            }
             let last = state.last_digest_day(&account.name).ok().flatten();
             digest::next_due(
                 account.digest.at,

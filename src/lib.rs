@@ -31,6 +31,7 @@ pub mod guard;
 pub mod imap;
 pub mod logging;
 pub mod message;
+pub mod metrics;
 pub mod net;
 pub mod oauth2;
 pub mod outbox;

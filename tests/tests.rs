@@ -12,6 +12,7 @@ mod docs;
 mod explain;
 mod harness;
 mod lifecycle;
+mod metrics;
 mod oauth2;
 mod safety;
 mod shapes;

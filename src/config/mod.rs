@@ -57,6 +57,15 @@ pub struct Config {
     pub smtp: Smtp,
     /// The inboxes delega watches, one per entrepreneur.
     pub accounts: Vec<Account>,
+    /// Where `/metrics` is served; `None` (the default) serves nothing.
+    pub metrics: Option<Metrics>,
+}
+
+/// The Prometheus metrics listener (`[metrics]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metrics {
+    /// The address `/metrics` is served on: loopback unless `allow_remote` was written.
+    pub listen: std::net::SocketAddr,
 }
 
 /// Log line format.

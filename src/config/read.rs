@@ -13,14 +13,14 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::{
-    Account, Assistant, Config, Digest, Folders, Forwarding, Language, LogFormat, Secret, Security,
-    Server, Smtp,
+    Account, Assistant, Config, Digest, Folders, Forwarding, Language, LogFormat, Metrics, Secret,
+    Security, Server, Smtp,
 };
 use crate::classify::{Category, Rule, RuleSet, load_rules_dir, rules_dir_problem};
 use crate::diagnostic::{Diagnostic, SourceFile, did_you_mean};
 use crate::tomlread::{Reader, Table};
 
-const TOP_KEYS: &[&str] = &["state", "log", "smtp", "account"];
+const TOP_KEYS: &[&str] = &["state", "log", "smtp", "account", "metrics"];
 const SERVER_KEYS: &[&str] = &[
     "host",
     // Refused with its own message (see `password`), not as an unknown key.
@@ -151,6 +151,7 @@ fn build(root: &Table<'_, '_>, rules: &mut RulesRead) -> Option<Config> {
         }
     });
     let state_dir = base_dir(&state);
+    let metrics = root.table("metrics").map(|t| metrics(&t));
     let smtp = root
         .required("smtp", "the config", "[smtp] with host, security and from")
         .and_then(|v| v.table())
@@ -194,7 +195,37 @@ fn build(root: &Table<'_, '_>, rules: &mut RulesRead) -> Option<Config> {
         log_format: log_format?,
         smtp: smtp?,
         accounts,
+        metrics: metrics.unwrap_or(Some(None))?,
     })
+}
+
+/// `[metrics]`: `listen` must be a loopback address unless `allow_remote = true` says the
+/// account names and counts may be read from the network. `Some(None)`: nothing to serve.
+fn metrics(t: &Table<'_, '_>) -> Option<Option<Metrics>> {
+    let reader = t.reader();
+    t.check_keys("[metrics]", &["listen", "allow_remote"]);
+    let allow_remote = t.bool("allow_remote").unwrap_or(false);
+    let listen = t.required("listen", "[metrics]", "listen = \"127.0.0.1:9464\"")?;
+    let listen = listen.str()?;
+    let Ok(addr) = listen.get_ref().parse::<std::net::SocketAddr>() else {
+        reader.error(
+            listen.span(),
+            format!("`{}` is not an address and port", listen.get_ref()),
+            Some(
+                "write an IP address and a port, e.g. \"127.0.0.1:9464\" or \"[::1]:9464\"".into(),
+            ),
+        );
+        return None;
+    };
+    if !addr.ip().is_loopback() && !allow_remote {
+        reader.error(
+            listen.span(),
+            format!("`{addr}` is not a loopback address: anyone who reaches it reads account names and counts"),
+            Some("listen on 127.0.0.1 and let a local Prometheus or a tunnel scrape it, or add `allow_remote = true` under [metrics] if the network is trusted".into()),
+        );
+        return None;
+    }
+    Some(Some(Metrics { listen: addr }))
 }
 
 fn base_dir(config_path: &Path) -> PathBuf {

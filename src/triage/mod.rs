@@ -27,6 +27,7 @@ use crate::forward::{ForwardRequest, compose};
 use crate::guard::{self, History, Kept};
 use crate::imap::{MailboxInfo, Mailboxes};
 use crate::message::{DateHeader, Message};
+use crate::metrics::{self, ForwardOutcome};
 use crate::outbox::{Mailer, NotSent, SendError, backoff};
 use crate::state::{Action, Cursor, Entry, NewEntry, OutboxRow, OutboxState, State, Status};
 pub use backfill::BackfillReport;
@@ -267,6 +268,7 @@ async fn triage_batch(
 
     for ((id, entry), raw) in ids.iter().zip(&entries).zip(&raws) {
         *report.decided.entry(entry.category).or_default() += 1;
+        metrics::decided(&account.name, entry.category);
         if entry.action != Action::Nothing {
             filing.mark(entry.uid);
         }
@@ -406,6 +408,7 @@ pub(crate) async fn forward(
                     warn!(uid = entry.uid, %err, "forward impossible: the message stays in the Inbox");
                     state.outbox_update(row.id, OutboxState::Failed, now, Some(&err), now)?;
                     state.record_event(&account.name, "forward", &err, now)?;
+                    metrics::forwards(&account.name, ForwardOutcome::Failed, 1);
                     filing.settle((ledger_id, Status::Failed, Some(err)));
                     return Ok(());
                 }
@@ -428,6 +431,7 @@ pub(crate) async fn forward(
                         state.outbox_due_now(&account.name, now)?;
                     }
                     report.forwarded += 1;
+                    metrics::forwards(&account.name, ForwardOutcome::Sent, 1);
                     info!(uid = entry.uid, to = %assistant.address, forward = %row.forward_id, "forwarded");
                 }
                 Err(SendError::Stopped) => {
@@ -443,6 +447,7 @@ pub(crate) async fn forward(
                         "forward in doubt: it will be sent again and may reach the assistant twice");
                     state.outbox_interrupted(row.id, next, &err)?;
                     state.record_event(&account.name, "smtp", &err, now)?;
+                    metrics::forwards(&account.name, ForwardOutcome::InDoubt, 1);
                     report.waiting += 1;
                     return Ok(());
                 }
@@ -452,6 +457,7 @@ pub(crate) async fn forward(
                     warn!(uid = entry.uid, %err, retry_in_secs = wait.as_secs(), "forward not sent yet");
                     state.outbox_attempted(row.id, next, &err)?;
                     state.record_event(&account.name, "smtp", &err, now)?;
+                    metrics::forwards(&account.name, ForwardOutcome::Waiting, 1);
                     report.waiting += 1;
                     return Ok(());
                 }
@@ -465,6 +471,7 @@ pub(crate) async fn forward(
                         &format!("\"{}\" → {}: {err}", entry.subject, assistant.name),
                         now,
                     )?;
+                    metrics::forwards(&account.name, ForwardOutcome::Failed, 1);
                     filing.settle((ledger_id, Status::Failed, Some(err)));
                     return Ok(());
                 }
