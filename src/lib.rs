@@ -9,6 +9,7 @@
 //! - [`forward`]: compose the forward of a delegable message to an assistant (pure).
 //! - [`digest`]: the daily digest — a period's ledger → the entrepreneur's summary mail
 //!   (pure composition, in Italian or English) and when it is due ([`digest::schedule`]).
+//! - [`undo`]: take back delega's filings of a time window or a rule.
 //!
 //! Supporting pieces: [`diagnostic`] (errors with `file:line:col`), [`tomlread`]
 //! (reading TOML by hand with positions), [`net`] (TCP and verified TLS under IMAP and
@@ -42,3 +43,4 @@ pub mod systemd;
 pub mod tomlread;
 pub mod triage;
 pub mod trust;
+pub mod undo;

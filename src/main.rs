@@ -132,6 +132,29 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Move back into the Inbox what delega filed in a time window or by one rule (only
+    /// messages still where delega put them), and list the forwards that already went out.
+    Undo {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this account (default: all).
+        #[arg(long, short)]
+        account: Option<String>,
+        /// What was filed in this last while: 90m, 2h, 1d, 1w…
+        #[arg(
+            long,
+            value_name = "DURATION",
+            required_unless_present = "rule",
+            conflicts_with = "rule"
+        )]
+        since: Option<String>,
+        /// What this rule filed.
+        #[arg(long, value_name = "NAME")]
+        rule: Option<String>,
+        /// Print what would be done; move and record nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Triage the mail already in the Inbox that arrived in the last N days, once, and
     /// exit: on an existing state too, never deciding a message twice.
     Backfill {
@@ -192,6 +215,21 @@ fn main() -> ExitCode {
             },
         ),
         Command::Retry { config } => cmd::retry(&config.config),
+        Command::Undo {
+            config,
+            account,
+            since,
+            rule,
+            dry_run,
+        } => cmd::undo(
+            &config.config,
+            cmd::UndoArgs {
+                account: account.as_deref(),
+                since: since.as_deref(),
+                rule: rule.as_deref(),
+                dry_run,
+            },
+        ),
         Command::Backfill {
             config,
             days,

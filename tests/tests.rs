@@ -17,3 +17,4 @@ mod oauth2;
 mod safety;
 mod shapes;
 mod triage;
+mod undo;

@@ -9,6 +9,7 @@ mod docs;
 mod offline;
 mod report;
 mod run;
+mod undo;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,7 @@ pub(crate) use docs::{completions, manpages};
 pub(crate) use offline::{check, explain};
 pub(crate) use report::{digest, status, suggest};
 pub(crate) use run::{backfill, retry, run};
+pub(crate) use undo::{UndoArgs, undo};
 
 /// Exit code for an invalid config or rules file.
 const EXIT_INVALID_CONFIG: u8 = 3;

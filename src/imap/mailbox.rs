@@ -198,6 +198,29 @@ impl Mailboxes {
         Ok(sorted(found))
     }
 
+    /// UIDs of the messages delega filed (its keyword) whose Message-ID header holds `id`
+    /// (as mail-parser gives it, without `<>`), ascending. `None` when `id` cannot be put
+    /// in a search (not printable ASCII).
+    pub async fn uids_filed_with_message_id(
+        &mut self,
+        id: &str,
+    ) -> anyhow::Result<Option<Vec<u32>>> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_graphic()) {
+            return Ok(None);
+        }
+        let quoted = id.replace('\\', "\\\\").replace('"', "\\\"");
+        let found = self
+            .session
+            .uid_search(format!(
+                "KEYWORD {} HEADER Message-ID \"{quoted}\"",
+                super::KEYWORD
+            ))
+            .await
+            .context("UID SEARCH HEADER Message-ID")?;
+        self.drain();
+        Ok(Some(sorted(found)))
+    }
+
     /// The messages above UID `after`, ascending, in fetch batches bounded by count and
     /// size: one `UID FETCH after+1:* (RFC822.SIZE)` tells both which and how big.
     pub async fn batches_after(&mut self, after: u32) -> anyhow::Result<Vec<Vec<u32>>> {

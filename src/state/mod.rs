@@ -17,10 +17,12 @@ mod corrections;
 mod digest;
 mod lock;
 mod outbox;
+mod undo;
 
 pub use corrections::Correction;
 pub use lock::{InstanceLock, LockError, holder, lock_path};
 pub use outbox::{InDoubt, OutboxRow, OutboxState};
+pub use undo::{UndoFilter, UndoOutcome};
 
 /// Schema migrations; `PRAGMA user_version` says how many have run. Append, never edit.
 const MIGRATIONS: &[&str] = &[
@@ -126,6 +128,18 @@ const MIGRATIONS: &[&str] = &[
         WHERE state = 'sending';",
     // 4: a Date header that names no real time is kept as written, for the digest to show.
     "ALTER TABLE ledger ADD COLUMN date_written TEXT;",
+    // 5: `delega undo`: what it moved back (never a correction, never filed again) and
+    // what it could not.
+    "CREATE TABLE undo (
+        id         INTEGER PRIMARY KEY,
+        account    TEXT NOT NULL,
+        ledger_id  INTEGER NOT NULL REFERENCES ledger (id),
+        message_id TEXT,
+        outcome    TEXT NOT NULL,
+        at         INTEGER NOT NULL
+    );
+    CREATE INDEX undo_ledger ON undo (ledger_id);
+    CREATE INDEX undo_message_id ON undo (account, message_id);",
 ];
 
 /// A mailbox's position: what delega has already looked at.

@@ -225,6 +225,13 @@ async fn triage_batch(
             if renumbered && known(state, &account.name, msg.message_id())? {
                 continue;
             }
+            // Moved back by `delega undo`: not the entrepreneur's correction, and never
+            // filed again by the decision undone.
+            if let Some(id) = msg.message_id()
+                && state.undone(&account.name, id)?
+            {
+                continue;
+            }
             // delega's keyword on a new arrival: the entrepreneur moved it back here by hand.
             if corrections::is_return(&f) {
                 if corrections::record_return(state, t, info.uidvalidity, &f, &msg, now())? {

@@ -1,0 +1,168 @@
+//! `delega undo`: moves back into the Inbox what delega filed in a time window or by one
+//! rule, only where it is still where delega put it, and lists the forwards that went out.
+
+use std::process::ExitCode;
+
+use delega::config::Account;
+use delega::imap::{self, Mailboxes};
+use delega::state::{State, UndoFilter, UndoOutcome};
+use delega::undo::{self, Filed, Undone};
+
+use super::{load, select_accounts};
+
+/// What to take back, as typed.
+pub(crate) struct UndoArgs<'a> {
+    pub account: Option<&'a str>,
+    pub since: Option<&'a str>,
+    pub rule: Option<&'a str>,
+    pub dry_run: bool,
+}
+
+pub(crate) fn undo(path: &std::path::Path, args: UndoArgs<'_>) -> ExitCode {
+    let loaded = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let config = &loaded.config;
+    let accounts = match select_accounts(config, args.account, path) {
+        Ok(accounts) => accounts,
+        Err(code) => return code,
+    };
+    let now = jiff::Timestamp::now().as_second();
+    let filter = match (args.since, args.rule) {
+        (Some(since), _) => match undo::parse_duration(since) {
+            Ok(secs) => UndoFilter::Since(now - secs),
+            Err(why) => {
+                eprintln!("error: invalid --since `{since}`: {why}");
+                return ExitCode::from(super::EXIT_USAGE);
+            }
+        },
+        (None, Some(rule)) => UndoFilter::Rule(rule.to_string()),
+        (None, None) => {
+            eprintln!("error: say what to undo: --since DURATION or --rule NAME");
+            return ExitCode::from(super::EXIT_USAGE);
+        }
+    };
+    let state = match State::open(&config.state) {
+        Ok(state) => state,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match super::runtime(false) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let mut failed = false;
+    for account in accounts {
+        if let UndoFilter::Rule(rule) = &filter
+            && account.rules.rule(rule).is_none()
+        {
+            // A rule since removed may still have filings: said, not refused.
+            println!(
+                "{}: note: no rule `{rule}` in the rules now; undoing its past filings",
+                account.name
+            );
+        }
+        let result = runtime.block_on(undo_account(&state, account, &filter, args.dry_run, now));
+        match result {
+            Ok(undone) => print(account, &undone, args.dry_run),
+            Err(err) => {
+                eprintln!("{}: error: {err:#}", account.name);
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn undo_account(
+    state: &State,
+    account: &Account,
+    filter: &UndoFilter,
+    dry_run: bool,
+    now: i64,
+) -> anyhow::Result<Vec<Undone>> {
+    let mut filings = Vec::new();
+    for entry in state.undo_candidates(&account.name, filter)? {
+        let forward = state.outbox_for(entry.id)?;
+        filings.extend(Filed::of(entry, forward));
+    }
+    if filings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let session = imap::connect(&account.imap).await?;
+    let mut boxes = Mailboxes::new(session).await?;
+    let at = (account.name.as_str(), account.mailbox.as_str());
+    let undone = undo::undo(&mut boxes, state, at, filings, dry_run, now).await?;
+    // A logout that does not come is no failure: the work is done.
+    let logout = boxes.session.logout();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), logout).await;
+    Ok(undone)
+}
+
+fn print(account: &Account, undone: &[Undone], dry_run: bool) {
+    let name = &account.name;
+    let inbox = &account.mailbox;
+    if undone.is_empty() {
+        println!("{name}: nothing to undo: no filing by delega matches");
+        return;
+    }
+    let (verb, left) = if dry_run {
+        ("would move back to", "would stay")
+    } else {
+        ("moved back to", "left")
+    };
+    let about = |f: &Filed| {
+        let e = &f.entry.entry;
+        let rule = e.rule.as_deref().unwrap_or("-");
+        format!("\"{}\" from {} (rule {rule})", e.subject, e.from_addr)
+    };
+    let count = |o: UndoOutcome| undone.iter().filter(|u| u.outcome == o).count();
+    for u in undone {
+        let f = &u.filed;
+        match u.outcome {
+            UndoOutcome::MovedBack => {
+                println!("{name}: {verb} {inbox}: {} (was in {})", about(f), f.folder)
+            }
+            UndoOutcome::Moved => println!(
+                "{name}: {left} where you put it (no longer in {}): {}",
+                f.folder,
+                about(f)
+            ),
+            UndoOutcome::NotFindable => println!(
+                "{name}: {left} in {}: no Message-ID to find it by: {}",
+                f.folder,
+                about(f)
+            ),
+        }
+    }
+    let forwarded: Vec<&Filed> = undone
+        .iter()
+        .filter_map(|u| u.filed.forwarded().map(|_| &u.filed))
+        .collect();
+    if !forwarded.is_empty() {
+        println!("{name}: forwards already sent cannot be recalled; tell the assistant:");
+        for f in forwarded {
+            let to = f.forwarded().map(|o| o.address.as_str()).unwrap_or("?");
+            let assistant = f.entry.entry.assistant.as_deref().unwrap_or("?");
+            println!("{name}:   {} → {assistant} <{to}>", about(f));
+        }
+    }
+    println!(
+        "{name}: {} {verb} {inbox}, {} {left} where you put them, {} without a Message-ID{}",
+        count(UndoOutcome::MovedBack),
+        count(UndoOutcome::Moved),
+        count(UndoOutcome::NotFindable),
+        if dry_run {
+            " (dry run: nothing was moved or recorded)"
+        } else {
+            ""
+        }
+    );
+}
