@@ -14,7 +14,8 @@
 //! Supporting pieces: [`diagnostic`] (errors with `file:line:col`), [`tomlread`]
 //! (reading TOML by hand with positions), [`net`] (TCP and verified TLS under IMAP and
 //! SMTP), [`attention`] (failures that will not fix themselves, retried slowly),
-//! [`trust`] (which certificates are trusted; TLS failures in words) and
+//! [`trust`] (which certificates are trusted; TLS failures in words), [`doctor`] (what
+//! each server can do, asked without changing anything) and
 //! [`certificate`] (what a certificate says).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -26,6 +27,7 @@ pub mod config;
 pub mod daemon;
 pub mod diagnostic;
 pub mod digest;
+pub mod doctor;
 pub mod failpoint;
 pub mod forward;
 pub mod guard;

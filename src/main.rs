@@ -82,6 +82,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check each account's IMAP server and the SMTP server as a support engineer would:
+    /// TLS and certificate, login, capabilities, namespace, where each folder will be, and
+    /// whether each assistant's address is accepted. Changes nothing and sends nothing.
+    Doctor {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this account (default: all).
+        #[arg(long, short)]
+        account: Option<String>,
+    },
     /// Print the digest (--preview) or send it now (--send-now).
     Digest {
         #[command(flatten)]
@@ -242,6 +252,7 @@ fn main() -> ExitCode {
             min,
         } => cmd::suggest(&config.config, account.as_deref(), min),
         Command::Status { config, json } => cmd::status(&config.config, json),
+        Command::Doctor { config, account } => cmd::doctor(&config.config, account.as_deref()),
         Command::Digest {
             config,
             account,

@@ -459,6 +459,63 @@ impl Mailer {
     }
 }
 
+/// What `delega doctor` learned from the SMTP server, having sent nothing.
+#[derive(Debug, Clone)]
+pub struct SmtpProbe {
+    /// The lines of the server's EHLO answer (its name first, then its extensions).
+    pub ehlo: Vec<String>,
+    /// Per recipient tried: accepted, or the server's refusal.
+    pub recipients: Vec<(String, Result<(), String>)>,
+}
+
+impl Mailer {
+    /// Connects and logs in as for a send, asks EHLO again, then for each recipient
+    /// `MAIL FROM` / `RCPT TO` and `RSET`: nothing is sent (`delega doctor`).
+    pub async fn probe(&self, from: &str, recipients: &[String]) -> anyhow::Result<SmtpProbe> {
+        let work = async {
+            let mut conn = self
+                .connect()
+                .await
+                .map_err(|err| anyhow::anyhow!("{err}"))?;
+            let hello = RawCommand(format!("EHLO {}\r\n", self.hello));
+            let ehlo = conn.command(hello).await.context("EHLO")?;
+            let ehlo = ehlo.message().map(str::to_string).collect();
+            let mut out = Vec::new();
+            for rcpt in recipients {
+                let mail = RawCommand(format!("MAIL FROM:<{from}>\r\n"));
+                let rcpt_line = RawCommand(format!("RCPT TO:<{rcpt}>\r\n"));
+                let verdict = match conn.command(mail).await {
+                    Err(err) => Err(format!("MAIL FROM:<{from}> refused: {err}")),
+                    Ok(_) => conn
+                        .command(rcpt_line)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                };
+                conn.command(RawCommand("RSET\r\n".into()))
+                    .await
+                    .context("RSET")?;
+                out.push((rcpt.clone(), verdict));
+            }
+            let _ = conn.quit().await;
+            Ok(SmtpProbe {
+                ehlo,
+                recipients: out,
+            })
+        };
+        tokio::time::timeout(self.server.timeout * 4, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(anyhow::anyhow!(
+                    "no answer from {}:{} within {:?}",
+                    self.server.host,
+                    self.server.port,
+                    self.server.timeout * 4
+                ))
+            })
+    }
+}
+
 /// A command line written as is (it ends with CRLF).
 struct RawCommand(String);
 

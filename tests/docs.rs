@@ -33,6 +33,7 @@ fn manpages_are_one_per_command_and_name_their_options() {
             "delega-check.1",
             "delega-completions.1",
             "delega-digest.1",
+            "delega-doctor.1",
             "delega-explain.1",
             "delega-manpages.1",
             "delega-retry.1",

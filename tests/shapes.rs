@@ -307,3 +307,78 @@ async fn a_folder_the_server_refuses_needs_attention_and_a_reload_retries_at_onc
     assert!(status.success());
     Ok(())
 }
+
+/// Runs `delega doctor`; returns (success, output).
+fn doctor(office: &Office) -> (bool, String) {
+    let out = office
+        .command(&["doctor"])
+        .output()
+        .expect("run delega doctor");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn doctor_says_where_folders_will_be_and_changes_nothing() -> anyhow::Result<()> {
+    let ms = MailSystem::shaped(Shape::InboxPrefix);
+    let mut office = Office::new(ms);
+    office.smtp = SmtpRoute::Smtps(ms.smtps_port());
+    office.write_config();
+    let (ok, text) = doctor(&office);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("namespace: prefix \"INBOX.\", delimiter \".\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("folders.noise \"Noise\" → \"INBOX.Noise\": will be created"),
+        "{text}"
+    );
+    assert!(
+        text.contains("IDLE yes, MOVE yes, UIDPLUS yes, NAMESPACE yes"),
+        "{text}"
+    );
+    assert!(text.contains("certificate CN=localhost"), "{text}");
+    assert!(text.contains("AUTH mechanisms: PLAIN LOGIN"), "{text}");
+    assert!(
+        text.contains(&format!("RCPT TO:<{}>: accepted", office.marta)),
+        "{text}"
+    );
+    assert!(text.ends_with("everything works\n"), "{text}");
+    // Nothing created, nothing sent.
+    let mut imap = TestImap::login(ms, &office.giulia).await?;
+    assert_eq!(imap.mailboxes().await?, ["INBOX"]);
+    let mut marta = TestImap::login(ms, &office.marta).await?;
+    assert!(marta.fetch_all("INBOX").await?.is_empty());
+
+    // A server without MOVE and UIDPLUS is a note, not a problem; an assistant's address
+    // the server refuses is a problem with its fix, and doctor fails.
+    let ms = MailSystem::shaped(Shape::NoMoveNoUidplus);
+    let mut office = Office::new(ms);
+    office.smtp = SmtpRoute::Smtps(ms.smtps_port());
+    office.write_config();
+    let (ok, text) = doctor(&office);
+    assert!(ok, "{text}");
+    assert!(text.contains("note    neither MOVE nor UIDPLUS"), "{text}");
+    let config = std::fs::read_to_string(office.config_path())?;
+    std::fs::write(
+        office.config_path(),
+        config.replace(&office.luca, "luca@elsewhere.example"),
+    )?;
+    let (ok, text) = doctor(&office);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("RCPT TO:<luca@elsewhere.example>: permanent error (550)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fix: check the assistant's address"),
+        "{text}"
+    );
+    assert!(text.ends_with("1 problem to fix\n"), "{text}");
+    Ok(())
+}

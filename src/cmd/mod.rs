@@ -2,10 +2,12 @@
 //! arguments, calls the library, prints for people, and returns the exit code.
 //!
 //! `offline.rs` has check and explain (no server involved), `run.rs` the daemon and its
-//! signals, `report.rs` status, digest and suggest, `docs.rs` completions and man pages. Shared here: loading the config with
-//! its diagnostics, and choosing accounts.
+//! signals, `report.rs` status, digest and suggest, `doctor.rs` the servers' check,
+//! `docs.rs` completions and man pages. Shared here: loading the config with its
+//! diagnostics, and choosing accounts.
 
 mod docs;
+mod doctor;
 mod offline;
 mod report;
 mod run;
@@ -17,6 +19,7 @@ use delega::config::{self, Config, ConfigError, Loaded};
 use delega::diagnostic::file_error;
 
 pub(crate) use docs::{completions, manpages};
+pub(crate) use doctor::doctor;
 pub(crate) use offline::{check, explain};
 pub(crate) use report::{digest, status, suggest};
 pub(crate) use run::{backfill, retry, run};

@@ -438,7 +438,7 @@ async fn root_delimiter(session: &mut Session) -> anyhow::Result<Option<char>> {
 
 /// True when a mailbox with these PERMANENTFLAGS keeps delega's keyword. A server that
 /// lists none is taken at its word of RFC 3501 (all flags can be changed permanently).
-fn keeps_keywords(permanent: &[async_imap::types::Flag<'_>]) -> bool {
+pub fn keeps_keywords(permanent: &[async_imap::types::Flag<'_>]) -> bool {
     use async_imap::types::Flag;
     permanent.is_empty()
         || permanent.iter().any(|f| match f {

@@ -13,7 +13,8 @@ mod session;
 mod watch;
 
 pub use mailbox::{
-    Fetched, FilingMode, FolderRefused, MailboxInfo, Mailboxes, ServerInfo, server_text, uid_set,
+    Fetched, FilingMode, FolderRefused, MailboxInfo, Mailboxes, ServerInfo, keeps_keywords,
+    server_text, uid_set,
 };
 pub use session::{Session, connect};
 pub use watch::{Wake, wait_for_mail};
