@@ -218,3 +218,31 @@ async fn the_first_forward_through_after_an_outage_takes_every_waiting_one_with_
     assert!(daemon.terminate(PATIENCE).is_some_and(|s| s.success()));
     Ok(())
 }
+
+#[tokio::test]
+async fn two_copies_of_a_message_in_one_batch_are_forwarded_once() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let office = Office::new(ms);
+    office.run_once_ok();
+    // The same message twice (same Message-ID), as through an alias and a To.
+    let mut giulia = office
+        .deliver(ms, &["012-supplier-invoice", "012-supplier-invoice"])
+        .await?;
+    let out = office.run_once_ok();
+    assert!(out.contains("1 forwarded"), "{out}");
+    let ledger = office.ledger();
+    assert_eq!(ledger.len(), 2);
+    assert!(
+        ledger[1].entry.why.contains("already forwarded"),
+        "{}",
+        ledger[1].entry.why
+    );
+    let mut marta = TestImap::login(ms, &office.marta).await?;
+    marta.wait_for("INBOX", 1, PATIENCE).await?;
+    // The second copy stays with the entrepreneur, with its reason; one forward only.
+    assert_eq!(giulia.fetch_all("INBOX").await?.len(), 1);
+    assert_eq!(giulia.fetch_all("Delegated").await?.len(), 1);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(marta.fetch_all("INBOX").await?.len(), 1);
+    Ok(())
+}

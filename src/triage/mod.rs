@@ -214,6 +214,9 @@ async fn triage_batch(
         state.recorded_uids(&account.name, &account.mailbox, info.uidvalidity, uids)?;
     let mut entries = Vec::new();
     let mut raws = Vec::new();
+    // The Message-IDs this batch forwards: the ledger knows only earlier batches, and two
+    // copies of one message (an alias and a To, a list) may arrive side by side.
+    let mut forwarding: HashSet<String> = HashSet::new();
     // Each message is decided as it arrives, while the server sends the next ones.
     {
         let mut stream = std::pin::pin!(boxes.fetch_stream(uids).await?);
@@ -244,12 +247,15 @@ async fn triage_batch(
             // still delegable asks the ledger.
             if entry.category == Category::Delegable
                 && let Some(id) = msg.message_id()
-                && state.already_forwarded(&account.name, id)?
+                && (forwarding.contains(id) || state.already_forwarded(&account.name, id)?)
             {
                 let history = History {
                     already_forwarded: true,
                 };
                 entry = decide(t, &msg, f.uid, history);
+            }
+            if let (Action::Forward(_), Some(id)) = (&entry.action, msg.message_id()) {
+                forwarding.insert(id.to_string());
             }
             drop(msg);
             log_decision(&entry);
