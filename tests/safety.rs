@@ -246,3 +246,40 @@ async fn two_copies_of_a_message_in_one_batch_are_forwarded_once() -> anyhow::Re
     assert_eq!(marta.fetch_all("INBOX").await?.len(), 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_uidvalidity_change_with_a_forward_pending_finishes_it_by_message_id()
+-> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    office.smtp = SmtpRoute::Plain(closed_port());
+    office.write_config();
+    office.run_once_ok();
+    let mut giulia = office.deliver(ms, &["012-supplier-invoice"]).await?;
+    let out = office.run_once_ok();
+    assert!(out.contains("0 forwarded, 1 waiting"), "{out}");
+
+    // The server renumbers the Inbox (a restore) while the forward waits; SMTP comes back.
+    ms.renumber_inbox(&office.giulia, 5151);
+    office.smtp = SmtpRoute::Submission(ms.submission_port());
+    office.write_config();
+    let out = office.run_once_ok();
+    assert!(out.contains("0 new message(s)"), "decided once: {out}");
+    assert!(out.contains("1 forwarded, 0 waiting"), "{out}");
+
+    let mut marta = TestImap::login(ms, &office.marta).await?;
+    marta.wait_for("INBOX", 1, PATIENCE).await?;
+    assert_eq!(giulia.fetch_all("Delegated").await?.len(), 1, "filed");
+    assert!(giulia.fetch_all("INBOX").await?.is_empty());
+    let ledger = office.ledger();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].status, delega::state::Status::Done);
+    assert_eq!(ledger[0].uidvalidity, 5151);
+    // `status` counts what the database holds.
+    let status = office.command(&["status"]).output()?;
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("0 waiting, 0 failed"), "{status}");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(marta.fetch_all("INBOX").await?.len(), 1, "forwarded once");
+    Ok(())
+}

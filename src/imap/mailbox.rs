@@ -187,6 +187,22 @@ impl Mailboxes {
         Ok(sorted(found.into_iter().filter(|&u| u > after)))
     }
 
+    /// UIDs of messages whose Message-ID header contains `id` (a substring search: the
+    /// caller checks the header), ascending; none when `id` cannot be searched for as is.
+    pub async fn uids_with_message_id(&mut self, id: &str) -> anyhow::Result<Vec<u32>> {
+        // A quoted string holds no quote, backslash or line break (RFC 3501 9).
+        if id.is_empty() || !id.is_ascii() || id.contains(['"', '\\', '\r', '\n']) {
+            return Ok(Vec::new());
+        }
+        let found = self
+            .session
+            .uid_search(format!("HEADER Message-ID \"{id}\""))
+            .await
+            .context("UID SEARCH HEADER Message-ID")?;
+        self.drain();
+        Ok(sorted(found))
+    }
+
     /// UIDs of messages whose internal date is on or after `date` (`17-Nov-2026`), ascending.
     pub async fn uids_since(&mut self, date: &str) -> anyhow::Result<Vec<u32>> {
         let found = self

@@ -406,6 +406,20 @@ impl State {
             .optional()?)
     }
 
+    /// Moves a pending row to the message's number after the server renumbered the
+    /// mailbox (found again by Message-ID). False, changing nothing, when that number is
+    /// already recorded for another row.
+    pub fn renumber_entry(&self, id: i64, uidvalidity: u32, uid: u32) -> anyhow::Result<bool> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE OR IGNORE ledger SET uidvalidity = ?2, uid = ?3
+                 WHERE id = ?1 AND status = 'pending'",
+            )?
+            .execute(params![id, uidvalidity, uid])?;
+        Ok(changed == 1)
+    }
+
     /// Records a batch of decisions, in one transaction; returns their row ids. A decision
     /// with an action is pending until [`State::complete`]; one with nothing to do
     /// (observed) is done at once. A decision to forward gets its outbox row in the same

@@ -550,13 +550,32 @@ pub(crate) async fn finish_pending(
         .filter(|e| e.mailbox == mailbox)
         .collect();
     let mut filing = Filing::default();
-    for e in pending {
+    for mut e in pending {
         if e.uidvalidity != info.uidvalidity {
-            // The UIDs of the old numbering mean nothing now; the message is found again
-            // by Message-ID and decided afresh.
-            let why = NotSent::Renumbered.to_string();
-            filing.settle((e.id, Status::Failed, Some(why)));
-            continue;
+            // The UIDs of the old numbering mean nothing now: the message is found again by
+            // its Message-ID and its work finished under its new number (filed, forwarded
+            // once: the outbox row is the same). Only one that cannot be found fails.
+            match renumbered_uid(boxes, &e).await? {
+                Some(uid) if state.renumber_entry(e.id, info.uidvalidity, uid)? => {
+                    info!(
+                        old = e.entry.uid,
+                        new = uid,
+                        "pending work found again by Message-ID"
+                    );
+                    (e.uidvalidity, e.entry.uid) = (info.uidvalidity, uid);
+                }
+                _ => {
+                    let why = NotSent::Renumbered.to_string();
+                    if let Some(r) = state
+                        .outbox_for(e.id)?
+                        .filter(|r| r.state != OutboxState::Sent)
+                    {
+                        state.outbox_update(r.id, OutboxState::Failed, now(), Some(&why), now())?;
+                    }
+                    filing.settle((e.id, Status::Failed, Some(why)));
+                    continue;
+                }
+            }
         }
         let uid = e.entry.uid;
         match &e.entry.action {
@@ -595,4 +614,23 @@ pub(crate) async fn finish_pending(
         }
     }
     filing.flush(boxes, state, account, None).await
+}
+
+/// The UID of a pending row's message in the renumbered mailbox: the one message whose
+/// Message-ID is the row's (checked in its header, as the search matches substrings).
+async fn renumbered_uid(boxes: &mut Mailboxes, e: &Entry) -> anyhow::Result<Option<u32>> {
+    let Some(id) = e.entry.message_id.as_deref() else {
+        return Ok(None);
+    };
+    let uids = boxes.uids_with_message_id(id).await?;
+    if uids.is_empty() {
+        return Ok(None);
+    }
+    let headers = boxes.fetch_headers(&uids).await?;
+    let mut same = headers
+        .iter()
+        .filter(|f| Message::parse(&f.raw).message_id() == Some(id))
+        .map(|f| f.uid);
+    // Two copies: the first one carries the work; the other is new mail to the pass.
+    Ok(same.next())
 }
