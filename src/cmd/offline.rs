@@ -20,20 +20,25 @@ pub(crate) fn check(path: &std::path::Path) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    // Each password command runs once, so that a failing one is found now, not at the
+    // Each password or token command runs once, so that a failing one is found now, not at the
     // first login; its output is never printed.
     let failed: Vec<_> = loaded
         .commands
         .iter()
         .filter_map(|setting| {
-            let err = delega::config::try_command(&setting.command, COMMAND_TIMEOUT).err()?;
+            let err = delega::config::try_command(setting.key, &setting.command, COMMAND_TIMEOUT)
+                .err()?;
             Some(Diagnostic {
                 message: format!("{err:#}"),
-                help: Some(
+                help: Some(format!(
                     "run the command by hand as the user delega runs as: it must print the \
-                     password on its first line and exit 0"
-                        .into(),
-                ),
+                     {} on its first line and exit 0",
+                    if setting.key == "token_command" {
+                        "access token"
+                    } else {
+                        "password"
+                    }
+                )),
                 ..setting.at.clone()
             })
         })

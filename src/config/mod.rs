@@ -30,16 +30,20 @@ pub struct Loaded {
     pub config: Config,
     /// Problems that do not stop delega (shown by `delega check`).
     pub warnings: Vec<Diagnostic>,
-    /// Every `password_command`, where it is written (for `delega check` to try).
+    /// Every `password_command` and `token_command`, where it is written (for `delega
+    /// check` to try).
     pub commands: Vec<CommandSetting>,
 }
 
-/// A `password_command` as written in the config: `delega check` runs each once, and
+/// A `password_command` or `token_command` as written in the config: `delega check` runs
+/// each once, and
 /// reports a failing one at this place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandSetting {
     /// The config file, line and column of the command's value (message and help empty).
     pub at: Diagnostic,
+    /// The setting: `password_command` or `token_command`.
+    pub key: &'static str,
     /// The shell command.
     pub command: String,
 }

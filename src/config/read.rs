@@ -70,7 +70,8 @@ pub fn config(source: &SourceFile) -> (Option<Config>, Vec<Diagnostic>) {
     (config, diagnostics)
 }
 
-/// Where each `password_command` is written: in `[smtp]` and in each account's `imap`.
+/// Where each `password_command` and `token_command` is written: in `[smtp]` and in each
+/// account's `imap`.
 pub fn commands(source: &SourceFile) -> Vec<super::CommandSetting> {
     let reader = Reader::new(source);
     let Some(doc) = reader.parse() else {
@@ -95,11 +96,13 @@ pub fn commands(source: &SourceFile) -> Vec<super::CommandSetting> {
             servers.push(imap);
         }
     }
+    let keys = ["password_command", "token_command"];
     servers
         .iter()
-        .filter_map(|t| t.str("password_command"))
-        .map(|cmd| super::CommandSetting {
+        .flat_map(|t| keys.iter().filter_map(|&k| Some((k, t.str(k)?))))
+        .map(|(key, cmd)| super::CommandSetting {
             at: source.diagnostic(crate::diagnostic::Severity::Error, cmd.span(), "", None),
+            key,
             command: cmd.into_inner(),
         })
         .collect()

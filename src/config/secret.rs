@@ -99,7 +99,7 @@ impl Secret {
 /// Runs a password command once, as `delega check` does, with a time limit: `Ok` when it
 /// exits 0 with a non-empty first line. Its output is read and dropped, never shown; only
 /// the first line of its stderr may appear in the error.
-pub fn try_command(command: &str, timeout: std::time::Duration) -> anyhow::Result<()> {
+pub fn try_command(key: &str, command: &str, timeout: std::time::Duration) -> anyhow::Result<()> {
     use std::io::Read;
     use std::process::Stdio;
     let mut child = Command::new("/bin/sh")
@@ -109,7 +109,7 @@ pub fn try_command(command: &str, timeout: std::time::Duration) -> anyhow::Resul
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .context("cannot run password_command")?;
+        .with_context(|| format!("cannot run {key}"))?;
     // Pipes are drained by threads so that a chatty command cannot block on a full pipe.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
@@ -134,16 +134,16 @@ pub fn try_command(command: &str, timeout: std::time::Duration) -> anyhow::Resul
     );
     let deadline = std::time::Instant::now() + timeout;
     let status = loop {
-        if let Some(status) = child.try_wait().context("waiting for password_command")? {
+        if let Some(status) = child
+            .try_wait()
+            .with_context(|| format!("waiting for {key}"))?
+        {
             break status;
         }
         if std::time::Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            bail!(
-                "password_command did not finish within {} s",
-                timeout.as_secs_f32()
-            );
+            bail!("{key} did not finish within {} s", timeout.as_secs_f32());
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
@@ -152,13 +152,13 @@ pub fn try_command(command: &str, timeout: std::time::Duration) -> anyhow::Resul
     if !status.success() {
         let err = String::from_utf8_lossy(&err);
         bail!(
-            "password_command failed ({status}): {}",
+            "{key} failed ({status}): {}",
             err.lines().next().unwrap_or("")
         );
     }
     let first = out.split(|b| *b == b'\n').next().unwrap_or_default();
     if first.iter().all(u8::is_ascii_whitespace) {
-        bail!("password_command printed nothing on its first line");
+        bail!("{key} printed nothing on its first line");
     }
     Ok(())
 }
@@ -198,16 +198,24 @@ mod tests {
     #[test]
     fn trying_a_command_reports_failure_emptiness_and_hangs_but_never_its_output() {
         let quick = std::time::Duration::from_secs(5);
-        try_command("echo s3cret", quick).expect("works");
-        let err = try_command("echo s3cret; echo 'not in the store' >&2; exit 1", quick)
-            .expect_err("fails");
+        try_command("password_command", "echo s3cret", quick).expect("works");
+        let err = try_command(
+            "password_command",
+            "echo s3cret; echo 'not in the store' >&2; exit 1",
+            quick,
+        )
+        .expect_err("fails");
         let msg = format!("{err:#}");
         assert!(msg.contains("not in the store"), "{msg}");
         assert!(!msg.contains("s3cret"), "{msg}");
-        let err = try_command("true", quick).expect_err("empty");
+        let err = try_command("token_command", "true", quick).expect_err("empty");
         assert!(format!("{err:#}").contains("nothing"), "{err:#}");
-        let err =
-            try_command("exec sleep 30", std::time::Duration::from_millis(100)).expect_err("hangs");
+        let err = try_command(
+            "password_command",
+            "exec sleep 30",
+            std::time::Duration::from_millis(100),
+        )
+        .expect_err("hangs");
         assert!(format!("{err:#}").contains("did not finish"), "{err:#}");
     }
 
