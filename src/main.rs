@@ -56,6 +56,11 @@ The full documentation: /usr/share/doc/delega/README.md, or the README in the so
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// OAuth2 sign-in (Gmail, Microsoft 365): enrol with `login`, look with `status`.
+    Auth {
+        #[command(subcommand)]
+        action: AuthCommand,
+    },
     /// Validate the config and every rules file; print each problem with file:line:col.
     Check {
         #[command(flatten)]
@@ -196,6 +201,39 @@ enum Command {
     },
 }
 
+/// `delega auth …`.
+#[derive(Debug, Subcommand)]
+enum AuthCommand {
+    /// Sign in to Gmail, Microsoft 365 or another OAuth2 provider once, and save the refresh
+    /// token where the config says (`refresh_token_file`).
+    Login {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The account whose IMAP sign-in to enrol.
+        #[arg(long, short, required_unless_present = "smtp", conflicts_with = "smtp")]
+        account: Option<String>,
+        /// Enrol delega's own SMTP sign-in ([smtp]) instead.
+        #[arg(long)]
+        smtp: bool,
+        /// Use the device-code flow: open a page on any device and type a code (Microsoft's
+        /// default).
+        #[arg(long, conflicts_with = "browser")]
+        device: bool,
+        /// Use a browser on this machine, redirected back to delega (Google's default).
+        #[arg(long)]
+        browser: bool,
+        /// Save the refresh token here instead (e.g. to make a systemd credential of it).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Per OAuth2 sign-in: where tokens come from, the last refresh, when the access token
+    /// expires, and whether the provider asks for a new sign-in. Asks no server.
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
 #[derive(Debug, clap::Args)]
 struct ConfigArg {
     /// The config file.
@@ -207,6 +245,28 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => cmd::check(&config.config),
+        Command::Auth { action } => match action {
+            AuthCommand::Login {
+                config,
+                account,
+                smtp: _,
+                device,
+                browser,
+                output,
+            } => {
+                let target = match &account {
+                    Some(name) => cmd::AuthTarget::Account(name),
+                    None => cmd::AuthTarget::Smtp,
+                };
+                let flow = match (device, browser) {
+                    (true, _) => Some(delega::oauth2::login::Flow::DeviceCode),
+                    (_, true) => Some(delega::oauth2::login::Flow::Loopback),
+                    _ => None,
+                };
+                cmd::auth_login(&config.config, target, flow, output)
+            }
+            AuthCommand::Status { config } => cmd::auth_status(&config.config),
+        },
         Command::Explain {
             config,
             account,

@@ -29,6 +29,9 @@ fn manpages_are_one_per_command_and_name_their_options() {
     assert_eq!(
         pages,
         [
+            "delega-auth-login.1",
+            "delega-auth-status.1",
+            "delega-auth.1",
             "delega-backfill.1",
             "delega-check.1",
             "delega-completions.1",
@@ -59,7 +62,7 @@ fn completions_cover_every_command_in_bash_zsh_and_fish() {
     for shell in ["bash", "zsh", "fish"] {
         let script = String::from_utf8(delega(&["completions", shell]).stdout).expect("utf-8");
         for word in [
-            "check", "explain", "status", "digest", "suggest", "run", "manpages", "json",
+            "check", "explain", "status", "digest", "suggest", "run", "manpages", "json", "auth",
         ] {
             assert!(script.contains(word), "{shell}: {word} missing");
         }

@@ -227,3 +227,88 @@ async fn a_revoked_grant_needs_reauthorisation_told_once_and_not_asked_again() -
     );
     Ok(())
 }
+
+/// Spawns `delega auth login` with `args`; returns the child and the first stdout line
+/// containing `marker`.
+fn start_login(office: &Office, args: &[&str], marker: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut all = vec!["auth", "login", "--account", "giulia"];
+    all.extend_from_slice(args);
+    let mut child = office
+        .command(&all)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn delega auth login");
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let line = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("delega auth login never printed {marker:?}"));
+    // The rest of its output is read on, so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, line)
+}
+
+#[tokio::test]
+async fn auth_login_enrols_by_device_code_and_by_browser_and_auth_status_tells_the_grant()
+-> anyhow::Result<()> {
+    let ms = MailSystem::shared_oauth2();
+    let mut office = oauth2_office(ms, "xoauth2", false);
+    let base = format!("http://127.0.0.1:{}", ms.token_port());
+    office.imap_login = format!(
+        "auth = \"oauth2\", client_id = \"{CLIENT_ID}\", token_url = \"{base}/token\", \
+         device_url = \"{base}/devicecode\", auth_url = \"{base}/authorize\", \
+         refresh_token_file = \"tokens/giulia.rt\""
+    );
+    office.write_config();
+    let status = output(&office.command(&["auth", "status"]).output()?);
+    assert!(status.contains("state:         not used yet"), "{status}");
+
+    // Device code: the user opens the page and types the code (here: the token service's
+    // approval page, with the user it signs in as).
+    let (mut child, line) = start_login(&office, &["--device"], "enter the code");
+    let code = line
+        .split("enter the code ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .expect("a code");
+    assert!(line.contains(&format!("{base}/device")), "{line}");
+    let (head, _) = crate::support::tokens::http_get(&format!(
+        "{base}/device?user_code={code}&user={}",
+        office.giulia
+    ));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(child.wait()?.success(), "the device-code login failed");
+    office.run_once_ok();
+
+    // Browser: the provider's page redirects back to delega's loopback port.
+    let (mut child, line) = start_login(&office, &["--browser"], "/authorize?");
+    let url = line.trim();
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    let (head, _) = crate::support::tokens::http_get(url);
+    let location = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: "))
+        .expect("a redirect to delega");
+    assert!(location.starts_with("http://127.0.0.1:"), "{location}");
+    let (_, page) = crate::support::tokens::http_get(location);
+    assert!(page.contains("delega is signed in"), "{page}");
+    assert!(child.wait()?.success(), "the browser login failed");
+    let saved = office.dir.path().join("tokens/giulia.rt");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&saved)?.permissions().mode() & 0o777,
+        0o600
+    );
+    office.run_once_ok();
+
+    let status = output(&office.command(&["auth", "status"]).output()?);
+    assert!(status.contains("giulia (IMAP)"), "{status}");
+    assert!(status.contains("state:         ok"), "{status}");
+    assert!(status.contains("token expires: 20"), "{status}");
+    assert_no_token(&status, &[&std::fs::read_to_string(&saved)?]);
+    Ok(())
+}

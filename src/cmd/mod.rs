@@ -3,9 +3,10 @@
 //!
 //! `offline.rs` has check and explain (no server involved), `run.rs` the daemon and its
 //! signals, `report.rs` status, digest and suggest, `doctor.rs` the servers' check,
-//! `docs.rs` completions and man pages. Shared here: loading the config with its
-//! diagnostics, and choosing accounts.
+//! `docs.rs` completions and man pages, `auth.rs` the OAuth2 sign-in. Shared here: loading
+//! the config with its diagnostics, and choosing accounts.
 
+mod auth;
 mod docs;
 mod doctor;
 mod offline;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 use delega::config::{self, Config, ConfigError, Loaded};
 use delega::diagnostic::file_error;
 
+pub(crate) use auth::{Target as AuthTarget, auth_login, auth_status};
 pub(crate) use docs::{completions, manpages};
 pub(crate) use doctor::doctor;
 pub(crate) use offline::{check, explain};

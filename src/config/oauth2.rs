@@ -179,17 +179,22 @@ pub(super) fn wants_oauth2(t: &Table<'_, '_>) -> bool {
     }
 }
 
+/// Which server the settings are for.
+pub(super) struct Role<'a> {
+    /// The grant's key (`imap-ACCOUNT` or `smtp`).
+    pub key: &'a str,
+    /// Where the grant's file goes.
+    pub state_dir: &'a Path,
+    /// SMTP (its own scopes and hosts).
+    pub smtp: bool,
+    /// The preset, read once by the server table.
+    pub provider: Option<Provider>,
+}
+
 /// Reads the OAuth2 settings of a server table (`auth = "oauth2"` already seen).
-pub(super) fn read(
-    t: &Table<'_, '_>,
-    base: &Path,
-    what: &str,
-    key: &str,
-    state_dir: &Path,
-    smtp: bool,
-) -> Option<OAuth2> {
+pub(super) fn read(t: &Table<'_, '_>, base: &Path, what: &str, role: &Role<'_>) -> Option<OAuth2> {
     let reader = t.reader();
-    let provider = provider(t);
+    let (key, provider) = (role.key, role.provider);
     if t.get("username").is_none() {
         reader.error(
             t.span(),
@@ -242,7 +247,7 @@ pub(super) fn read(
             sasl,
         });
     }
-    let grant = refresh_grant(t, base, what, key, state_dir, provider, smtp)?;
+    let grant = refresh_grant(t, base, what, role)?;
     Some(OAuth2 {
         key: key.to_string(),
         provider,
@@ -255,12 +260,10 @@ fn refresh_grant(
     t: &Table<'_, '_>,
     base: &Path,
     what: &str,
-    key: &str,
-    state_dir: &Path,
-    provider: Option<Provider>,
-    smtp: bool,
+    role: &Role<'_>,
 ) -> Option<RefreshGrant> {
     let reader = t.reader();
+    let (key, provider, smtp) = (role.key, role.provider, role.smtp);
     let client_id = t
         .required(
             "client_id",
@@ -379,7 +382,7 @@ fn refresh_grant(
         client_secret,
         scopes,
         refresh_token: refresh_token?,
-        store: state_dir.join("oauth2").join(format!("{key}.json")),
+        store: role.state_dir.join("oauth2").join(format!("{key}.json")),
         ca_file: t.str("ca_file").map(|p| base.join(p.get_ref())),
     })
 }
@@ -411,4 +414,124 @@ fn secret(t: &Table<'_, '_>, base: &Path, keys: &[(&str, SecretKind)]) -> Option
         SecretKind::Env => Secret::Env(value.into_inner()),
         SecretKind::Credential => Secret::Credential(value.into_inner()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigError, Loaded, Security, parse_config};
+    use crate::diagnostic::SourceFile;
+
+    fn parse(imap: &str, smtp: &str) -> Result<Loaded, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rules = dir.path();
+        std::fs::write(
+            rules.join("10.toml"),
+            "[[rule]]\nname = \"all\"\ncategory = \"noise\"\n[rule.when]\nlist = true\n",
+        )
+        .expect("a rules file");
+        let text = format!(
+            "state = \"/var/lib/delega/state.db\"\n\
+             [smtp]\n{smtp}\nfrom = \"d@studio.example\"\n\
+             [[account]]\nname = \"g\"\nrules = {rules:?}\n\
+             [account.imap]\n{imap}\n\
+             [account.digest]\nto = \"g@studio.example\"\n"
+        );
+        parse_config(&SourceFile::new("delega.toml", text))
+    }
+
+    fn errors(result: Result<Loaded, ConfigError>) -> String {
+        match result {
+            Err(ConfigError::Invalid(d)) => d.to_string(),
+            Ok(_) => panic!("the config should be refused"),
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    const MS_IMAP: &str = "username = \"g@studio.example\"\nauth = \"oauth2\"\n\
+        provider = \"microsoft\"\nclient_id = \"c1\"\nrefresh_token_file = \"g.token\"";
+
+    #[test]
+    fn the_microsoft_preset_fills_hosts_endpoints_and_scopes() {
+        let smtp = "username = \"d@studio.example\"\nauth = \"oauth2\"\nprovider = \"microsoft\"\n\
+                    tenant = \"contoso.example\"\nclient_id = \"c1\"\n\
+                    refresh_token_file = \"d.token\"";
+        let config = parse(MS_IMAP, smtp).expect("valid").config;
+        let imap = &config.accounts[0].imap;
+        assert_eq!(
+            (imap.host.as_str(), imap.port, imap.security),
+            ("outlook.office365.com", 993, Security::Tls)
+        );
+        let o = imap.oauth2.as_deref().expect("oauth2");
+        let TokenSource::Refresh(g) = &o.source else {
+            panic!("a refresh grant")
+        };
+        assert_eq!(
+            g.token_url,
+            "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+        );
+        assert_eq!(
+            g.scopes,
+            [
+                "https://outlook.office.com/IMAP.AccessAsUser.All",
+                "offline_access"
+            ]
+        );
+        assert_eq!(
+            g.store,
+            Path::new("/var/lib/delega/oauth2/imap-g.json"),
+            "rotated tokens live in the state directory"
+        );
+        let s = &config.smtp.server;
+        assert_eq!(
+            (s.host.as_str(), s.port, s.security),
+            ("smtp.office365.com", 587, Security::StartTls)
+        );
+        let TokenSource::Refresh(g) = &s.oauth2.as_deref().expect("oauth2").source else {
+            panic!("a refresh grant")
+        };
+        assert!(g.token_url.contains("/contoso.example/"), "{}", g.token_url);
+        assert_eq!(g.scopes[0], "https://outlook.office.com/SMTP.Send");
+    }
+
+    #[test]
+    fn oauth2_mistakes_are_told_where_they_are_with_a_fix() {
+        let smtp = "host = \"127.0.0.1\"\nsecurity = \"plain\"";
+        let e = errors(parse(
+            "username = \"g@x.example\"\nauth = \"oauth2\"\nprovider = \"gogle\"",
+            smtp,
+        ));
+        assert!(
+            e.contains("delega.toml:12:12: error: unknown value `gogle`"),
+            "{e}"
+        );
+        assert!(e.contains("help: did you mean `google`?"), "{e}");
+
+        let e = errors(parse(
+            "host = \"h.example\"\nusername = \"g@x.example\"\nauth = \"oauth2\"",
+            smtp,
+        ));
+        assert!(e.contains("`imap` has no `client_id`"), "{e}");
+        assert!(e.contains("token_command"), "{e}");
+
+        let e = errors(parse(
+            "host = \"h.example\"\nusername = \"g\"\npassword_env = \"PATH\"\nclient_id = \"c\"",
+            smtp,
+        ));
+        assert!(
+            e.contains("delega.toml:13:13: error: `client_id` is an OAuth2 setting"),
+            "{e}"
+        );
+        assert!(e.contains("help: add `auth = \"oauth2\"`"), "{e}");
+
+        let e = errors(parse(&format!("{MS_IMAP}\npassword_file = \"pw\""), smtp));
+        assert!(e.contains("`password_file` is not used"), "{e}");
+
+        let e = errors(parse(
+            "host = \"h.example\"\nusername = \"g\"\nauth = \"oauth2\"\nclient_id = \"c\"\n\
+             refresh_token_file = \"t\"\ntoken_url = \"http://idp.example/token\"",
+            smtp,
+        ));
+        assert!(e.contains("is not an https:// URL"), "{e}");
+    }
 }

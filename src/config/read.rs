@@ -289,7 +289,8 @@ fn server(
 ) -> Option<Server> {
     let reader = t.reader();
     let oauth2 = super::oauth2::wants_oauth2(t);
-    let preset = super::oauth2::provider(t).map(|p| p.host(role.smtp));
+    let provider = super::oauth2::provider(t);
+    let preset = provider.map(|p| p.host(role.smtp));
     let host = match (t.get("host"), preset) {
         (None, Some((host, _, _))) => Some(Spanned::new(0..0, host.to_string())),
         _ => t
@@ -351,7 +352,15 @@ fn server(
     }
     let username = t.str("username").map(Spanned::into_inner);
     let oauth2 = oauth2
-        .then(|| super::oauth2::read(t, base, what, &role.key, role.state_dir, role.smtp))
+        .then(|| {
+            let role = super::oauth2::Role {
+                key: &role.key,
+                state_dir: role.state_dir,
+                smtp: role.smtp,
+                provider,
+            };
+            super::oauth2::read(t, base, what, &role)
+        })
         .flatten()
         .map(std::sync::Arc::new);
     let password = if oauth2.is_some() {

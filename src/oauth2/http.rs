@@ -101,12 +101,17 @@ pub async fn post_form(
         } else {
             Stream::Plain(tcp)
         };
+        // RFC 9110 §7.2: the port is part of Host unless it is the scheme's default.
+        let host = match (u.tls, u.port) {
+            (true, 443) | (false, 80) => u.host.clone(),
+            _ => format!("{}:{}", u.host, u.port),
+        };
         let request = format!(
             "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: delega/{}\r\nAccept: application/json\r\n\
              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
              Connection: close\r\n\r\n{body}",
             u.path,
-            u.host,
+            host,
             env!("CARGO_PKG_VERSION"),
             body.len()
         );

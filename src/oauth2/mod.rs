@@ -13,6 +13,7 @@
 
 pub mod endpoint;
 pub mod http;
+pub mod login;
 pub mod sasl;
 pub mod store;
 

@@ -83,3 +83,20 @@ fn json_str(body: &str, key: &str) -> String {
     let value: serde_json::Value = serde_json::from_str(body).expect("JSON");
     value[key].as_str().expect("a string").to_string()
 }
+
+/// A GET of `url` (`http://127.0.0.1:PORT/...`): the answer's head and body.
+pub fn http_get(url: &str) -> (String, String) {
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut tcp = TcpStream::connect(authority).expect("connect");
+    write!(
+        tcp,
+        "GET {} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n",
+        if path.is_empty() { "/" } else { path }
+    )
+    .expect("request");
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).expect("answer");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (head.to_string(), body.to_string())
+}
