@@ -74,6 +74,7 @@ pub fn endpoint(server: &Server) -> String {
 pub async fn imap(account: &Account) -> Vec<Finding> {
     let mut out = Vec::new();
     let server = &account.imap;
+    out.extend(oauth2_state(server));
     let session = match imap::connect(server).await {
         Ok(session) => session,
         Err(err) => {
@@ -215,6 +216,36 @@ fn connection(stream: &Stream) -> String {
 }
 
 /// A failed step, with the fix when it is known.
+/// An OAuth2 sign-in as its state file tells it (`delega auth status`), before the login
+/// tries it: a refused grant is a problem with the command that fixes it.
+fn oauth2_state(server: &Server) -> Option<Finding> {
+    let oauth = server.oauth2.as_deref()?;
+    let g = crate::oauth2::grant_status(oauth);
+    let provider = oauth.provider.map_or("custom token endpoint", |p| p.name());
+    let when = |t: Option<i64>| {
+        t.and_then(|t| jiff::Timestamp::from_second(t).ok())
+            .map_or_else(
+                || "never".to_string(),
+                |t| t.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+            )
+    };
+    Some(match &g.refused {
+        Some((at, error, command)) => Finding::problem(
+            format!(
+                "OAuth2 ({provider}): needs re-authorisation since {} ({error})",
+                when(Some(*at))
+            ),
+            format!("run `{command}`"),
+        ),
+        None => Finding::ok(format!(
+            "OAuth2 ({provider}): {}; last refresh {}, access token valid until {}",
+            g.source,
+            when(g.last_refresh),
+            when(g.expires_at)
+        )),
+    })
+}
+
 fn failure(what: &str, err: &anyhow::Error) -> Finding {
     match needs_attention(err) {
         // These reasons carry their own fix.
@@ -233,6 +264,7 @@ fn failure(what: &str, err: &anyhow::Error) -> Finding {
 /// The SMTP side: connection and login, the server's EHLO, and each assistant's address.
 pub async fn smtp(smtp: &Smtp, accounts: &[&Account]) -> Vec<Finding> {
     let mut out = Vec::new();
+    out.extend(oauth2_state(&smtp.server));
     let mailer = match Mailer::new(smtp) {
         Ok(m) => m,
         Err(err) => {

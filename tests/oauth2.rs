@@ -219,6 +219,19 @@ async fn a_revoked_grant_needs_reauthorisation_told_once_and_not_asked_again() -
     );
     let status = output(&office.command(&["status"]).output()?);
     assert!(status.contains("needs re-authorisation"), "{status}");
+    let doctor = office.command(&["doctor"]).output()?;
+    let text = output(&doctor);
+    assert!(!doctor.status.success(), "{text}");
+    assert!(
+        text.contains("needs re-authorisation since")
+            && text.contains("run `delega auth login --account giulia`"),
+        "{text}"
+    );
+    assert_eq!(
+        ms.token_requests(&office.giulia),
+        1,
+        "doctor asks no more either"
+    );
     let digest = output(&office.command(&["digest", "--preview"]).output()?);
     assert!(
         digest.contains("needs re-authorisation")
@@ -310,5 +323,31 @@ async fn auth_login_enrols_by_device_code_and_by_browser_and_auth_status_tells_t
     assert!(status.contains("state:         ok"), "{status}");
     assert!(status.contains("token expires: 20"), "{status}");
     assert_no_token(&status, &[&std::fs::read_to_string(&saved)?]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unreachable_token_endpoint_is_transient_and_marks_nothing() -> anyhow::Result<()> {
+    let ms = MailSystem::shared_oauth2();
+    let mut office = oauth2_office(ms, "xoauth2", false);
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    office.imap_login = format!(
+        "auth = \"oauth2\", client_id = \"{CLIENT_ID}\", \
+         token_url = \"http://127.0.0.1:{port}/token\", refresh_token_file = \"giulia.rt\""
+    );
+    office.write_config();
+    let out = office.run_once(&[]);
+    let text = output(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("no OAuth2 token for the IMAP sign-in of account giulia now"),
+        "{text}"
+    );
+    assert!(!text.contains("re-authorisation"), "{text}");
+    let status = output(&office.command(&["auth", "status"]).output()?);
+    assert!(status.contains("state:         not used yet"), "{status}");
     Ok(())
 }

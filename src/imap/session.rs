@@ -147,7 +147,8 @@ async fn oauth2_login(
         };
         let status = auth.refusal.as_deref().unwrap_or("none");
         if retried || !matches!(err, async_imap::error::Error::No(_)) {
-            return Err(anyhow!(refusal_text(&err))).with_context(|| {
+            // Kept typed: a refusal needs attention (a slow retry), not a quick loop.
+            return Err(anyhow::Error::new(err)).with_context(|| {
                 format!(
                     "{} as {username} failed: the server refused the OAuth2 token (status \
                      {status}); check the username and the scopes",
@@ -163,16 +164,6 @@ async fn oauth2_login(
         retried = true;
         client = back;
         token = tokens.access(now(), true).await?;
-    }
-}
-
-/// The server's words, without the library's debug form.
-fn refusal_text(err: &async_imap::error::Error) -> String {
-    match err {
-        async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
-            text.trim().to_string()
-        }
-        other => other.to_string(),
     }
 }
 
