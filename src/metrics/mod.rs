@@ -84,6 +84,12 @@ struct ForwardLabels {
     outcome: &'static str,
 }
 
+/// An OAuth2 grant by its key: `imap-ACCOUNT` or `smtp`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct GrantLabel {
+    grant: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct ReloadLabels {
     outcome: &'static str,
@@ -100,6 +106,8 @@ struct Metrics {
     pass_duration: Family<AccountLabel, Histogram, fn() -> Histogram>,
     wake_to_decision: Family<AccountLabel, Histogram, fn() -> Histogram>,
     digests: Family<AccountLabel, Counter>,
+    token_refreshes: Family<GrantLabel, Counter>,
+    token_refresh_failures: Family<GrantLabel, Counter>,
     reloads: Family<ReloadLabels, Counter>,
     /// When each account's IMAP wait last ended (IDLE reported a change, or a poll), until
     /// the first decision after it or the end of that pass.
@@ -129,6 +137,8 @@ fn metrics() -> &'static Metrics {
             pass_duration: Family::new_with_constructor(pass_histogram),
             wake_to_decision: Family::new_with_constructor(wake_histogram),
             digests: Family::default(),
+            token_refreshes: Family::default(),
+            token_refresh_failures: Family::default(),
             reloads: Family::default(),
             woke: Mutex::new(HashMap::new()),
         };
@@ -186,6 +196,16 @@ impl Metrics {
             "digests_sent",
             "Daily digests sent to the entrepreneur",
             self.digests.clone(),
+        );
+        r.register(
+            "token_refreshes",
+            "OAuth2 access token fetches (refresh grant or token_command), failed ones included",
+            self.token_refreshes.clone(),
+        );
+        r.register(
+            "token_refresh_failures",
+            "OAuth2 access tokens that could not be fetched, by grant",
+            self.token_refresh_failures.clone(),
         );
         r.register(
             "reloads",
@@ -271,6 +291,18 @@ pub fn digest_sent(account_name: &str) {
         .inc();
 }
 
+/// An OAuth2 access token for `grant` (`imap-ACCOUNT` or `smtp`) was fetched, or not.
+pub fn token_refreshed(grant: &str, ok: bool) {
+    let m = metrics();
+    let label = GrantLabel {
+        grant: grant.to_string(),
+    };
+    m.token_refreshes.get_or_create(&label).inc();
+    if !ok {
+        m.token_refresh_failures.get_or_create(&label).inc();
+    }
+}
+
 /// A reload request ended with `outcome`.
 pub fn reloaded(outcome: ReloadOutcome) {
     metrics()
@@ -300,6 +332,7 @@ mod tests {
     fn names_follow_prometheus_practice() {
         decided("giulia", Category::Noise);
         forwards("giulia", ForwardOutcome::InDoubt, 2);
+        token_refreshed("smtp", false);
         passed("giulia", 1_700_000_000, Duration::from_millis(30), Some(3));
         let text = render();
         for line in [
@@ -308,6 +341,8 @@ mod tests {
             "delega_messages_decided_total{account=\"giulia\",category=\"noise\"} 1",
             "delega_forwards_total{account=\"giulia\",outcome=\"in_doubt\"} 2",
             "delega_outbox_queue_length{account=\"giulia\"} 3",
+            "delega_token_refreshes_total{grant=\"smtp\"} 1",
+            "delega_token_refresh_failures_total{grant=\"smtp\"} 1",
             "delega_last_check_timestamp_seconds{account=\"giulia\"} 1700000000",
             "# TYPE delega_pass_duration_seconds histogram",
             "delega_pass_duration_seconds_count{account=\"giulia\"} 1",

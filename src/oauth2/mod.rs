@@ -139,9 +139,11 @@ impl Tokens {
     pub async fn access(&self, now: i64, fresh: bool) -> Result<AccessToken, TokenError> {
         let what = describe(&self.oauth.key);
         match &self.oauth.source {
-            TokenSource::Command { command, timeout } => run_token_command(command, *timeout)
-                .await
-                .map_err(|detail| TokenError::Failed { what, detail }),
+            TokenSource::Command { command, timeout } => {
+                let fetched = run_token_command(command, *timeout).await;
+                crate::metrics::token_refreshed(&self.oauth.key, fetched.is_ok());
+                fetched.map_err(|detail| TokenError::Failed { what, detail })
+            }
             TokenSource::Refresh(grant) => {
                 let mut cached = self.cached.lock().await;
                 if let Some((token, expires)) = &*cached
@@ -151,7 +153,9 @@ impl Tokens {
                     return Ok(token.clone());
                 }
                 *cached = None;
-                let (token, expires) = refresh(grant, &self.oauth.key, now).await?;
+                let refreshed = refresh(grant, &self.oauth.key, now).await;
+                crate::metrics::token_refreshed(&self.oauth.key, refreshed.is_ok());
+                let (token, expires) = refreshed?;
                 *cached = Some((token.clone(), expires));
                 Ok(token)
             }
