@@ -141,3 +141,50 @@ async fn undo_by_time_lists_the_forwards_that_went_out() -> anyhow::Result<()> {
     assert_eq!(marta.len(), 1, "one forward only");
     Ok(())
 }
+
+/// Issue 18: a digest after an undo counts what is in each folder now: the messages moved
+/// back are with the entrepreneur again, neither filed nor counted as time given back.
+#[tokio::test]
+async fn the_digest_after_an_undo_counts_the_messages_where_they_are_now() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let office = Office::new(ms);
+    let mut imap = triaged(
+        ms,
+        &office,
+        &[
+            "004-bank-newsletter",
+            "023-newsletter-list-id",
+            "001-investor",
+            "012-supplier-invoice",
+        ],
+    )
+    .await?;
+    assert_eq!(imap.fetch_all("Noise").await?.len(), 2);
+
+    let done = undo(&office, &["--rule", "newsletters"]);
+    assert!(done.contains("2 moved back to INBOX"), "{done}");
+    office.run_once_ok();
+
+    let out = office.command(&["digest", "--preview"]).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The counts are the folders read back over IMAP.
+    let inbox = imap.fetch_all("INBOX").await?.len();
+    let noise = imap.fetch_all("Noise").await?.len();
+    let delegated = imap.fetch_all("Delegated").await?.len();
+    assert_eq!((inbox, noise, delegated), (3, 0, 1));
+    for expected in [
+        format!("{inbox} need you, {delegated} delegated, {noise} filed"),
+        format!("NEEDS YOU ({inbox})"),
+        format!("FILED AS NOISE ({noise})"),
+        "An estimate: 1 message handled for you".to_string(),
+        "Moved back to the Inbox by `delega undo` (it was in Noise)".to_string(),
+    ] {
+        assert!(text.contains(&expected), "{expected:?} missing in:\n{text}");
+    }
+    Ok(())
+}

@@ -90,9 +90,11 @@ pub fn compose(settings: &Settings<'_>, report: &Report) -> DigestMail {
     let totals = &report.totals;
     let delegated: u64 = report.delegated.iter().map(|f| f.count).sum();
     let failed: u64 = report.delegated.iter().map(|f| f.failed).sum();
-    // A failed forward is both delegated (with its state) and back with the entrepreneur.
-    let needs_you = totals.strategic + failed;
-    let handled = delegated.saturating_sub(failed) + totals.filed;
+    // A failed forward is both delegated (with its state) and back with the entrepreneur;
+    // so is a forward whose message undo moved back. Neither was handled for them, nor is
+    // filing undone (`totals.filed` leaves it out).
+    let needs_you = totals.strategic + failed + totals.undone;
+    let handled = delegated.saturating_sub(failed + totals.undone_forwards) + totals.filed;
     // Each forward that may have gone twice is a problem of its own.
     let problems = totals.problems + report.in_doubt.len() as u64;
 

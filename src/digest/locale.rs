@@ -284,6 +284,27 @@ impl Words {
         }
     }
 
+    /// A message `delega undo` moved back into the Inbox from `folder`; `forwarded_to`
+    /// the assistant its forward had already reached, if it had.
+    pub(super) fn undone(self, folder: &str, forwarded_to: Option<&str>) -> String {
+        match (self.0, forwarded_to) {
+            (Language::It, None) => {
+                format!("Riportato nella Posta in arrivo da `delega undo` (era in {folder})")
+            }
+            (Language::It, Some(a)) => format!(
+                "Riportato nella Posta in arrivo da `delega undo` (era in {folder}); \
+                 l'inoltro a {a} era già partito"
+            ),
+            (Language::En, None) => {
+                format!("Moved back to the Inbox by `delega undo` (it was in {folder})")
+            }
+            (Language::En, Some(a)) => format!(
+                "Moved back to the Inbox by `delega undo` (it was in {folder}); the forward \
+                 to {a} had already gone out"
+            ),
+        }
+    }
+
     pub(super) fn not_forwarded(self, why: &str) -> String {
         match self.0 {
             Language::It => format!("Non inoltrato — {why}"),

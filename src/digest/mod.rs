@@ -49,7 +49,8 @@ pub struct Report {
     pub end: i64,
     /// How many messages went where, and how many problems there were, in the period.
     pub totals: Totals,
-    /// Strategic messages and delegated ones whose forward failed, newest first.
+    /// Strategic messages, delegated ones whose forward failed, and messages `delega undo`
+    /// moved back into the Inbox, newest first.
     pub needs_you: Vec<Handled>,
     /// For each assistant with forwards in the period: how many, and the newest.
     pub delegated: Vec<Forwards>,
@@ -82,6 +83,11 @@ pub struct Totals {
     /// Noise copied to its folder, the original left in the Inbox (a server that cannot
     /// move mail safely).
     pub copied: u64,
+    /// Filed or delegated, then moved back into the Inbox by `delega undo`: with the
+    /// entrepreneur again, neither filed nor handled.
+    pub undone: u64,
+    /// Of those, delegated ones (their forward went out all the same).
+    pub undone_forwards: u64,
     /// Distinct sources (list or sender) of the noise filed.
     pub noise_sources: u64,
     /// Distinct problems (kind and detail).
@@ -158,6 +164,8 @@ pub struct Handled {
     pub entry: Entry,
     /// Its outbox row, for a forward.
     pub forward: Option<OutboxRow>,
+    /// Moved back into the Inbox by `delega undo`.
+    pub undone: bool,
 }
 
 /// A configured rule and the last time it decided a message.

@@ -15,7 +15,7 @@ use super::compose::{
 use super::locale::Words;
 use super::view::{Group, Item, Section, Tone, one_group, section};
 use super::{Forwards, Handled, NoiseSource, Report, Settings, Totals};
-use crate::state::OutboxState;
+use crate::state::{Action, OutboxState};
 
 /// A rule with no match in this long is reported as unused.
 const UNUSED_RULE_SECS: i64 = 30 * 86_400;
@@ -35,7 +35,9 @@ pub(super) fn needs_you_section(
         .map(|h| {
             let mut item = message_item(settings, w, h);
             let e = &h.entry.entry;
-            item.note = if e.category == Category::Delegable {
+            item.note = if h.undone {
+                Some(undone_note(settings, w, h))
+            } else if e.category == Category::Delegable {
                 let error = h
                     .forward
                     .as_ref()
@@ -66,6 +68,22 @@ pub(super) fn needs_you_section(
         empty: Some(empty.to_string()),
         ..section(heading, Some(w.integer(total)), Some(intro))
     }
+}
+
+/// Why a message undo moved back is in the Inbox again: where it had been filed and,
+/// for a delegated one, that its forward went out all the same.
+fn undone_note(settings: &Settings<'_>, w: Words, h: &Handled) -> String {
+    let e = &h.entry.entry;
+    let folder = match &e.action {
+        Action::File(f) | Action::Forward(f) => clean(f),
+        Action::Keep | Action::Nothing => String::new(),
+    };
+    let forwarded_to = h
+        .forward
+        .as_ref()
+        .filter(|f| f.state == OutboxState::Sent || f.may_be_duplicate())
+        .map(|_| assistant_name(settings, e.assistant.as_deref()));
+    w.undone(&folder, forwarded_to.as_deref())
 }
 
 /// The reason a malformed message's recorded `why` names (`classify`'s fallback).
@@ -130,6 +148,7 @@ fn delegated_item(settings: &Settings<'_>, w: Words, h: &Handled) -> Item {
     let mut item = message_item(settings, w, h);
     let error = h.forward.as_ref().and_then(|f| f.last_error.as_deref());
     item.note = match (state, error) {
+        _ if h.undone => Some(undone_note(settings, w, h)),
         (ForwardState::MaybeTwice, _) => Some(w.maybe_twice_note().to_string()),
         (ForwardState::Waiting | ForwardState::Failed, Some(e)) => {
             Some(bounded(&w.last_attempt(&clean(&w.send_error(e))), 300))

@@ -42,6 +42,7 @@ fn row(id: i64, category: Category, action: Action, minutes_before_end: i64) -> 
             decided_at: at,
         },
         forward: None,
+        undone: false,
     }
 }
 
@@ -170,6 +171,16 @@ fn report(messages: Vec<Handled>, events: &[(i64, &str, &str)]) -> Report {
     r.totals.messages = messages.len() as u64;
     for h in messages {
         let e = &h.entry.entry;
+        // Moved back by undo: with the entrepreneur again; a forward stays among the
+        // delegated (it went out), a filing is no longer filed.
+        if h.undone {
+            r.totals.undone += 1;
+            r.needs_you.push(h.clone());
+            if e.category != Category::Delegable {
+                continue;
+            }
+            r.totals.undone_forwards += 1;
+        }
         match (e.category, e.observe) {
             (Category::Strategic, _) => {
                 r.totals.strategic += 1;
@@ -590,6 +601,55 @@ fn why_a_forward_did_not_go_out_reads_in_the_digests_language() {
     assert!(
         en.contains("the message left the Inbox before it was forwarded"),
         "{en}"
+    );
+}
+
+#[test]
+fn a_filing_undone_is_counted_as_back_in_the_inbox_not_as_filed_or_handled() {
+    let undone = |mut h: Handled| {
+        h.undone = true;
+        h
+    };
+    let messages = vec![
+        keep(1, 10),
+        noise(30, "a@shop.example", None, "promos"),
+        undone(noise(31, "b@shop.example", None, "promos")),
+        forward(10, "marta", OutboxState::Sent, None),
+        undone(forward(11, "marta", OutboxState::Sent, None)),
+    ];
+    let mail = compose_in(Language::En, &report(messages, &[]));
+    // 1 strategic + 2 moved back; 2 forwards (one undone), 1 still filed.
+    assert_eq!(mail.subject, "delega · 3 need you, 2 delegated, 1 filed");
+    // Handled: the forward not undone and the filing not undone; nothing else.
+    assert!(
+        mail.text
+            .contains("An estimate: 2 messages handled for you × 2 min = 4 min."),
+        "{}",
+        mail.text
+    );
+    assert!(
+        mail.text
+            .contains("Moved back to the Inbox by `delega undo` (it was in Noise)"),
+        "{}",
+        mail.text
+    );
+    assert!(
+        mail.text.contains(
+            "Moved back to the Inbox by `delega undo` (it was in Delegated); the forward to \
+             Marta Verdi had already gone out"
+        ),
+        "{}",
+        mail.text
+    );
+
+    let messages = vec![undone(noise(31, "b@shop.example", None, "promos"))];
+    let it = compose_in(Language::It, &report(messages, &[]));
+    assert_eq!(it.subject, "delega · 1 per te, 0 delegati, 0 filtrati");
+    assert!(
+        it.text
+            .contains("Riportato nella Posta in arrivo da `delega undo` (era in Noise)"),
+        "{}",
+        it.text
     );
 }
 

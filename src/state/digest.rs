@@ -17,8 +17,26 @@ use crate::digest::{Forwards, Handled, Limits, NoiseSource, Problem, Report, Tot
 const STRATEGIC: &str = "category NOT IN ('delegable', 'noise')";
 const DELEGATED: &str = "(category = 'delegable' AND NOT observe)";
 const OBSERVED: &str = "(category IN ('delegable', 'noise') AND observe)";
-/// Filed means out of the Inbox: a row still pending, or only copied, is not.
-const FILED: &str = "(category = 'noise' AND NOT observe AND status = 'done')";
+/// Moved back into the Inbox by `delega undo`: no longer filed, nor handled.
+macro_rules! undone {
+    () => {
+        "EXISTS (SELECT 1 FROM undo u WHERE u.ledger_id = ledger.id AND u.outcome = 'moved_back')"
+    };
+}
+const UNDONE: &str = concat!("(", undone!(), ")");
+/// Filed means out of the Inbox: a row still pending, only copied, or moved back by undo,
+/// is not.
+const FILED: &str = concat!(
+    "(category = 'noise' AND NOT observe AND status = 'done' AND NOT ",
+    undone!(),
+    ")"
+);
+/// A forward whose message undo moved back: sent all the same, but not handled for you.
+const UNDONE_FORWARD: &str = concat!(
+    "(category = 'delegable' AND NOT observe AND ",
+    undone!(),
+    ")"
+);
 /// Noise copied to its folder on a server that cannot move: the original is in the Inbox.
 const COPIED: &str = "(category = 'noise' AND NOT observe AND status = 'copied')";
 /// A forward refused for good: its row failed, or its outbox row did.
@@ -56,7 +74,8 @@ impl State {
         let mut totals = self.conn.query_row(
             &format!(
                 "SELECT COUNT(*), COALESCE(SUM({STRATEGIC}), 0), COALESCE(SUM({OBSERVED}), 0),
-                    COALESCE(SUM({FILED}), 0), COALESCE(SUM({COPIED}), 0)
+                    COALESCE(SUM({FILED}), 0), COALESCE(SUM({COPIED}), 0),
+                    COALESCE(SUM({UNDONE}), 0), COALESCE(SUM({UNDONE_FORWARD}), 0)
                  FROM ledger WHERE {PERIOD}"
             ),
             period,
@@ -67,6 +86,8 @@ impl State {
                     observed: r.get(2)?,
                     filed: r.get(3)?,
                     copied: r.get(4)?,
+                    undone: r.get(5)?,
+                    undone_forwards: r.get(6)?,
                     ..Totals::default()
                 })
             },
@@ -78,6 +99,8 @@ impl State {
                  ) OR id IN (
                     SELECT id FROM ledger WHERE {PERIOD} AND {DELEGATED} AND {FAILED}
                     {NEWEST_FIRST} LIMIT ?5
+                 ) OR id IN (
+                    SELECT id FROM ledger WHERE {PERIOD} AND {UNDONE} {NEWEST_FIRST} LIMIT ?4
                  ) {NEWEST_FIRST}"
             ),
             params![
@@ -126,7 +149,12 @@ impl State {
                     Action::Forward(_) => self.outbox_for(entry.id)?,
                     _ => None,
                 };
-                Ok(Handled { entry, forward })
+                let undone = self.is_undone(entry.id)?;
+                Ok(Handled {
+                    entry,
+                    forward,
+                    undone,
+                })
             })
             .collect()
     }
@@ -328,7 +356,7 @@ mod tests {
     use jiff::civil::date;
 
     use super::super::tests::entry;
-    use super::super::{NewEntry, OutboxState, Status};
+    use super::super::{NewEntry, OutboxState, Status, UndoOutcome};
     use super::*;
     use crate::classify::Category;
 
@@ -388,6 +416,60 @@ mod tests {
             "the latest match per rule; rows without a rule are not a rule"
         );
         assert!(s.last_rule_matches("other").expect("query").is_empty());
+    }
+
+    #[test]
+    fn a_filing_undone_is_no_longer_filed_but_back_with_the_entrepreneur() {
+        let mut s = State::in_memory().expect("db");
+        let address = |id: &str| Some(format!("{id}@office.example"));
+        let mut noise = entry(1, Category::Noise, Action::File("Noise".into()));
+        noise.rule = Some("promos".into());
+        let kept_noise = entry(2, Category::Noise, Action::File("Noise".into()));
+        let mut delegated = entry(3, Category::Delegable, Action::Forward("Delegated".into()));
+        delegated.assistant = Some("anna".into());
+        let ids = s
+            .record(
+                "g",
+                "INBOX",
+                1,
+                &[noise, kept_noise, delegated],
+                &address,
+                100,
+            )
+            .expect("recorded");
+        let done: Vec<_> = ids.iter().map(|&id| (id, Status::Done, None)).collect();
+        s.complete("g", &done, None, 101).expect("filed");
+        let forward = s.outbox_for(ids[2]).expect("query").expect("a forward");
+        s.outbox_update(forward.id, OutboxState::Sent, 0, None, 101)
+            .expect("sent");
+        let before = s.digest_period("g", 100, 200, LIMITS).expect("query");
+        assert_eq!((before.totals.filed, before.totals.undone), (2, 0));
+
+        for uid in [1, 3] {
+            let row = s
+                .entry_by_message_id("g", &format!("m{uid}@x.example"))
+                .expect("query")
+                .expect("a row");
+            s.record_undo("g", &row, UndoOutcome::MovedBack, 150)
+                .expect("undone");
+        }
+        let after = s.digest_period("g", 100, 200, LIMITS).expect("query");
+        let t = after.totals;
+        assert_eq!(
+            (t.messages, t.filed, t.undone, t.undone_forwards),
+            (3, 1, 2, 1),
+            "one filing left; two moved back, one of them a forward"
+        );
+        // The noise source counts only what is still filed.
+        assert_eq!(after.noise.iter().map(|n| n.messages).sum::<u64>(), 1);
+        let back: Vec<(i64, bool)> = after
+            .needs_you
+            .iter()
+            .map(|h| (h.entry.id, h.undone))
+            .collect();
+        assert_eq!(back, [(ids[2], true), (ids[0], true)]);
+        // The forward went out all the same: still among the delegated, marked undone.
+        assert!(after.delegated[0].rows[0].undone);
     }
 
     /// Message `i` of a busy day: strategic, delegated to anna or bruno, filed (from 30
@@ -460,6 +542,8 @@ mod tests {
                 observed: 2_500,
                 filed: 2_500,
                 copied: 0,
+                undone: 0,
+                undone_forwards: 0,
                 noise_sources: 30,
                 problems: 30,
             }

@@ -93,6 +93,17 @@ impl State {
         Ok(())
     }
 
+    /// True when undo moved the message of ledger row `ledger_id` back into the Inbox.
+    pub fn is_undone(&self, ledger_id: i64) -> anyhow::Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM undo
+                   WHERE ledger_id = ?1 AND outcome = 'moved_back')",
+            )?
+            .query_row(params![ledger_id], |r| r.get(0))?)
+    }
+
     /// True when undo moved a message with this Message-ID back into the Inbox.
     pub fn undone(&self, account: &str, message_id: &str) -> anyhow::Result<bool> {
         let found = self.conn.query_row(

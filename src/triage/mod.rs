@@ -372,7 +372,8 @@ pub(crate) fn log_decision(entry: &NewEntry) {
         rule = entry.rule.as_deref().unwrap_or("-"),
         assistant = entry.assistant.as_deref().unwrap_or("-"),
         observe = entry.observe,
-        kept = kept.as_deref().unwrap_or("-"),
+        // Only when a guard kept it: no `kept` field otherwise.
+        kept = kept.as_deref(),
         "decided"
     );
 }
