@@ -283,3 +283,36 @@ async fn a_uidvalidity_change_with_a_forward_pending_finishes_it_by_message_id()
     assert_eq!(marta.fetch_all("INBOX").await?.len(), 1, "forwarded once");
     Ok(())
 }
+
+#[test]
+fn commands_end_quietly_when_their_reader_has_gone() {
+    let ms = MailSystem::shared();
+    let office = Office::new(ms);
+    office.run_once_ok();
+    let eml = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/corpus")
+        .read_dir()
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "eml"))
+        .expect("a fixture");
+    let eml = eml.to_str().expect("utf-8 path");
+    for args in [
+        vec!["digest", "--preview"],
+        vec!["status"],
+        vec!["explain", eml],
+    ] {
+        // As `delega … | head -0`: the reader is gone before delega writes a byte.
+        let mut child = office
+            .command(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+    }
+}

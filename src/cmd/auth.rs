@@ -91,7 +91,7 @@ pub(crate) fn auth_status(path: &Path) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    print!("{}", render(&loaded.config));
+    out!("{}", render(&loaded.config));
     ExitCode::SUCCESS
 }
 

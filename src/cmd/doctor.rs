@@ -24,7 +24,7 @@ pub(crate) fn doctor(path: &std::path::Path, only: Option<&str>) -> ExitCode {
     let mut problems = 0;
     runtime.block_on(async {
         for account in &accounts {
-            println!(
+            outln!(
                 "account {}: IMAP {} as {}",
                 account.name,
                 doctor::endpoint(&account.imap),
@@ -32,14 +32,14 @@ pub(crate) fn doctor(path: &std::path::Path, only: Option<&str>) -> ExitCode {
             );
             problems += print(&doctor::imap(account).await);
         }
-        println!("SMTP {}", doctor::endpoint(&config.smtp.server));
+        outln!("SMTP {}", doctor::endpoint(&config.smtp.server));
         problems += print(&doctor::smtp(&config.smtp, &accounts).await);
     });
     if problems == 0 {
-        println!("\neverything works");
+        outln!("\neverything works");
         ExitCode::SUCCESS
     } else {
-        println!(
+        outln!(
             "\n{problems} problem{} to fix",
             if problems == 1 { "" } else { "s" }
         );
@@ -55,9 +55,9 @@ fn print(findings: &[Finding]) -> usize {
             Level::Note => "note   ",
             Level::Problem => "PROBLEM",
         };
-        println!("  {mark} {}", f.text);
+        outln!("  {mark} {}", f.text);
         if let Some(fix) = &f.fix {
-            println!("          fix: {fix}");
+            outln!("          fix: {fix}");
         }
     }
     findings

@@ -4,7 +4,19 @@
 //! `offline.rs` has check and explain (no server involved), `run.rs` the daemon and its
 //! signals, `report.rs` status, digest and suggest, `doctor.rs` the servers' check,
 //! `docs.rs` completions and man pages, `auth.rs` the OAuth2 sign-in. Shared here: loading
-//! the config with its diagnostics, and choosing accounts.
+//! the config with its diagnostics, and choosing accounts; and printing to stdout ([`outln!`], [`out!`]), which
+//! ends quietly when the reader has gone (`delega digest --preview | head -1`).
+
+/// `println!` for command output: when stdout is closed (a pipe whose reader exited), the
+/// command ends at once with exit 0, as a command killed by SIGPIPE would, without a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::cmd::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` for command output, quiet on a closed stdout like [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cmd::write_out(format_args!($($arg)*)) };
+}
 
 mod auth;
 mod docs;
@@ -98,4 +110,20 @@ pub(crate) fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, Exi
         eprintln!("error: cannot start the async runtime: {err}");
         ExitCode::FAILURE
     })
+}
+
+/// Writes command output; a closed stdout ends the process quietly (exit 0), any other
+/// failure to write says why and exits 1.
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_fmt(args).and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(err) => {
+            eprintln!("error: cannot write to stdout: {err}");
+            std::process::exit(1);
+        }
+    }
 }

@@ -57,7 +57,7 @@ pub(crate) fn check(path: &std::path::Path) -> ExitCode {
         return ExitCode::from(super::EXIT_INVALID_CONFIG);
     }
     let config = &loaded.config;
-    println!("{}: OK", path.display());
+    outln!("{}: OK", path.display());
     for account in &config.accounts {
         let count = |c: Category| {
             account
@@ -67,7 +67,7 @@ pub(crate) fn check(path: &std::path::Path) -> ExitCode {
                 .filter(|r| r.category == c)
                 .count()
         };
-        println!(
+        outln!(
             "  account {}: {} rules from {} ({} strategic, {} delegable, {} noise; {} observe-only), {} assistants, default {}",
             account.name,
             account.rules.rules.len(),
@@ -131,12 +131,12 @@ pub(crate) fn explain(
             || e.decision.clone(),
             history.clone().unwrap_or_default(),
         );
-        println!("{}", file.display());
+        outln!("{}", file.display());
         print_explained(account, &msg, &e, &decided);
         if decided.decision.category == Category::Delegable
             && let Err(why) = &history
         {
-            println!(
+            outln!(
                 "  note:     the state database was not read ({why}): a copy already forwarded would not be seen here"
             );
         }
@@ -155,8 +155,8 @@ fn print_explained(account: &Account, msg: &Message<'_>, e: &Explanation, decide
     let from = msg
         .sender()
         .map_or_else(|| "(none)".to_string(), ToString::to_string);
-    println!("  from:     {from}");
-    println!("  subject:  {}", msg.subject());
+    outln!("  from:     {from}");
+    outln!("  subject:  {}", msg.subject());
     let mut category = d.category.to_string();
     if let Some(a) = &d.assistant {
         category.push_str(&format!(" → {a}"));
@@ -169,7 +169,7 @@ fn print_explained(account: &Account, msg: &Message<'_>, e: &Explanation, decide
     } else if d.observe {
         category.push_str(" (observe only: nothing is done)");
     }
-    println!("  decision: {category}");
+    outln!("  decision: {category}");
     let origin = |rule: &str| {
         account
             .rules
@@ -180,22 +180,22 @@ fn print_explained(account: &Account, msg: &Message<'_>, e: &Explanation, decide
     match (&d.rule, &decided.refusal) {
         (Some(rule), Some(_)) => {
             let to = e.decision.assistant.as_deref().unwrap_or("?");
-            println!(
+            outln!(
                 "  rule:     {rule} ({}) would delegate it → {to}",
                 origin(rule)
             );
         }
-        (Some(rule), None) => println!("  rule:     {rule} ({})", origin(rule)),
-        (None, _) => println!("  rule:     (none)"),
+        (Some(rule), None) => outln!("  rule:     {rule} ({})", origin(rule)),
+        (None, _) => outln!("  rule:     (none)"),
     }
     if let Some(refusal) = &decided.refusal {
-        println!("  guard:    {refusal}");
-        println!("  why:      {}", e.decision.why);
+        outln!("  guard:    {refusal}");
+        outln!("  why:      {}", e.decision.why);
     } else {
-        println!("  why:      {}", d.why);
+        outln!("  why:      {}", d.why);
     }
     for near in &e.near_misses {
-        println!(
+        outln!(
             "  close:    {}: {}; failed: {}",
             near.rule,
             near.matched.join("; "),

@@ -36,11 +36,11 @@ pub(crate) fn status(path: &std::path::Path, json: bool) -> ExitCode {
     });
     match result {
         Ok(statuses) if json => {
-            println!("{}", delega::status::to_json(&statuses));
+            outln!("{}", delega::status::to_json(&statuses));
             ExitCode::SUCCESS
         }
         Ok(statuses) => {
-            print!("{}", delega::status::render(config, &statuses));
+            out!("{}", delega::status::render(config, &statuses));
             ExitCode::SUCCESS
         }
         Err(err) => {
@@ -69,8 +69,8 @@ pub(crate) fn digest(
     if preview {
         for account in accounts {
             match delega::digest::prepare(&state, account, now) {
-                Ok(mail) if html => print!("{}", mail.html),
-                Ok(mail) => println!("Subject: {}\n\n{}", mail.subject, mail.text),
+                Ok(mail) if html => out!("{}", mail.html),
+                Ok(mail) => outln!("Subject: {}\n\n{}", mail.subject, mail.text),
                 Err(err) => {
                     eprintln!("{}: error: {err:#}", account.name);
                     return ExitCode::FAILURE;
@@ -102,7 +102,7 @@ pub(crate) fn digest(
         ));
         match sent {
             Ok(delega::digest::Outcome::Sent) => {
-                println!("{}: digest sent to {}", account.name, account.digest.to);
+                outln!("{}: digest sent to {}", account.name, account.digest.to);
             }
             Ok(other) => {
                 eprintln!(
@@ -149,7 +149,7 @@ pub(crate) fn suggest(path: &std::path::Path, only: Option<&str>, min: usize) ->
             entry.entry.assistant
         };
         let proposals = delega::suggest::suggest(account, &corrections, &assistant_of, min);
-        print!(
+        out!(
             "{}",
             delega::suggest::render(account, &proposals, &account.digest.timezone)
         );

@@ -104,7 +104,7 @@ fn print_once(path: &std::path::Path, account: &str, report: &PassReport) {
     let mut decided = report.decided.clone();
     if let Some(b) = &report.backfill {
         let now: usize = b.decided.values().sum();
-        println!(
+        outln!(
             "{account}: backfill since {}: {} message(s) already in the Inbox; {now} decided now: {}; {} already decided, left as they were",
             b.since,
             b.found,
@@ -117,7 +117,7 @@ fn print_once(path: &std::path::Path, account: &str, report: &PassReport) {
             }
         }
     }
-    println!(
+    outln!(
         "{account}: {} new message(s): {}; {} forwarded, {} waiting",
         decided.values().sum::<usize>(),
         counts(&decided),
@@ -125,7 +125,7 @@ fn print_once(path: &std::path::Path, account: &str, report: &PassReport) {
         report.waiting
     );
     if let Some(n) = report.left_alone.filter(|&n| n > 0) {
-        println!(
+        outln!(
             "{account}: first start: {n} message(s) already in the Inbox were left alone; to triage those of the last 7 days: delega backfill --days 7 --account {account} --config {}",
             path.display()
         );
@@ -189,7 +189,7 @@ pub(crate) fn retry(path: &std::path::Path) -> ExitCode {
                 .status();
             match sent {
                 Ok(status) if status.success() => {
-                    println!(
+                    outln!(
                         "asked delega (pid {pid}) to send its waiting forwards now; \
                          `delega status` shows what is left"
                     );

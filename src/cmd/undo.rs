@@ -60,7 +60,7 @@ pub(crate) fn undo(path: &std::path::Path, args: UndoArgs<'_>) -> ExitCode {
             && account.rules.rule(rule).is_none()
         {
             // A rule since removed may still have filings: said, not refused.
-            println!(
+            outln!(
                 "{}: note: no rule `{rule}` in the rules now; undoing its past filings",
                 account.name
             );
@@ -110,7 +110,7 @@ fn print(account: &Account, undone: &[Undone], dry_run: bool) {
     let name = &account.name;
     let inbox = &account.mailbox;
     if undone.is_empty() {
-        println!("{name}: nothing to undo: no filing by delega matches");
+        outln!("{name}: nothing to undo: no filing by delega matches");
         return;
     }
     let (verb, left) = if dry_run {
@@ -128,14 +128,14 @@ fn print(account: &Account, undone: &[Undone], dry_run: bool) {
         let f = &u.filed;
         match u.outcome {
             UndoOutcome::MovedBack => {
-                println!("{name}: {verb} {inbox}: {} (was in {})", about(f), f.folder)
+                outln!("{name}: {verb} {inbox}: {} (was in {})", about(f), f.folder)
             }
-            UndoOutcome::Moved => println!(
+            UndoOutcome::Moved => outln!(
                 "{name}: {left} where you put it (no longer in {}): {}",
                 f.folder,
                 about(f)
             ),
-            UndoOutcome::NotFindable => println!(
+            UndoOutcome::NotFindable => outln!(
                 "{name}: {left} in {}: no Message-ID to find it by: {}",
                 f.folder,
                 about(f)
@@ -147,14 +147,14 @@ fn print(account: &Account, undone: &[Undone], dry_run: bool) {
         .filter_map(|u| u.filed.forwarded().map(|_| &u.filed))
         .collect();
     if !forwarded.is_empty() {
-        println!("{name}: forwards already sent cannot be recalled; tell the assistant:");
+        outln!("{name}: forwards already sent cannot be recalled; tell the assistant:");
         for f in forwarded {
             let to = f.forwarded().map(|o| o.address.as_str()).unwrap_or("?");
             let assistant = f.entry.entry.assistant.as_deref().unwrap_or("?");
-            println!("{name}:   {} → {assistant} <{to}>", about(f));
+            outln!("{name}:   {} → {assistant} <{to}>", about(f));
         }
     }
-    println!(
+    outln!(
         "{name}: {} {verb} {inbox}, {} {left} where you put them, {} without a Message-ID{}",
         count(UndoOutcome::MovedBack),
         count(UndoOutcome::Moved),
