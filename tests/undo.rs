@@ -188,3 +188,34 @@ async fn the_digest_after_an_undo_counts_the_messages_where_they_are_now() -> an
     }
     Ok(())
 }
+
+/// Issue 18: a forward still waiting (here: beyond the hourly limit) has nothing to move
+/// back; undo says it was not taken back and will still go out, instead of hiding it.
+#[tokio::test]
+async fn undo_tells_of_a_forward_still_waiting_instead_of_hiding_it() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    office.account_extra = "forward = { max_per_hour = 1 }".into();
+    office.write_config();
+    let mut imap = triaged(ms, &office, &["015-meeting-request", "017-order-shipped"]).await?;
+    assert_eq!(
+        imap.fetch_all("INBOX").await?.len(),
+        1,
+        "one waits in the Inbox"
+    );
+
+    let done = undo(&office, &["--since", "1h"]);
+    assert!(
+        done.contains(
+            "not undone: forward still waiting to go out (it will, then the message is filed)"
+        ),
+        "{done}"
+    );
+    assert!(done.contains("1 moved back to INBOX"), "{done}");
+    assert!(
+        done.contains("forwards already sent cannot be recalled"),
+        "{done}"
+    );
+    assert_eq!(imap.fetch_all("INBOX").await?.len(), 2);
+    Ok(())
+}

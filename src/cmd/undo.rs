@@ -65,6 +65,26 @@ pub(crate) fn undo(path: &std::path::Path, args: UndoArgs<'_>) -> ExitCode {
                 account.name
             );
         }
+        // Not yet sent, so nothing to move back; it will still go out: said, not hidden.
+        match state.undo_waiting_forwards(&account.name, &filter) {
+            Ok(waiting) => {
+                for e in waiting {
+                    let e = &e.entry;
+                    println!(
+                        "{}: not undone: forward still waiting to go out (it will, then the \
+                         message is filed): \"{}\" from {} → {}",
+                        account.name,
+                        e.subject,
+                        e.from_addr,
+                        e.assistant.as_deref().unwrap_or("?")
+                    );
+                }
+            }
+            Err(err) => {
+                eprintln!("{}: error: {err:#}", account.name);
+                failed = true;
+            }
+        }
         let result = runtime.block_on(undo_account(&state, account, &filter, args.dry_run, now));
         match result {
             Ok(undone) => print(account, &undone, args.dry_run),

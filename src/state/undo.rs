@@ -62,6 +62,28 @@ impl State {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The forwards `filter` picks that have not gone out yet (the message is still in the
+    /// Inbox, its outbox row waiting): undo does not take them back, and says so.
+    pub fn undo_waiting_forwards(
+        &self,
+        account: &str,
+        filter: &UndoFilter,
+    ) -> anyhow::Result<Vec<Entry>> {
+        let (clause, value) = match filter {
+            UndoFilter::Since(t) => ("decided_at >= ?2", rusqlite::types::Value::from(*t)),
+            UndoFilter::Rule(r) => ("rule = ?2", rusqlite::types::Value::from(r.clone())),
+        };
+        let sql = format!(
+            "{SELECT_ENTRY} WHERE account = ?1 AND {clause} AND status = 'pending'
+               AND observe = 0 AND action LIKE 'forward:%'
+               AND id IN (SELECT ledger_id FROM outbox WHERE state IN ('pending', 'in_doubt'))
+             ORDER BY id"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![account, value], entry_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Records what undo did with the filing of ledger row `ledger_id`.
     pub fn record_undo(
         &self,
@@ -113,5 +135,37 @@ impl State {
             |r| r.get(0),
         )?;
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::entry;
+    use super::*;
+    use crate::classify::Category;
+    use crate::state::Action;
+
+    #[test]
+    fn a_forward_still_waiting_is_found_for_undo_to_report() {
+        let mut s = State::in_memory().expect("db");
+        let address = |id: &str| Some(format!("{id}@office.example"));
+        let mut waiting = entry(1, Category::Delegable, Action::Forward("Delegated".into()));
+        waiting.assistant = Some("anna".into());
+        waiting.rule = Some("quotes".into());
+        let mut other = waiting.clone();
+        other.uid = 2;
+        other.rule = Some("other".into());
+        s.record("g", "INBOX", 1, &[waiting, other], &address, 100)
+            .expect("recorded");
+        let rule = UndoFilter::Rule("quotes".into());
+        let found = s.undo_waiting_forwards("g", &rule).expect("query");
+        assert_eq!(found.iter().map(|e| e.entry.uid).collect::<Vec<_>>(), [1]);
+        assert!(s.undo_candidates("g", &rule).expect("query").is_empty());
+        let later = UndoFilter::Since(101);
+        assert!(
+            s.undo_waiting_forwards("g", &later)
+                .expect("query")
+                .is_empty()
+        );
     }
 }
