@@ -70,7 +70,7 @@ pub(crate) fn undo(path: &std::path::Path, args: UndoArgs<'_>) -> ExitCode {
             Ok(waiting) => {
                 for e in waiting {
                     let e = &e.entry;
-                    println!(
+                    outln!(
                         "{}: not undone: forward still waiting to go out (it will, then the \
                          message is filed): \"{}\" from {} → {}",
                         account.name,
