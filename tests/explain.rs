@@ -148,6 +148,10 @@ async fn explain_decides_as_run_does_on_every_guard() -> anyhow::Result<()> {
         );
         let run_guard = Kept::parse(&e.why).map(|k| k.refusal.to_string());
         assert_eq!(guard, &run_guard, "{subject}: the guard\n{text}");
+        let line = log
+            .lines()
+            .find(|l| l.contains("decided") && l.contains(&format!("uid={}", e.uid)))
+            .unwrap_or_else(|| panic!("no log line for uid {}:\n{log}", e.uid));
         if let Some(g) = run_guard {
             guarded += 1;
             assert!(
@@ -155,11 +159,10 @@ async fn explain_decides_as_run_does_on_every_guard() -> anyhow::Result<()> {
                 "{decision}"
             );
             // The run's log line for it names the guard too.
-            let line = log
-                .lines()
-                .find(|l| l.contains("decided") && l.contains(&format!("uid={}", e.uid)))
-                .unwrap_or_else(|| panic!("no log line for uid {}:\n{log}", e.uid));
             assert!(line.contains(&g), "{line}");
+        } else {
+            // No guard, no `kept` field.
+            assert!(!line.contains("kept="), "{line}");
         }
     }
     // Every guard was met: own forward, assistant, machine, loop, already forwarded.
