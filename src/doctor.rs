@@ -74,8 +74,10 @@ pub fn endpoint(server: &Server) -> String {
 pub async fn imap(account: &Account) -> Vec<Finding> {
     let mut out = Vec::new();
     let server = &account.imap;
+    let connected = imap::connect(server).await;
+    // After the login, which may have refreshed the token.
     out.extend(oauth2_state(server));
-    let session = match imap::connect(server).await {
+    let session = match connected {
         Ok(session) => session,
         Err(err) => {
             out.push(failure("cannot connect and log in", &err));
@@ -216,8 +218,8 @@ fn connection(stream: &Stream) -> String {
 }
 
 /// A failed step, with the fix when it is known.
-/// An OAuth2 sign-in as its state file tells it (`delega auth status`), before the login
-/// tries it: a refused grant is a problem with the command that fixes it.
+/// An OAuth2 sign-in as its state file tells it (`delega auth status`): a refused grant is a
+/// problem with the command that fixes it.
 fn oauth2_state(server: &Server) -> Option<Finding> {
     let oauth = server.oauth2.as_deref()?;
     let g = crate::oauth2::grant_status(oauth);
