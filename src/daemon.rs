@@ -503,8 +503,10 @@ fn report_filing_mode(boxes: &Mailboxes, state: &State, account: &Account) -> an
     Ok(())
 }
 
-/// The `server` event detail for [`FilingMode::CopyOnly`] (worded in the digest's language).
-pub const COPY_ONLY: &str = "copy-only";
+/// The `server` event detail for [`FilingMode::CopyOnly`]: English as `delega status` shows
+/// it; the digest recognises this exact text and words it in its own language.
+pub const COPY_ONLY: &str = "it has neither MOVE nor UIDPLUS: delega copies messages to \
+                             their folders and leaves the originals in the Inbox";
 
 /// True when the Inbox has mail above the cursor (it came in while a pass was running).
 async fn arrived_during_pass(

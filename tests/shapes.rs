@@ -213,7 +213,33 @@ async fn a_server_without_move_files_with_uidplus() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn a_server_without_move_or_uidplus_copies_and_keeps_triaging() -> anyhow::Result<()> {
-    triage_on(Shape::NoMoveNoUidplus).await
+    triage_on(Shape::NoMoveNoUidplus).await?;
+
+    // The daemon: no account loop, and mail arriving later is triaged as it comes.
+    let ms = MailSystem::shaped(Shape::NoMoveNoUidplus);
+    let office = Office::new(ms);
+    let mut daemon = office.spawn();
+    let started = wait_until(PATIENCE, || office.daemon_log().contains("connected"));
+    assert!(started.is_some(), "{}", office.daemon_log());
+    let mut imap = TestImap::login(ms, &office.giulia).await?;
+    for (n, raw) in corpus().iter().take(3).enumerate() {
+        imap.append("INBOX", raw, &[]).await?;
+        let triaged = wait_until(PATIENCE, || office.ledger().len() == n + 1);
+        assert!(triaged.is_some(), "{}", office.daemon_log());
+    }
+    let log = office.daemon_log();
+    assert!(!log.contains("account unavailable"), "{log}");
+    assert_eq!(
+        log.matches("neither MOVE nor UIDPLUS").count(),
+        1,
+        "said once: {log}"
+    );
+    let status = office.command(&["status"]).output()?;
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(status.contains("neither MOVE nor UIDPLUS"), "{status}");
+    let exit = daemon.terminate(Duration::from_secs(10)).expect("exits");
+    assert!(exit.success());
+    Ok(())
 }
 
 #[tokio::test]

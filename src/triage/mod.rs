@@ -217,6 +217,9 @@ async fn triage_batch(
     // The Message-IDs this batch forwards: the ledger knows only earlier batches, and two
     // copies of one message (an alias and a To, a list) may arrive side by side.
     let mut forwarding: HashSet<String> = HashSet::new();
+    // Where the Inbox cannot keep delega's keyword, a message moved back is known by its
+    // Message-ID alone.
+    let keywords = boxes.keywords;
     // Each message is decided as it arrives, while the server sends the next ones.
     {
         let mut stream = std::pin::pin!(boxes.fetch_stream(uids).await?);
@@ -236,7 +239,11 @@ async fn triage_batch(
                 continue;
             }
             // delega's keyword on a new arrival: the entrepreneur moved it back here by hand.
-            if corrections::is_return(&f) {
+            let returned = match keywords {
+                true => corrections::is_return(&f),
+                false => known_filed(state, &account.name, msg.message_id())?,
+            };
+            if returned {
                 if corrections::record_return(state, t, info.uidvalidity, &f, &msg, now())? {
                     report.corrections += 1;
                 }
@@ -313,6 +320,18 @@ fn known(state: &State, account: &str, message_id: Option<&str>) -> anyhow::Resu
     Ok(state
         .entry_by_message_id(account, id)?
         .is_some_and(|e| e.status != Status::Pending))
+}
+
+/// True when a message with this Message-ID was filed out of the Inbox by delega (so its
+/// arrival there again is the entrepreneur's doing).
+fn known_filed(state: &State, account: &str, message_id: Option<&str>) -> anyhow::Result<bool> {
+    let Some(id) = message_id else {
+        return Ok(false);
+    };
+    Ok(state.entry_by_message_id(account, id)?.is_some_and(|e| {
+        matches!(e.entry.action, Action::File(_) | Action::Forward(_))
+            && matches!(e.status, Status::Done | Status::Copied)
+    }))
 }
 
 /// Classifies one message, applies the loop guards with what the ledger knows of it
