@@ -884,9 +884,25 @@ fn forwarding(t: &Table<'_, '_>) -> Option<Forwarding> {
         "`forward`",
         &["subject_prefix", "max_per_hour", "max_received"],
     );
+    // 0 would be read as "never forward" by one reader and "no limit" by another: neither
+    // is what a limit means, so it is refused with the two settings that say those things.
     let count = |key: &str, default: u32| {
-        f.uint(key).map_or(default, |n| {
-            u32::try_from(n.into_inner()).unwrap_or(u32::MAX).max(1)
+        f.uint(key).map_or(default, |n| match *n.get_ref() {
+            0 => {
+                f.reader().error(
+                    n.span(),
+                    format!("`{key}` must be at least 1"),
+                    Some(if key == "max_per_hour" {
+                        "to forward nothing for now, set the account's `mode = \"observe\"`; \
+                         otherwise write a limit, e.g. 30"
+                            .into()
+                    } else {
+                        format!("write a limit, e.g. {default}")
+                    }),
+                );
+                default
+            }
+            n => u32::try_from(n).unwrap_or(u32::MAX),
         })
     };
     Some(Forwarding {
