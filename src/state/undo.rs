@@ -46,20 +46,11 @@ impl State {
         account: &str,
         filter: &UndoFilter,
     ) -> anyhow::Result<Vec<Entry>> {
-        let (clause, value) = match filter {
-            UndoFilter::Since(t) => ("decided_at >= ?2", rusqlite::types::Value::from(*t)),
-            UndoFilter::Rule(r) => ("rule = ?2", rusqlite::types::Value::from(r.clone())),
-        };
-        let sql = format!(
-            "{SELECT_ENTRY} WHERE account = ?1 AND {clause} AND status = 'done' AND observe = 0
+        let filed_not_taken_back = "status = 'done' AND observe = 0
                AND (action LIKE 'file:%' OR action LIKE 'forward:%')
                AND id NOT IN (SELECT ledger_id FROM undo WHERE outcome = 'moved_back')
-               AND id NOT IN (SELECT ledger_id FROM correction WHERE ledger_id IS NOT NULL)
-             ORDER BY id"
-        );
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(params![account, value], entry_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+               AND id NOT IN (SELECT ledger_id FROM correction WHERE ledger_id IS NOT NULL)";
+        self.entries_where(filed_not_taken_back, account, filter)
     }
 
     /// The forwards `filter` picks that have not gone out yet (the message is still in the
@@ -69,16 +60,24 @@ impl State {
         account: &str,
         filter: &UndoFilter,
     ) -> anyhow::Result<Vec<Entry>> {
-        let (clause, value) = match filter {
+        let waiting = "status = 'pending' AND observe = 0 AND action LIKE 'forward:%'
+               AND id IN (SELECT ledger_id FROM outbox WHERE state IN ('pending', 'in_doubt'))";
+        self.entries_where(waiting, account, filter)
+    }
+
+    /// The account's ledger rows that `filter` picks and `where_` (more SQL conditions)
+    /// keeps, oldest first.
+    fn entries_where(
+        &self,
+        where_: &str,
+        account: &str,
+        filter: &UndoFilter,
+    ) -> anyhow::Result<Vec<Entry>> {
+        let (picks, value) = match filter {
             UndoFilter::Since(t) => ("decided_at >= ?2", rusqlite::types::Value::from(*t)),
             UndoFilter::Rule(r) => ("rule = ?2", rusqlite::types::Value::from(r.clone())),
         };
-        let sql = format!(
-            "{SELECT_ENTRY} WHERE account = ?1 AND {clause} AND status = 'pending'
-               AND observe = 0 AND action LIKE 'forward:%'
-               AND id IN (SELECT ledger_id FROM outbox WHERE state IN ('pending', 'in_doubt'))
-             ORDER BY id"
-        );
+        let sql = format!("{SELECT_ENTRY} WHERE account = ?1 AND {picks} AND {where_} ORDER BY id");
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(params![account, value], entry_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
