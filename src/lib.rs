@@ -10,6 +10,8 @@
 //! - [`digest`]: the daily digest — a period's ledger → the entrepreneur's summary mail
 //!   (pure composition, in Italian or English) and when it is due ([`digest::schedule`]).
 //! - [`undo`]: take back delega's filings of a time window or a rule.
+//! - [`task`]: each forward is a task (reference, state, due time in working hours, the
+//!   replies that close it, reminders); its table is `state::tasks`.
 //!
 //! Supporting pieces: [`diagnostic`] (errors with `file:line:col`), [`tomlread`]
 //! (reading TOML by hand with positions), [`net`] (TCP and verified TLS under IMAP and
@@ -42,6 +44,7 @@ pub mod state;
 pub mod status;
 pub mod suggest;
 pub mod systemd;
+pub mod task;
 pub mod tomlread;
 pub mod triage;
 pub mod trust;

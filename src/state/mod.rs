@@ -17,11 +17,13 @@ mod corrections;
 mod digest;
 mod lock;
 mod outbox;
+mod tasks;
 mod undo;
 
 pub use corrections::Correction;
 pub use lock::{InstanceLock, LockError, holder, lock_path};
 pub use outbox::{InDoubt, OutboxRow, OutboxState};
+pub use tasks::{TaskFilter, TaskRow};
 pub use undo::{UndoFilter, UndoOutcome};
 
 /// Schema migrations; `PRAGMA user_version` says how many have run. Append, never edit.
@@ -140,6 +142,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX undo_ledger ON undo (ledger_id);
     CREATE INDEX undo_message_id ON undo (account, message_id);",
+    // 6: each forward is a task (`state/tasks.rs`), every forward already made included.
+    tasks::MIGRATION,
 ];
 
 /// A mailbox's position: what delega has already looked at.
@@ -477,6 +481,7 @@ impl State {
                     let address = address_of(assistant)
                         .with_context(|| format!("assistant {assistant} is not configured"))?;
                     outbox::enqueue(&tx, id, account, assistant, &address, now)?;
+                    tasks::open(&tx, id, account, assistant, now)?;
                 }
                 ids.push(id);
             }

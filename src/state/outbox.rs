@@ -38,7 +38,7 @@ impl OutboxState {
         }
     }
 
-    fn decode(s: &str) -> Self {
+    pub(super) fn decode(s: &str) -> Self {
         match s {
             "in_doubt" => OutboxState::InDoubt,
             "sent" => OutboxState::Sent,

@@ -1,0 +1,156 @@
+//! Tasks: each forward is a task the assistant closes, and the entrepreneur reviews results.
+//!
+//! The pure core, no I/O and no clock (`now` is passed in): a task's short [`Reference`]
+//! (`T-7K3Q`), its [`TaskState`] and the moves between states ([`TaskState::apply`]),
+//! working-hours arithmetic for due times and reminders ([`hours`]), and which incoming
+//! mail refers to which task and whether it says "done" ([`reply`]). The table lives in
+//! `state::tasks`; the mails a task sends and receives are `task::notice` and the triage
+//! pass's; words for people are rendered at the edges (digest, CLI).
+
+pub mod hours;
+pub mod notice;
+pub mod reference;
+pub mod reply;
+
+pub use hours::{Due, WorkHours};
+pub use reference::Reference;
+pub use reply::{Signal, done_word};
+
+/// Where a task stands. Stored as its [`TaskState::as_str`] in its own column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Forwarded; no word from the assistant yet.
+    Open,
+    /// The assistant wrote about it (a reply referring to the task): not said done.
+    Answered,
+    /// The assistant (or the entrepreneur) said it is done.
+    Done,
+    /// The entrepreneur dropped it: nothing more is expected.
+    Dropped,
+    /// A forward made before delega kept tasks: whether it was done is not known.
+    Unknown,
+}
+
+/// What happens to a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A mail from an assistant referring to the task, not saying it is done.
+    Replied,
+    /// A mail from an assistant saying the task is done (the "done" link, a done word).
+    DoneByMail,
+    /// `delega task done`: the entrepreneur or ops close it.
+    Done,
+    /// `delega task drop`.
+    Drop,
+    /// `delega task reopen`.
+    Reopen,
+}
+
+/// Why an event cannot move a task (`delega task …` says it in words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the task is already {0:?}")]
+pub struct NoChange(pub TaskState);
+
+impl TaskState {
+    /// The column's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Open => "open",
+            TaskState::Answered => "answered",
+            TaskState::Done => "done",
+            TaskState::Dropped => "dropped",
+            TaskState::Unknown => "unknown",
+        }
+    }
+
+    /// Reads the column back; `None` for a value this delega does not know.
+    pub fn parse(s: &str) -> Option<TaskState> {
+        Some(match s {
+            "open" => TaskState::Open,
+            "answered" => TaskState::Answered,
+            "done" => TaskState::Done,
+            "dropped" => TaskState::Dropped,
+            "unknown" => TaskState::Unknown,
+            _ => return None,
+        })
+    }
+
+    /// Still expected of the assistant: counted as open, can become overdue.
+    pub fn is_open(self) -> bool {
+        matches!(self, TaskState::Open | TaskState::Answered)
+    }
+
+    /// The state after `event`, or why nothing changes.
+    ///
+    /// Mail never undoes the entrepreneur's word: a reply to a dropped or done task leaves
+    /// it so, and an answer after "done" does not reopen it. Only `reopen` goes back.
+    pub fn apply(self, event: Event) -> Result<TaskState, NoChange> {
+        use TaskState::*;
+        let next = match (self, event) {
+            (Open | Unknown, Event::Replied) => Answered,
+            (Open | Answered | Unknown, Event::DoneByMail) => Done,
+            (Open | Answered | Unknown | Dropped, Event::Done) => Done,
+            (Open | Answered | Unknown, Event::Drop) => Dropped,
+            (Answered | Done | Dropped | Unknown, Event::Reopen) => Open,
+            (state, _) => return Err(NoChange(state)),
+        };
+        Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_goes_open_answered_done_and_back_only_by_reopen() {
+        let s = TaskState::Open;
+        let s = s.apply(Event::Replied).expect("answered");
+        assert_eq!(s, TaskState::Answered);
+        assert_eq!(s.apply(Event::Replied), Err(NoChange(TaskState::Answered)));
+        let s = s.apply(Event::DoneByMail).expect("done");
+        assert_eq!(s, TaskState::Done);
+        assert_eq!(s.apply(Event::Replied), Err(NoChange(TaskState::Done)));
+        assert_eq!(s.apply(Event::DoneByMail), Err(NoChange(TaskState::Done)));
+        assert_eq!(s.apply(Event::Reopen), Ok(TaskState::Open));
+    }
+
+    #[test]
+    fn mail_never_undoes_a_drop() {
+        let s = TaskState::Open.apply(Event::Drop).expect("dropped");
+        assert_eq!(s.apply(Event::Replied), Err(NoChange(TaskState::Dropped)));
+        assert_eq!(
+            s.apply(Event::DoneByMail),
+            Err(NoChange(TaskState::Dropped))
+        );
+        assert_eq!(s.apply(Event::Done), Ok(TaskState::Done));
+        assert_eq!(s.apply(Event::Reopen), Ok(TaskState::Open));
+        assert_eq!(
+            TaskState::Open.apply(Event::Reopen),
+            Err(NoChange(TaskState::Open))
+        );
+    }
+
+    #[test]
+    fn an_old_forward_of_unknown_state_can_be_closed() {
+        assert_eq!(
+            TaskState::Unknown.apply(Event::Replied),
+            Ok(TaskState::Answered)
+        );
+        assert_eq!(
+            TaskState::Unknown.apply(Event::DoneByMail),
+            Ok(TaskState::Done)
+        );
+        assert!(!TaskState::Unknown.is_open());
+        for s in [
+            TaskState::Open,
+            TaskState::Answered,
+            TaskState::Done,
+            TaskState::Dropped,
+            TaskState::Unknown,
+        ] {
+            assert_eq!(TaskState::parse(s.as_str()), Some(s));
+        }
+    }
+}
