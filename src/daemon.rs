@@ -3,8 +3,11 @@
 //!
 //! Lifecycle as values: shutdown is a `CancellationToken` handed to every task (a task
 //! finishes the batch in hand, leaves IDLE with DONE, logs out, and returns); a reload
-//! (SIGHUP) loads the config anew and, only if it is valid, stops the tasks the same way
-//! and starts them on the new config. systemd hears READY, STATUS, STOPPING and watchdog
+//! (SIGHUP) loads the config anew and, only if it is valid, stops the same way only the
+//! tasks of the accounts whose settings changed (the others keep their connections) and
+//! starts them on the new config. New connections wait their turn at a bounded rate
+//! ([`crate::pacing`]); an idle account holds no state-database connection
+//! ([`StatePool`]). systemd hears READY, STATUS, STOPPING and watchdog
 //! pings from here.
 
 use std::path::PathBuf;
@@ -20,10 +23,12 @@ use crate::attention::{self, SLOW_RETRY, needs_attention};
 use crate::config::{self, Account, Config, Folders};
 use crate::digest::{self, Outcome};
 use crate::imap::{self, FilingMode, Mailboxes, Wake};
+use crate::limits::{self, Raised};
 use crate::metrics::{self, ForwardOutcome, ReloadOutcome};
 use crate::oauth2;
 use crate::outbox::Mailer;
-use crate::state::{InstanceLock, State};
+use crate::pacing::Pacer;
+use crate::state::{InstanceLock, State, StatePool};
 use crate::systemd::{Health, Notifier, watchdog_interval};
 use crate::triage::{PassReport, Triage, pass};
 
@@ -62,7 +67,18 @@ pub struct Control {
 struct Running {
     name: String,
     health: Arc<Health>,
+    /// Stops this account alone (a reload that changed it); a child of the shutdown token.
+    token: CancellationToken,
+    /// [`fingerprint`] of the settings the task runs with.
+    fingerprint: u64,
     task: JoinHandle<anyhow::Result<PassReport>>,
+}
+
+/// What every account task shares: the state database's connections, and the pace of new
+/// IMAP connections.
+struct Shared {
+    pool: Arc<StatePool>,
+    pacer: Pacer,
 }
 
 /// Runs every account until shutdown (or one pass each with `once`), reloading the config
@@ -79,11 +95,15 @@ pub async fn run(
         Ok(lock) => lock,
         Err(err) => return vec![("state".to_string(), Err(err.into()))],
     };
-    // Open (and migrate) the database once before the account tasks each open their own
-    // connection: a database that cannot be used stops delega here, with the reason.
+    // Open (and migrate) the database once before the account tasks borrow connections:
+    // a database that cannot be used stops delega here, with the reason.
     if let Err(err) = State::open(&config.state) {
         let err = err.context("delega cannot start");
         return vec![("state".to_string(), Err(err))];
+    }
+    // Before any account opens a connection, not as EMFILE in the middle of the run.
+    if let Err(err) = open_files(config.accounts.len()) {
+        return vec![("open files".to_string(), Err(err.into()))];
     }
     // Bound before the accounts start, so a port in use stops delega with the reason;
     // not for `--once`, which is over before a scrape.
@@ -101,64 +121,164 @@ pub async fn run(
         },
         _ => None,
     };
+    let shared = Arc::new(Shared {
+        pool: StatePool::new(config.state.clone()),
+        pacer: Pacer::new(config.connect_rate),
+    });
     let mut config = Arc::new(config);
+    let mut running: Vec<Running> = (0..config.accounts.len())
+        .map(|index| start(&config, index, opts, &shared, &control))
+        .collect();
+    if opts.once {
+        return finish(running).await;
+    }
+    announce_ready(&notifier, &running, &control.shutdown).await;
     loop {
-        let generation = control.shutdown.child_token();
-        let running = start(&config, opts, &generation, &control.retry);
-        if opts.once {
-            return finish(running).await;
-        }
-        announce_ready(&notifier, &running, &control.shutdown).await;
-        let reloaded = supervise(&path, &notifier, &running, &mut control).await;
-        generation.cancel();
-        if reloaded.is_none() {
+        let Some(new) = supervise(&path, &notifier, &running, &mut control).await else {
             notifier.stopping();
+            let results = finish(running).await;
+            if let Some(listener) = listener {
+                let _ = listener.await;
+            }
+            return results;
+        };
+        if new.metrics != config.metrics {
+            warn!("[metrics] changed: the listener changes at the next restart");
         }
-        let results = finish(running).await;
-        match reloaded {
-            Some(new) => {
-                if new.metrics != config.metrics {
-                    warn!("[metrics] changed: the listener changes at the next restart");
-                }
-                config = Arc::new(new);
-                notifier.notify("READY=1");
-                info!(accounts = config.accounts.len(), "reloaded the config");
-            }
-            None => {
-                if let Some(listener) = listener {
-                    let _ = listener.await;
-                }
-                return results;
-            }
+        if new.connect_rate != config.connect_rate {
+            warn!("connect_rate changed: the new rate applies at the next restart");
+        }
+        let new = Arc::new(new);
+        let (next, restarted) = reload(running, &config, &new, opts, &shared, &control).await;
+        running = next;
+        config = new;
+        notifier.notify("READY=1");
+        info!(
+            accounts = config.accounts.len(),
+            restarted, "reloaded the config"
+        );
+    }
+}
+
+/// Raises the open-file limit if the accounts need it (logged), or says how many they need.
+fn open_files(accounts: usize) -> Result<(), limits::TooFewFiles> {
+    if let Raised::From(soft, hard) = limits::ensure(accounts)? {
+        info!(
+            from = soft,
+            to = hard,
+            needed = limits::needed(accounts),
+            "raised the open-file limit"
+        );
+    }
+    Ok(())
+}
+
+/// Applies a reloaded config account by account: an account whose settings did not change
+/// keeps its task, and so its IMAP connection (no new login); a changed or removed one is
+/// stopped (and waited for, so that two tasks never share an account); a changed or new one
+/// is started. Returns the tasks in the new config's order, and how many were (re)started.
+async fn reload(
+    running: Vec<Running>,
+    old: &Config,
+    new: &Arc<Config>,
+    opts: RunOptions,
+    shared: &Arc<Shared>,
+    control: &Control,
+) -> (Vec<Running>, usize) {
+    let refused = open_files(new.accounts.len());
+    if let Err(err) = &refused {
+        error!("{err}: only the accounts already running keep going");
+    }
+    // What every account task uses besides its own table.
+    let common_changed =
+        fingerprint(&(&old.state, &old.smtp)) != fingerprint(&(&new.state, &new.smtp));
+    let mut kept = std::collections::HashMap::new();
+    let mut stopped = Vec::new();
+    for r in running {
+        let same = !common_changed
+            && new
+                .accounts
+                .iter()
+                .any(|a| a.name == r.name && fingerprint(a) == r.fingerprint);
+        if same || refused.is_err() {
+            kept.insert(r.name.clone(), r);
+        } else {
+            r.token.cancel();
+            stopped.push(r);
         }
     }
+    let _ = finish(stopped).await;
+    let mut next = Vec::new();
+    let mut restarted = 0;
+    for (index, account) in new.accounts.iter().enumerate() {
+        match kept.remove(&account.name) {
+            Some(r) => next.push(r),
+            None if refused.is_ok() => {
+                restarted += 1;
+                next.push(start(new, index, opts, shared, control));
+            }
+            None => {}
+        }
+    }
+    // Kept by a refused reload but no longer in the config: stopped all the same.
+    let gone: Vec<Running> = kept.into_values().collect();
+    for r in &gone {
+        r.token.cancel();
+    }
+    let _ = finish(gone).await;
+    (next, restarted)
+}
+
+/// A digest of an account's settings, to tell whether a reload changed them. Taken over
+/// their `Debug` form, which shows every setting (rules and patterns included) and nothing
+/// that varies between two reads of the same file; never shown, never stored.
+fn fingerprint(settings: &impl std::fmt::Debug) -> u64 {
+    use std::fmt::Write as _;
+    use std::hash::Hasher as _;
+    struct Digest(std::collections::hash_map::DefaultHasher);
+    impl std::fmt::Write for Digest {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut digest = Digest(std::collections::hash_map::DefaultHasher::new());
+    let _ = write!(digest, "{settings:?}");
+    digest.0.finish()
 }
 
 fn start(
     config: &Arc<Config>,
+    index: usize,
     opts: RunOptions,
-    token: &CancellationToken,
-    retry: &watch::Receiver<u64>,
-) -> Vec<Running> {
-    (0..config.accounts.len())
-        .map(|index| {
-            let config = Arc::clone(config);
-            let token = token.clone();
-            let mut retry = retry.clone();
-            let name = config.accounts[index].name.clone();
-            let health = Health::new();
-            let span = info_span!("account", account = %name);
-            let task_health = Arc::clone(&health);
-            let task = tokio::spawn(
-                async move {
-                    let control = (&token, &mut retry);
-                    account_task(&config, index, opts, control, &task_health).await
-                }
-                .instrument(span),
-            );
-            Running { name, health, task }
-        })
-        .collect()
+    shared: &Arc<Shared>,
+    control: &Control,
+) -> Running {
+    let config = Arc::clone(config);
+    let shared = Arc::clone(shared);
+    let token = control.shutdown.child_token();
+    let task_token = token.clone();
+    let mut retry = control.retry.clone();
+    let account = &config.accounts[index];
+    let name = account.name.clone();
+    let fingerprint = fingerprint(account);
+    let health = Health::new();
+    let span = info_span!("account", account = %name);
+    let task_health = Arc::clone(&health);
+    let task = tokio::spawn(
+        async move {
+            let control = (&task_token, &mut retry);
+            account_task(&shared, &config, index, opts, control, &task_health).await
+        }
+        .instrument(span),
+    );
+    Running {
+        name,
+        health,
+        token,
+        fingerprint,
+        task,
+    }
 }
 
 async fn finish(running: Vec<Running>) -> Vec<(String, anyhow::Result<PassReport>)> {
@@ -186,22 +306,36 @@ async fn announce_ready(notifier: &Notifier, running: &[Running], shutdown: &Can
     info!(status = %status_line(running), "ready");
 }
 
+/// How many accounts are watched, and which are not yet or no longer connected (the first
+/// few named: with thousands of accounts, a status line of every name says nothing).
 fn status_line(running: &[Running]) -> String {
-    let connected = running.iter().filter(|r| r.health.snapshot().1).count();
-    let down: Vec<&str> = running
-        .iter()
-        .filter(|r| !r.health.snapshot().1)
-        .map(|r| r.name.as_str())
-        .collect();
-    if down.is_empty() {
-        format!("watching {connected} account(s)")
-    } else {
-        format!(
-            "watching {connected} of {} account(s); reconnecting: {}",
-            running.len(),
-            down.join(", ")
-        )
+    const NAMED: usize = 5;
+    let (mut connected, mut connecting) = (0, 0);
+    let mut down = Vec::new();
+    for r in running {
+        match r.health.snapshot() {
+            (_, true, _) => connected += 1,
+            (false, false, _) => connecting += 1,
+            (true, false, _) => down.push(r.name.as_str()),
+        }
     }
+    if connecting == 0 && down.is_empty() {
+        return format!("watching {connected} account(s)");
+    }
+    let mut line = format!("watching {connected} of {} account(s)", running.len());
+    if connecting > 0 {
+        line += &format!("; connecting: {connecting}");
+    }
+    if !down.is_empty() {
+        line += &format!(
+            "; reconnecting: {}",
+            down[..down.len().min(NAMED)].join(", ")
+        );
+        if down.len() > NAMED {
+            line += &format!(" and {} more", down.len() - NAMED);
+        }
+    }
+    line
 }
 
 /// Waits for shutdown (returns `None`) or a valid reload (returns the new config), pinging
@@ -252,7 +386,17 @@ fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
+/// What an account task remembers from one connection to the next.
+#[derive(Default)]
+struct Progress {
+    /// Reconnections failed in a row (the backoff).
+    failures: u32,
+    /// Sends interrupted by the last stop have been settled.
+    settled: bool,
+}
+
 async fn account_task(
+    shared: &Shared,
     config: &Config,
     index: usize,
     opts: RunOptions,
@@ -260,21 +404,12 @@ async fn account_task(
     health: &Health,
 ) -> anyhow::Result<PassReport> {
     let account = &config.accounts[index];
-    let mut state = State::open(&config.state)?;
-    let settled = state.settle_interrupted_sends(&account.name, now())?;
-    if settled > 0 {
-        metrics::forwards(&account.name, ForwardOutcome::InDoubt, settled as u64);
-        warn!(
-            settled,
-            "delega stopped while handing forwards over last time: sending them again (they may reach the assistant twice; the digest says so)"
-        );
-    }
     let mailer = match Mailer::new(&config.smtp) {
         Ok(m) => Some(m),
         Err(err) => {
             let err = format!("{err:#}");
             warn!(%err, "SMTP is not usable: forwards will wait");
-            state.record_event(&account.name, "smtp", &err, now())?;
+            note(&shared.pool, &account.name, "smtp", &err).await;
             None
         }
     };
@@ -289,14 +424,14 @@ async fn account_task(
             .backfill_days
             .map(|days| now() - i64::from(days) * 86_400),
     };
-    let mut failures = 0u32;
+    let mut progress = Progress::default();
     // Told once: while the grant stays refused, later attempts cost no token request and
     // are not logged or recorded again.
     let mut reauth_told = false;
     loop {
         health.busy(now());
         let control = (shutdown, &mut *retry);
-        let work = session(&triage, &mut state, opts, control, health, &mut failures);
+        let work = session(&triage, shared, opts, control, health, &mut progress);
         // Whatever the servers do, a stop is bounded: the work in hand gets STOP_GRACE, then
         // it is dropped where it stands (every step is recorded before it is taken, so the
         // next start finishes it, as after a crash).
@@ -311,73 +446,119 @@ async fn account_task(
                 return Ok(PassReport::default());
             }
         };
-        match outcome {
+        let err = match outcome {
             Ok(report) => return Ok(report),
-            Err(err) => {
-                metrics::imap_connected(&account.name, false);
-                health.tried(false);
-                health.waiting();
-                if let Some(oauth2::TokenError::NeedsReauth { command, .. }) = err.downcast_ref() {
-                    if !reauth_told {
-                        reauth_told = true;
-                        state.record_event(&account.name, "reauth", command, now())?;
-                        let full = format!("{err:#}");
-                        warn!(error = %full, "the account needs re-authorisation");
-                    }
-                    if opts.once {
-                        return Err(err);
-                    }
-                    failures += 1;
-                    tokio::select! {
-                        () = tokio::time::sleep(reconnect_delay(failures)) => {}
-                        () = shutdown.cancelled() => return Ok(PassReport::default()),
-                    }
-                    continue;
-                }
-                let attention = needs_attention(&err);
-                let (kind, detail) = match &attention {
-                    Some(reason) => (attention::KIND, reason.clone()),
-                    None => ("imap", format!("{err:#}")),
-                };
-                state.record_event(&account.name, kind, &detail, now())?;
-                if opts.once {
-                    return Err(match attention {
-                        Some(reason) => anyhow::anyhow!("needs attention: {reason}"),
-                        None => err,
-                    });
-                }
-                let wait = if attention.is_some() {
-                    // Retrying soon would only repeat it: a person must act (a reload retries
-                    // at once).
-                    warn!(reason = %detail, retry_in_secs = SLOW_RETRY.as_secs(), "account needs attention");
-                    SLOW_RETRY
-                } else {
-                    failures += 1;
-                    let wait = reconnect_delay(failures);
-                    warn!(error = %detail, retry_in_secs = wait.as_secs(), "account unavailable");
-                    wait
-                };
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    () = shutdown.cancelled() => return Ok(PassReport::default()),
-                }
+            Err(err) => err,
+        };
+        metrics::imap_connected(&account.name, false);
+        health.tried(false);
+        health.waiting();
+        if let Some(oauth2::TokenError::NeedsReauth { command, .. }) = err.downcast_ref() {
+            if !reauth_told {
+                reauth_told = true;
+                let full = format!("{err:#}");
+                warn!(error = %full, "the account needs re-authorisation");
+                note(&shared.pool, &account.name, "reauth", command).await;
             }
+            if opts.once {
+                return Err(err);
+            }
+            progress.failures += 1;
+            tokio::select! {
+                () = tokio::time::sleep(reconnect_delay(progress.failures)) => {}
+                () = shutdown.cancelled() => return Ok(PassReport::default()),
+            }
+            continue;
+        }
+        let attention = needs_attention(&err);
+        let (kind, detail) = match &attention {
+            Some(reason) => (attention::KIND, reason.clone()),
+            None => ("imap", format!("{err:#}")),
+        };
+        if opts.once {
+            note(&shared.pool, &account.name, kind, &detail).await;
+            return Err(match attention {
+                Some(reason) => anyhow::anyhow!("needs attention: {reason}"),
+                None => err,
+            });
+        }
+        // Logged before it is recorded: a database that cannot be opened is itself the
+        // failure, and is retried like a server that is down.
+        let wait = if attention.is_some() {
+            // Retrying soon would only repeat it: a person must act (a reload retries
+            // at once).
+            warn!(reason = %detail, retry_in_secs = SLOW_RETRY.as_secs(), "account needs attention");
+            SLOW_RETRY
+        } else {
+            progress.failures += 1;
+            let wait = reconnect_delay(progress.failures);
+            warn!(error = %detail, retry_in_secs = wait.as_secs(), "account unavailable");
+            wait
+        };
+        note(&shared.pool, &account.name, kind, &detail).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.cancelled() => return Ok(PassReport::default()),
         }
     }
 }
 
-/// One connection's life: connect, then triage and wait until shutdown (or once).
+/// Records an event for `status` and the digest; a database that cannot take it is logged.
+async fn note(pool: &Arc<StatePool>, account: &str, kind: &str, detail: &str) {
+    let recorded = match pool.get().await {
+        Ok(state) => state.record_event(account, kind, detail, now()),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = recorded {
+        let err = format!("{err:#}");
+        warn!(%err, kind, "cannot record the event in the state database");
+    }
+}
+
+/// Sends again what the last stop interrupted while handing it over; once per task.
+async fn settle(
+    pool: &Arc<StatePool>,
+    account: &str,
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
+    if progress.settled {
+        return Ok(());
+    }
+    let settled = pool.get().await?.settle_interrupted_sends(account, now())?;
+    if settled > 0 {
+        metrics::forwards(account, ForwardOutcome::InDoubt, settled as u64);
+        warn!(
+            settled,
+            "delega stopped while handing forwards over last time: sending them again (they may reach the assistant twice; the digest says so)"
+        );
+    }
+    progress.settled = true;
+    Ok(())
+}
+
+/// One connection's life: connect, then triage and wait until shutdown (or once). The
+/// state database is borrowed for each pass and given back before waiting for mail.
 async fn session(
     t: &Triage<'_>,
-    state: &mut State,
+    shared: &Shared,
     opts: RunOptions,
     (shutdown, retry): (&CancellationToken, &mut watch::Receiver<u64>),
     health: &Health,
-    failures: &mut u32,
+    progress: &mut Progress,
 ) -> anyhow::Result<PassReport> {
     let account: &Account = t.account;
-    let session = imap::connect(&account.imap).await?;
-    let mut boxes = Mailboxes::new(session).await?;
+    settle(&shared.pool, &account.name, progress).await?;
+    health.waiting();
+    if !shared.pacer.turn(shutdown).await {
+        return Ok(PassReport::default());
+    }
+    health.busy(now());
+    let connecting = async { Mailboxes::new(imap::connect(&account.imap).await?).await };
+    // A connection still being set up holds nothing to finish: a stop drops it at once.
+    let mut boxes = tokio::select! {
+        boxes = connecting => boxes?,
+        () = shutdown.cancelled() => return Ok(PassReport::default()),
+    };
     let resolved;
     let resolved_triage;
     let t = if opts.observe || account.observe {
@@ -387,7 +568,7 @@ async fn session(
             noise: boxes.ensure_folder(&account.folders.noise).await?,
             delegated: boxes.ensure_folder(&account.folders.delegated).await?,
         };
-        report_filing_mode(&boxes, state, account)?;
+        report_filing_mode(&boxes, &*shared.pool.get().await?, account)?;
         if folders == account.folders {
             t
         } else {
@@ -410,15 +591,16 @@ async fn session(
     let mut total = PassReport::default();
     loop {
         health.busy(now());
+        let mut state = shared.pool.get().await?;
         let started = std::time::Instant::now();
-        let report = pass(&mut boxes, state, t, shutdown).await?;
+        let report = pass(&mut boxes, &mut state, t, shutdown).await?;
         health.passed(now());
         let queue = state
             .outbox_counts(&account.name)
             .ok()
             .map(|(waiting, _)| waiting);
         metrics::passed(&account.name, now(), started.elapsed(), queue);
-        *failures = 0;
+        progress.failures = 0;
         if report != PassReport::default() {
             info!(?report.decided, forwarded = report.forwarded, waiting = report.waiting, "pass done");
         }
@@ -432,19 +614,21 @@ async fn session(
         if opts.once || shutdown.is_cancelled() {
             break;
         }
-        let next_digest = digest_step(t, state).await;
+        let next_digest = digest_step(t, &mut state).await;
         // IDLE watches the selected mailbox, and a pass ends in another folder.
         boxes.select(&account.mailbox).await?;
         // Mail that arrived during the pass was announced in the responses to the pass's
         // own commands, which were drained; IDLE would not announce it again. Look before
         // waiting (one UID SEARCH): anything new means another pass at once.
-        if arrived_during_pass(&mut boxes, state, account).await? {
+        if arrived_during_pass(&mut boxes, &mut state, account).await? {
             continue;
         }
         let wake_at = [state.next_forward_due(&account.name)?, next_digest]
             .into_iter()
             .flatten()
             .min();
+        // An idle account holds no database connection.
+        drop(state);
         if let Some(mailer) = t.mailer {
             // Not kept open while idling: the server would time it out anyway.
             mailer.close().await;
@@ -474,7 +658,11 @@ async fn session(
             break;
         }
         if woken == Wake::Shutdown {
-            let n = state.outbox_due_now(&account.name, now())?;
+            let n = shared
+                .pool
+                .get()
+                .await?
+                .outbox_due_now(&account.name, now())?;
             info!(forwards = n, "asked to send waiting forwards now");
         } else {
             metrics::woke(&account.name);

@@ -18,7 +18,9 @@
 //! SMTP), [`attention`] (failures that will not fix themselves, retried slowly),
 //! [`trust`] (which certificates are trusted; TLS failures in words), [`doctor`] (what
 //! each server can do, asked without changing anything) and
-//! [`certificate`] (what a certificate says).
+//! [`certificate`] (what a certificate says). For many accounts in one process:
+//! [`pacing`] (new connections at a bounded rate, with jitter) and [`limits`] (the
+//! open-file limit checked at start).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -34,12 +36,14 @@ pub mod failpoint;
 pub mod forward;
 pub mod guard;
 pub mod imap;
+pub mod limits;
 pub mod logging;
 pub mod message;
 pub mod metrics;
 pub mod net;
 pub mod oauth2;
 pub mod outbox;
+pub mod pacing;
 pub mod state;
 pub mod status;
 pub mod suggest;

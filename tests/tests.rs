@@ -14,6 +14,7 @@ mod harness;
 mod lifecycle;
 mod metrics;
 mod oauth2;
+mod office_scale;
 mod safety;
 mod shapes;
 mod triage;

@@ -63,6 +63,8 @@ pub struct Config {
     pub accounts: Vec<Account>,
     /// Where `/metrics` is served; `None` (the default) serves nothing.
     pub metrics: Option<Metrics>,
+    /// New IMAP connections per second, all accounts together (`connect_rate`).
+    pub connect_rate: u32,
 }
 
 /// The Prometheus metrics listener (`[metrics]`).

@@ -18,9 +18,10 @@ use super::{
 };
 use crate::classify::{Category, Rule, RuleSet, load_rules_dir, rules_dir_problem};
 use crate::diagnostic::{Diagnostic, SourceFile, did_you_mean};
+use crate::pacing::DEFAULT_RATE;
 use crate::tomlread::{Reader, Table};
 
-const TOP_KEYS: &[&str] = &["state", "log", "smtp", "account", "metrics"];
+const TOP_KEYS: &[&str] = &["state", "log", "smtp", "account", "metrics", "connect_rate"];
 const SERVER_KEYS: &[&str] = &[
     "host",
     // Refused with its own message (see `password`), not as an unknown key.
@@ -155,6 +156,21 @@ fn build(root: &Table<'_, '_>, rules: &mut RulesRead) -> Option<Config> {
     });
     let state_dir = base_dir(&state);
     let metrics = root.table("metrics").map(|t| metrics(&t));
+    let connect_rate = root.uint("connect_rate").map_or(DEFAULT_RATE, |n| {
+        match u32::try_from(*n.get_ref()) {
+            Ok(rate) if rate > 0 => rate,
+            _ => {
+                reader.error(
+                    n.span(),
+                    "`connect_rate` must be from 1 to 4294967295 connections a second",
+                    Some(format!(
+                        "write how many IMAP connections delega may open each second, e.g. {DEFAULT_RATE}"
+                    )),
+                );
+                DEFAULT_RATE
+            }
+        }
+    });
     let smtp = root
         .required("smtp", "the config", "[smtp] with host, security and from")
         .and_then(|v| v.table())
@@ -199,6 +215,7 @@ fn build(root: &Table<'_, '_>, rules: &mut RulesRead) -> Option<Config> {
         smtp: smtp?,
         accounts,
         metrics: metrics.unwrap_or(Some(None))?,
+        connect_rate,
     })
 }
 

@@ -67,10 +67,7 @@ pub async fn connect(server: &Server) -> anyhow::Result<Session> {
             Credential::Password(password) => client
                 .login(username, password.expose())
                 .await
-                .map_err(|(err, _)| err)
-                .with_context(|| {
-                    format!("login as {username} failed (check username and password)")
-                }),
+                .map_err(|(err, _)| login_failed(err, username)),
             Credential::OAuth2(tokens, token) => {
                 oauth2_login(client, server, username, &tokens, token).await
             }
@@ -84,6 +81,20 @@ pub async fn connect(server: &Server) -> anyhow::Result<Session> {
                 server.host, server.port, server.timeout
             )
         })?
+}
+
+/// A refused login is about the credentials; a connection dropped or reset during login is
+/// not (a server at its connection limit does that), and is not worded as if it were.
+fn login_failed(err: async_imap::error::Error, username: &str) -> anyhow::Error {
+    let refused = matches!(err, async_imap::error::Error::No(_));
+    let context = if refused {
+        format!("login as {username} failed (check username and password)")
+    } else {
+        format!(
+            "login as {username} was cut short: the connection failed before the server answered"
+        )
+    };
+    anyhow::Error::new(err).context(context)
 }
 
 async fn greeting(client: &mut async_imap::Client<Stream>) -> anyhow::Result<()> {
@@ -215,5 +226,26 @@ impl async_imap::Authenticator for &mut Authenticate {
         // A challenge after the token is the server's error report (RFC 7628 §3.2.2).
         self.refusal = sasl::error_status(challenge).or(Some("unknown".into()));
         sasl::answer_to_error(self.mechanism).to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::login_failed;
+
+    #[test]
+    fn a_dropped_connection_at_login_is_not_blamed_on_the_password() {
+        let refused = async_imap::error::Error::No("[AUTHENTICATIONFAILED] no".into());
+        let said = format!("{:#}", login_failed(refused, "giulia"));
+        assert!(said.contains("check username and password"), "{said}");
+
+        let dropped = async_imap::error::Error::ConnectionLost;
+        let said = format!("{:#}", login_failed(dropped, "giulia"));
+        assert!(!said.contains("password"), "{said}");
+        assert!(said.contains("the connection failed"), "{said}");
+
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let said = format!("{:#}", login_failed(reset.into(), "giulia"));
+        assert!(!said.contains("password"), "{said}");
     }
 }

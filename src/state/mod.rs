@@ -17,12 +17,14 @@ mod corrections;
 mod digest;
 mod lock;
 mod outbox;
+mod pool;
 mod tasks;
 mod undo;
 
 pub use corrections::Correction;
 pub use lock::{InstanceLock, LockError, holder, lock_path};
 pub use outbox::{InDoubt, OutboxRow, OutboxState};
+pub use pool::{Lease, StatePool};
 pub use tasks::{TaskFilter, TaskRow};
 pub use undo::{UndoFilter, UndoOutcome};
 
