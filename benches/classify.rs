@@ -9,7 +9,8 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use delega::classify::{Category, RuleSet, load_rules_dir};
+use delega::classify::{Category, RuleSet};
+use delega::config::load_rules_dir;
 use delega::message::Message;
 
 fn main() {

@@ -13,9 +13,8 @@
 //! - [`task`]: each forward is a task (reference, state, due time in working hours, the
 //!   replies that close it, reminders); its table is `state::tasks`.
 //!
-//! Supporting pieces: [`diagnostic`] (errors with `file:line:col`), [`tomlread`]
-//! (reading TOML by hand with positions), [`net`] (TCP and verified TLS under IMAP and
-//! SMTP), [`attention`] (failures that will not fix themselves, retried slowly),
+//! Supporting pieces: [`config::diagnostic`] (errors with `file:line:col`), [`net`] (TCP
+//! and verified TLS under IMAP and SMTP), [`attention`] (failures that will not fix themselves, retried slowly),
 //! [`trust`] (which certificates are trusted; TLS failures in words), [`doctor`] (what
 //! each server can do, asked without changing anything) and
 //! [`certificate`] (what a certificate says). For many accounts in one process:
@@ -29,7 +28,6 @@ pub mod certificate;
 pub mod classify;
 pub mod config;
 pub mod daemon;
-pub mod diagnostic;
 pub mod digest;
 pub mod doctor;
 pub mod failpoint;
@@ -49,7 +47,6 @@ pub mod status;
 pub mod suggest;
 pub mod systemd;
 pub mod task;
-pub mod tomlread;
 pub mod triage;
 pub mod trust;
 pub mod undo;

@@ -6,7 +6,8 @@
 
 use std::path::Path;
 
-use delega::classify::{Category, RuleSet, load_rules_dir};
+use delega::classify::{Category, RuleSet};
+use delega::config::load_rules_dir;
 use delega::message::Message;
 
 fn example_rules() -> RuleSet {

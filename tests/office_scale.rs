@@ -35,7 +35,11 @@ fn wait_all_connected(office: &Office, accounts: &[(String, String)]) {
             .iter()
             .all(|(name, _)| state.cursor(name, "INBOX").is_ok_and(|c| c.is_some()))
     });
-    assert!(all.is_some(), "not every account connected:\n{}", office.daemon_log());
+    assert!(
+        all.is_some(),
+        "not every account connected:\n{}",
+        office.daemon_log()
+    );
 }
 
 /// Successful IMAP logins per user, as Dovecot logged them.

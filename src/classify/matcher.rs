@@ -2,7 +2,7 @@
 //!
 //! A condition answers with the reason it matched ("from_domain bank.example matched
 //! ceo@bank.example"), so that a decision can always say why. Building conditions from the
-//! rules files is `load.rs`'s job; this file only evaluates and describes them.
+//! rules files is `config/rules.rs`'s job; this file only evaluates and describes them.
 
 use std::fmt;
 

@@ -2,10 +2,9 @@
 //!
 //! No I/O, no clock: the same message and rules always give the same decision. Rules are
 //! tried in order and the first match wins; no match gives the account's default category;
-//! mail that cannot be parsed stays strategic. `load.rs` builds rule sets from files,
-//! `matcher.rs` evaluates conditions.
+//! mail that cannot be parsed stays strategic. `matcher.rs` evaluates conditions; rule sets
+//! are built from the rules files by [`crate::config`].
 
-mod load;
 mod matcher;
 
 use std::fmt;
@@ -13,7 +12,6 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-pub use load::{RULE_FILE_EXTENSION, load_rules_dir, parse_rules, rules_dir_problem};
 pub use matcher::{AddressMatcher, Condition, TextMatcher};
 
 use crate::message::Message;
@@ -279,7 +277,8 @@ fn fallback(msg: &Message<'_>) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnostic::SourceFile;
+    use crate::config::diagnostic::SourceFile;
+    use crate::config::parse_rules;
 
     fn rules(text: &str, default: Category) -> RuleSet {
         let src = SourceFile::new("t.toml", text.to_string());

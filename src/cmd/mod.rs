@@ -28,8 +28,8 @@ mod undo;
 
 use std::process::ExitCode;
 
+use delega::config::diagnostic::file_error;
 use delega::config::{self, Config, ConfigError, Loaded};
-use delega::diagnostic::file_error;
 
 pub(crate) use auth::{Target as AuthTarget, auth_login, auth_status};
 pub(crate) use docs::{completions, manpages};

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use delega::classify::{Category, Explanation};
 use delega::config::Account;
-use delega::diagnostic::Diagnostic;
+use delega::config::diagnostic::Diagnostic;
 use delega::guard::{self, Decided, History};
 use delega::message::Message;
 use delega::state::State;

@@ -1,24 +1,32 @@
-//! The config file: read with positions, validated, and handed out in its final form.
+//! The files ops write — the config file and the rules directory — read with positions,
+//! validated, and handed out in their final form.
 //!
 //! Loading happens in two stages, like ripgrep's flags: `read.rs` walks the TOML and checks
 //! each value where it stands (reporting `file:line:col`); what leaves this module is the
 //! validated [`Config`], with defaults filled in, paths resolved against the config file,
 //! rules compiled and timezones parsed. Secrets are only referenced here; `secret.rs`
-//! resolves them when a connection needs them.
+//! resolves them when a connection needs them. `rules.rs` compiles the rules directory
+//! into the [`RuleSet`] the pure core ([`crate::classify`]) evaluates; `tomlread.rs` and
+//! `diagnostic.rs` are what both files are read with: TOML with positions, and mistakes
+//! reported as `file:line:col` with a `help:` line.
 
+pub mod diagnostic;
 mod oauth2;
 mod read;
+mod rules;
 mod secret;
+mod tomlread;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use oauth2::{OAuth2, Provider, RefreshGrant, Sasl, TokenSource};
 pub use read::is_loopback;
+pub use rules::{RULE_FILE_EXTENSION, load_rules_dir, parse_rules, rules_dir_problem};
 pub use secret::{Password, Secret, try_command};
 
 use crate::classify::RuleSet;
-use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, file_error};
+use diagnostic::{Diagnostic, Diagnostics, SourceFile, file_error};
 
 /// Where the config lives unless `--config` says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/delega/delega.toml";

@@ -11,7 +11,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::Secret;
-use crate::tomlread::Table;
+use crate::config::tomlread::Table;
 
 /// The keys `auth = "oauth2"` brings to a server table.
 pub(super) const KEYS: &[&str] = &[
@@ -419,8 +419,8 @@ fn secret(t: &Table<'_, '_>, base: &Path, keys: &[(&str, SecretKind)]) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::diagnostic::SourceFile;
     use crate::config::{ConfigError, Loaded, Security, parse_config};
-    use crate::diagnostic::SourceFile;
 
     fn parse(imap: &str, smtp: &str) -> Result<Loaded, ConfigError> {
         let dir = tempfile::tempdir().expect("tempdir");

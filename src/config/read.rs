@@ -12,14 +12,15 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+use super::rules::{load_rules_dir, rules_dir_problem};
 use super::{
     Account, Assistant, Config, Digest, Folders, Forwarding, Language, LogFormat, Metrics, Secret,
     Security, Server, Smtp,
 };
-use crate::classify::{Category, Rule, RuleSet, load_rules_dir, rules_dir_problem};
-use crate::diagnostic::{Diagnostic, SourceFile, did_you_mean};
+use crate::classify::{Category, Rule, RuleSet};
+use crate::config::diagnostic::{Diagnostic, SourceFile, did_you_mean};
 use crate::pacing::DEFAULT_RATE;
-use crate::tomlread::{Reader, Table};
+use crate::config::tomlread::{Reader, Table};
 
 const TOP_KEYS: &[&str] = &["state", "log", "smtp", "account", "metrics", "connect_rate"];
 const SERVER_KEYS: &[&str] = &[
@@ -102,7 +103,12 @@ pub fn commands(source: &SourceFile) -> Vec<super::CommandSetting> {
         .iter()
         .flat_map(|t| keys.iter().filter_map(|&k| Some((k, t.str(k)?))))
         .map(|(key, cmd)| super::CommandSetting {
-            at: source.diagnostic(crate::diagnostic::Severity::Error, cmd.span(), "", None),
+            at: source.diagnostic(
+                crate::config::diagnostic::Severity::Error,
+                cmd.span(),
+                "",
+                None,
+            ),
             key,
             command: cmd.into_inner(),
         })

@@ -11,7 +11,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::diagnostic::{Diagnostic, Severity, SourceFile, did_you_mean};
+use crate::config::diagnostic::{Diagnostic, Severity, SourceFile, did_you_mean};
 
 /// Collects the diagnostics of one file while it is being read.
 pub struct Reader<'s> {

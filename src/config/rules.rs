@@ -1,4 +1,4 @@
-//! Rules files (`rules/*.toml`) into compiled [`Rule`]s, with every mistake reported.
+//! The rules directory (`rules/*.toml`) into compiled [`Rule`]s, with every mistake reported.
 //!
 //! Each file is read by hand through `tomlread` so that all errors come out at once with
 //! `file:line:col` and a hint. Regexes are compiled and assistant ids checked here, so a
@@ -9,11 +9,10 @@ use std::path::Path;
 use regex::Regex;
 use toml::Spanned;
 
-use super::matcher::{AddressMatcher, Condition, TextMatcher};
-use super::{Category, Origin, Rule};
-use crate::diagnostic::{Diagnostic, SourceFile, did_you_mean, file_error};
+use crate::classify::{AddressMatcher, Category, Condition, Origin, Rule, TextMatcher};
+use crate::config::diagnostic::{Diagnostic, SourceFile, did_you_mean, file_error};
+use crate::config::tomlread::{Reader, Table, Value};
 use crate::message::AddressField;
-use crate::tomlread::{Reader, Table, Value};
 
 /// Rules files are the `*.toml` files of the rules directory.
 pub const RULE_FILE_EXTENSION: &str = "toml";
@@ -136,7 +135,7 @@ pub fn load_rules_dir(dir: &Path, assistants: &[&str]) -> (Vec<Rule>, Vec<Diagno
         for rule in file_rules {
             if let Some(first) = rules.iter().find(|r| r.name == rule.name) {
                 diagnostics.push(Diagnostic {
-                    severity: crate::diagnostic::Severity::Error,
+                    severity: crate::config::diagnostic::Severity::Error,
                     path: rule.origin.path.clone(),
                     line: rule.origin.line,
                     column: 1,
@@ -173,7 +172,7 @@ fn read_rules_file(path: &Path) -> Result<SourceFile, Box<Diagnostic>> {
             let at = prefix.len();
             let source = SourceFile::new(path, prefix);
             Err(Box::new(source.diagnostic(
-                crate::diagnostic::Severity::Error,
+                crate::config::diagnostic::Severity::Error,
                 at..at,
                 format!("not UTF-8 text (byte 0x{:02x})", bytes[good]),
                 Some(format!(
