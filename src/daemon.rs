@@ -21,19 +21,19 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::attention::{self, SLOW_RETRY, needs_attention};
 use crate::config::{self, Account, Config, Folders};
+use crate::delivery::{self, Delivery};
 use crate::digest::{self, Outcome};
 use crate::imap::{self, FilingMode, Mailboxes, Wake};
 use crate::limits::{self, Raised};
-use crate::metrics::{self, ForwardOutcome, ReloadOutcome};
+use crate::metrics::{self, ReloadOutcome};
 use crate::oauth2;
-use crate::outbox::Mailer;
 use crate::pacing::Pacer;
 use crate::state::{InstanceLock, State, StatePool};
 use crate::systemd::{Health, Notifier, watchdog_interval};
 use crate::triage::{PassReport, Triage, pass};
 
 /// After SIGTERM, how long the work in hand may go on before it is dropped: with the 2 s a
-/// message already handed over gets for its reply (`outbox::DATA_GRACE`), delega exits
+/// message already handed over gets for its reply (`smtp::DATA_GRACE`), delega exits
 /// within 5 s whatever the servers do; the unit's TimeoutStopSec (15 s) leaves room.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
@@ -404,21 +404,16 @@ async fn account_task(
     health: &Health,
 ) -> anyhow::Result<PassReport> {
     let account = &config.accounts[index];
-    let mailer = match Mailer::new(&config.smtp) {
-        Ok(m) => Some(m),
-        Err(err) => {
-            let err = format!("{err:#}");
-            warn!(%err, "SMTP is not usable: forwards will wait");
-            note(&shared.pool, &account.name, "smtp", &err).await;
-            None
-        }
-    };
+    let delivery = Delivery::new(&config.smtp, opts.once, shutdown.clone());
+    if let Some(err) = delivery.unusable() {
+        warn!(%err, "SMTP is not usable: forwards will wait");
+        note(&shared.pool, &account.name, "smtp", err).await;
+    }
     let triage = Triage {
         account,
         from: &config.smtp.from,
-        mailer: mailer.as_ref(),
+        delivery: &delivery,
         observe: opts.observe,
-        retry_now: opts.once,
         shutdown,
         backfill_since: opts
             .backfill_days
@@ -524,14 +519,7 @@ async fn settle(
     if progress.settled {
         return Ok(());
     }
-    let settled = pool.get().await?.settle_interrupted_sends(account, now())?;
-    if settled > 0 {
-        metrics::forwards(account, ForwardOutcome::InDoubt, settled as u64);
-        warn!(
-            settled,
-            "delega stopped while handing forwards over last time: sending them again (they may reach the assistant twice; the digest says so)"
-        );
-    }
+    delivery::settle_interrupted(&*pool.get().await?, account)?;
     progress.settled = true;
     Ok(())
 }
@@ -623,16 +611,14 @@ async fn session(
         if arrived_during_pass(&mut boxes, &mut state, account).await? {
             continue;
         }
-        let wake_at = [state.next_forward_due(&account.name)?, next_digest]
+        let wake_at = [delivery::next_due(&state, &account.name)?, next_digest]
             .into_iter()
             .flatten()
             .min();
         // An idle account holds no database connection.
         drop(state);
-        if let Some(mailer) = t.mailer {
-            // Not kept open while idling: the server would time it out anyway.
-            mailer.close().await;
-        }
+        // Not kept open while idling: the server would time it out anyway.
+        t.delivery.end_pass().await;
         let limit = match wake_at {
             Some(at) => Duration::from_secs(at.saturating_sub(now()).max(1) as u64),
             None => Duration::from_secs(24 * 3600),
@@ -658,20 +644,14 @@ async fn session(
             break;
         }
         if woken == Wake::Shutdown {
-            let n = shared
-                .pool
-                .get()
-                .await?
-                .outbox_due_now(&account.name, now())?;
+            let n = delivery::due_now(&*shared.pool.get().await?, &account.name)?;
             info!(forwards = n, "asked to send waiting forwards now");
         } else {
             metrics::woke(&account.name);
         }
     }
     // A polite goodbye; the state is already committed, so a slow server is not waited for.
-    if let Some(mailer) = t.mailer {
-        mailer.close().await;
-    }
+    t.delivery.end_pass().await;
     let _ = tokio::time::timeout(Duration::from_secs(3), boxes.session.logout()).await;
     metrics::imap_connected(&account.name, false);
     Ok(total)
@@ -712,14 +692,14 @@ async fn arrived_during_pass(
 /// recorded, never fatal to the account: triage goes on.
 async fn digest_step(t: &Triage<'_>, state: &mut State) -> Option<i64> {
     let account = t.account;
-    let Some(mailer) = t.mailer else {
+    if t.delivery.unusable().is_some() {
         return Some(now() + 600);
-    };
+    }
     match digest::send_if_due(
         state,
         account,
         t.from,
-        mailer,
+        t.delivery,
         jiff::Timestamp::now(),
         false,
     )

@@ -10,7 +10,7 @@ use crate::certificate::Certificate;
 use crate::config::{Account, Security, Server, Smtp};
 use crate::imap::{self, FilingMode, Mailboxes, namespace};
 use crate::net::Stream;
-use crate::outbox::Mailer;
+use crate::smtp::Mailer;
 
 /// How a finding reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

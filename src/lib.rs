@@ -7,6 +7,8 @@
 //! - [`message`]: the view of a mail that rules see, built from mail-parser.
 //! - [`classify`]: the pure core — message + rules → [`classify::Decision`].
 //! - [`forward`]: compose the forward of a delegable message to an assistant (pure).
+//! - [`delivery`]: send a planned forward — when it is due, what each outcome records, the
+//!   circuit, interrupted sends — through [`smtp`], the SMTP client.
 //! - [`digest`]: the daily digest — a period's ledger → the entrepreneur's summary mail
 //!   (pure composition, in Italian or English) and when it is due ([`digest::schedule`]).
 //! - [`undo`]: take back delega's filings of a time window or a rule.
@@ -28,6 +30,7 @@ pub mod certificate;
 pub mod classify;
 pub mod config;
 pub mod daemon;
+pub mod delivery;
 pub mod digest;
 pub mod doctor;
 pub mod failpoint;
@@ -40,8 +43,8 @@ pub mod message;
 pub mod metrics;
 pub mod net;
 pub mod oauth2;
-pub mod outbox;
 pub mod pacing;
+pub mod smtp;
 pub mod state;
 pub mod status;
 pub mod suggest;

@@ -6,8 +6,8 @@
 //! lower case. Expensive views (body text, lower-cased text) are computed on first use.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
 use std::sync::LazyLock;
+use std::sync::OnceLock;
 
 use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, MimeHeaders};
 
@@ -108,7 +108,7 @@ pub enum DateHeader {
 
 /// A parsed message, as rules and the rest of delega see it.
 pub struct Message<'a> {
-    raw: &'a [u8],
+    raw: Cow<'a, [u8]>,
     parsed: Option<mail_parser::Message<'a>>,
     malformed: Option<Malformed>,
     from: Vec<Mailbox>,
@@ -116,9 +116,9 @@ pub struct Message<'a> {
     cc: Vec<Mailbox>,
     reply_to: Vec<Mailbox>,
     subject: String,
-    subject_lower: OnceCell<String>,
-    body: OnceCell<String>,
-    body_lower: OnceCell<String>,
+    subject_lower: OnceLock<String>,
+    body: OnceLock<String>,
+    body_lower: OnceLock<String>,
 }
 
 /// The parser, built once: mail-parser's default parsing of each header, except that
@@ -202,7 +202,7 @@ impl<'a> Message<'a> {
                     .unwrap_or_default()
             };
         Self {
-            raw,
+            raw: Cow::Borrowed(raw),
             from: addresses(|m| m.from()),
             to: addresses(|m| m.to()),
             cc: addresses(|m| m.cc()),
@@ -214,9 +214,9 @@ impl<'a> Message<'a> {
                 .unwrap_or_default(),
             parsed,
             malformed,
-            subject_lower: OnceCell::new(),
-            body: OnceCell::new(),
-            body_lower: OnceCell::new(),
+            subject_lower: OnceLock::new(),
+            body: OnceLock::new(),
+            body_lower: OnceLock::new(),
         }
     }
 
@@ -226,8 +226,26 @@ impl<'a> Message<'a> {
     }
 
     /// The raw bytes, unaltered.
-    pub fn raw(&self) -> &'a [u8] {
-        self.raw
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// The same message, owning its bytes: kept after the fetched bytes are gone (a
+    /// forward is composed from the parse its decision was made on, not parsed again).
+    pub fn into_owned(self) -> Message<'static> {
+        Message {
+            raw: Cow::Owned(self.raw.into_owned()),
+            parsed: self.parsed.map(mail_parser::Message::into_owned),
+            malformed: self.malformed,
+            from: self.from,
+            to: self.to,
+            cc: self.cc,
+            reply_to: self.reply_to,
+            subject: self.subject,
+            subject_lower: self.subject_lower,
+            body: self.body,
+            body_lower: self.body_lower,
+        }
     }
 
     /// Size of the raw message in bytes.

@@ -83,20 +83,19 @@ pub(crate) fn digest(
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let mailer = match delega::outbox::Mailer::new(&config.smtp) {
-        Ok(m) => m,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let delivery = delega::delivery::Delivery::new(&config.smtp, true, shutdown);
+    if let Some(err) = delivery.unusable() {
+        eprintln!("error: {err}");
+        return ExitCode::FAILURE;
+    }
     let mut failed = false;
     for account in accounts {
         let sent = runtime.block_on(delega::digest::send_if_due(
             &mut state,
             account,
             &config.smtp.from,
-            &mailer,
+            &delivery,
             now,
             true,
         ));
@@ -117,7 +116,7 @@ pub(crate) fn digest(
             }
         }
     }
-    runtime.block_on(mailer.close());
+    runtime.block_on(delivery.end_pass());
     if failed {
         ExitCode::FAILURE
     } else {

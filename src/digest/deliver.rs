@@ -10,7 +10,8 @@ use tracing::{info, warn};
 
 use super::{Settings, compose, compose_list, list_message, load, message, next_due};
 use crate::config::Account;
-use crate::outbox::{Mailer, SendError};
+use crate::delivery::Delivery;
+use crate::smtp::SendError;
 use crate::state::State;
 
 /// What happened to a digest that was due.
@@ -34,7 +35,7 @@ pub async fn send_if_due(
     state: &mut State,
     account: &Account,
     from: &str,
-    mailer: &Mailer,
+    delivery: &Delivery,
     now: Timestamp,
     force: bool,
 ) -> anyhow::Result<Outcome> {
@@ -67,11 +68,11 @@ pub async fn send_if_due(
         return Ok(Outcome::Skipped);
     }
     let retry = now.as_second() + 600;
-    match mailer.send(message(from, account, &mail)?).await {
+    match delivery.send(message(from, account, &mail)?).await {
         Ok(()) => {}
         // A digest cut off without a reply may arrive twice: a second copy of a summary
         // costs less than none.
-        Err(SendError::Transient(err) | SendError::InDoubt(err)) => {
+        Err(SendError::Transient(err) | SendError::Unreachable(err) | SendError::InDoubt(err)) => {
             warn!(%err, "digest not sent yet: retrying in 10 minutes");
             state.record_event(&account.name, "digest", &err, now.as_second())?;
             return Ok(Outcome::Retry(retry));
@@ -97,7 +98,7 @@ pub async fn send_if_due(
         let Some(list) = compose_list(&settings, &report, assistant) else {
             continue;
         };
-        if let Err(err) = mailer.send(list_message(from, assistant, &list)?).await {
+        if let Err(err) = delivery.send(list_message(from, assistant, &list)?).await {
             warn!(assistant = %assistant.id, %err, "daily list not sent");
             state.record_event(
                 &account.name,

@@ -8,9 +8,9 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::config::Language;
+use crate::delivery::NotSent;
 use crate::guard::{HandKept, Kept, Refusal};
 use crate::message::{AutoEvidence, Malformed};
-use crate::outbox::NotSent;
 
 /// The words of one language.
 #[derive(Debug, Clone, Copy)]

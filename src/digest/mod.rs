@@ -6,7 +6,7 @@
 //! `sections.rs` build a `view.rs` of plain strings, with words and formats from `locale.rs`;
 //! `render.rs` and `templates/` lay it out); [`message`] wraps that in a
 //! multipart/alternative mail. [`schedule::next_due`] says when the next one is
-//! due. Waiting, sending (`Mailer::send`) and recording (`State::record_digest`) are the
+//! due. Waiting, sending (`Delivery::send`) and recording (`State::record_digest`) are the
 //! daemon's and the CLI's.
 
 mod compose;

@@ -546,7 +546,7 @@ fn why_a_message_was_not_forwarded_reads_in_the_digests_language() {
 
 #[test]
 fn why_a_forward_did_not_go_out_reads_in_the_digests_language() {
-    use crate::outbox::NotSent;
+    use crate::delivery::NotSent;
     let reasons = [
         NotSent::LeftInbox,
         NotSent::Renumbered,
@@ -1145,7 +1145,10 @@ fn prepare_reports_the_period_since_the_last_digest() {
             &address,
             END - 2 * HOUR,
         )
-        .expect("after it");
+        .expect("after it")
+        .into_iter()
+        .map(|r| r.id)
+        .collect::<Vec<i64>>();
     // Filed only once the move is done.
     state
         .complete(

@@ -436,7 +436,10 @@ mod tests {
                 &address,
                 100,
             )
-            .expect("recorded");
+            .expect("recorded")
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<Vec<i64>>();
         let done: Vec<_> = ids.iter().map(|&id| (id, Status::Done, None)).collect();
         s.complete("g", &done, None, 101).expect("filed");
         let forward = s.outbox_for(ids[2]).expect("query").expect("a forward");
@@ -505,7 +508,10 @@ mod tests {
         let entries: Vec<NewEntry> = (0..10_000).map(busy).collect();
         let ids = s
             .record("g", "INBOX", 1, &entries, &address, 1_000)
-            .expect("recorded");
+            .expect("recorded")
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<Vec<i64>>();
         // 300 forwards refused for good: 100 marked on the row, 200 on the outbox only.
         let forwards: Vec<i64> = ids.iter().copied().skip(1).step_by(4).collect();
         let failed_rows: Vec<_> = forwards[..100]

@@ -262,6 +262,15 @@ pub struct NewEntry {
     pub action: Action,
 }
 
+/// A decision as [`State::record`] wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// Its ledger row id.
+    pub id: i64,
+    /// The forward planned with it, when it is a decision to forward.
+    pub forward: Option<OutboxRow>,
+}
+
 /// A recorded decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -426,11 +435,11 @@ impl State {
         Ok(changed == 1)
     }
 
-    /// Records a batch of decisions, in one transaction; returns their row ids. A decision
-    /// with an action is pending until [`State::complete`]; one with nothing to do
+    /// Records a batch of decisions, in one transaction; returns their rows, in order. A
+    /// decision with an action is pending until [`State::complete`]; one with nothing to do
     /// (observed) is done at once. A decision to forward gets its outbox row in the same
     /// transaction, with the assistant's address from `address_of`, so a forward is planned
-    /// exactly when its decision is recorded.
+    /// exactly when its decision is recorded; that row is handed back with it.
     pub fn record(
         &mut self,
         account: &str,
@@ -439,7 +448,7 @@ impl State {
         entries: &[NewEntry],
         address_of: &dyn Fn(&str) -> Option<String>,
         now: i64,
-    ) -> anyhow::Result<Vec<i64>> {
+    ) -> anyhow::Result<Vec<Recorded>> {
         let tx = self.conn.transaction()?;
         let mut ids = Vec::with_capacity(entries.len());
         {
@@ -479,13 +488,14 @@ impl State {
                     e.date_written,
                 ])?;
                 let id = tx.last_insert_rowid();
+                let mut forward = None;
                 if let (Action::Forward(_), Some(assistant)) = (&e.action, &e.assistant) {
                     let address = address_of(assistant)
                         .with_context(|| format!("assistant {assistant} is not configured"))?;
-                    outbox::enqueue(&tx, id, account, assistant, &address, now)?;
+                    forward = Some(outbox::enqueue(&tx, id, account, assistant, &address, now)?);
                     tasks::open(&tx, id, account, assistant, now)?;
                 }
-                ids.push(id);
+                ids.push(Recorded { id, forward });
             }
         }
         tx.commit()?;
@@ -773,7 +783,10 @@ pub(crate) mod tests {
             .collect();
         let ids = s
             .record("g", "INBOX", 7, &entries, &|_| None, 100)
-            .expect("recorded");
+            .expect("recorded")
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<Vec<i64>>();
         s.complete(
             "g",
             &[
@@ -818,7 +831,10 @@ pub(crate) mod tests {
                 &|_| None,
                 100,
             )
-            .expect("recorded");
+            .expect("recorded")
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<Vec<i64>>();
         assert_eq!(s.pending("g").expect("pending").len(), 2);
         assert_eq!(s.cursor("g", "INBOX").expect("cursor"), None);
 

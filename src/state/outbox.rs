@@ -82,7 +82,7 @@ impl OutboxRow {
     }
 }
 
-/// Plans a forward, inside the transaction that records its decision.
+/// Plans a forward, inside the transaction that records its decision; returns its row.
 pub(super) fn enqueue(
     conn: &Connection,
     ledger_id: i64,
@@ -90,7 +90,7 @@ pub(super) fn enqueue(
     assistant: &str,
     address: &str,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<OutboxRow> {
     // Unique across accounts, restarts and databases: the ledger id never repeats in a
     // database, and 48 random bits (SQLite's generator, seeded by the OS) tell databases
     // apart (two offices with an account of the same name; a database started afresh).
@@ -98,10 +98,11 @@ pub(super) fn enqueue(
         "INSERT INTO outbox (ledger_id, account, forward_id, assistant, address, state,
             next_attempt_at, created_at)
          VALUES (?1, ?2, ?2 || '.' || ?1 || '.' || lower(hex(randomblob(6))), ?3, ?4,
-            'pending', ?5, ?5)",
+            'pending', ?5, ?5)
+         RETURNING id, ledger_id, forward_id, assistant, address, state, attempts,
+            next_attempt_at, last_error, interrupted",
     )?
-    .execute(params![ledger_id, account, assistant, address, now])?;
-    Ok(())
+    .query_row(params![ledger_id, account, assistant, address, now], row)
 }
 
 const SELECT_ROW: &str = "SELECT id, ledger_id, forward_id, assistant, address, state, attempts,
@@ -322,6 +323,11 @@ mod tests {
     use crate::classify::Category;
 
     fn state_with_forward() -> (State, i64) {
+        let (s, recorded) = state_with_planned();
+        (s, recorded.id)
+    }
+
+    fn state_with_planned() -> (State, crate::state::Recorded) {
         let mut s = State::in_memory().expect("db");
         let mut e = entry(5, Category::Delegable, Action::Forward("Delegated".into()));
         e.assistant = Some("marta".into());
@@ -335,13 +341,19 @@ mod tests {
                 100,
             )
             .expect("recorded");
-        (s, ids[0])
+        (s, ids.into_iter().next().expect("one"))
     }
 
     #[test]
     fn a_forward_decision_plans_its_outbox_row_atomically() {
-        let (s, ledger_id) = state_with_forward();
+        let (s, recorded) = state_with_planned();
+        let ledger_id = recorded.id;
         let row = s.outbox_for(ledger_id).expect("query").expect("planned");
+        assert_eq!(
+            recorded.forward.as_ref(),
+            Some(&row),
+            "handed back as written"
+        );
         assert_eq!(row.state, OutboxState::Pending);
         assert_eq!(row.address, "marta@office.example");
         assert!(row.forward_id.starts_with(&format!("g.{ledger_id}.")));

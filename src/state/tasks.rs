@@ -336,6 +336,7 @@ mod tests {
             now,
         )
         .expect("recorded")[0]
+            .id
     }
 
     #[test]

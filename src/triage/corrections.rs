@@ -253,7 +253,7 @@ async fn delegate_by_hand(
     }
     log_decision(&entry);
     let address_of = |id: &str| account.assistant(id).map(|a| a.address.clone());
-    let ids = state.record(
+    let recorded = state.record(
         &account.name,
         folder,
         uidvalidity,
@@ -261,12 +261,14 @@ async fn delegate_by_hand(
         &address_of,
         now(),
     )?;
-    let id = *ids.first().context("recorded one entry")?;
+    let recorded = recorded.first().context("recorded one entry")?;
     // A forward is sent and settled; any other decision here was recorded done.
     let mut filing = Filing::default();
     if let Action::Forward(_) = entry.action {
-        let message = (&entry, fetched.raw.as_slice());
-        forward(state, t, (id, folder), message, report, &mut filing).await?;
+        let planned = recorded.forward.as_ref();
+        let planned = planned.context("a forward decision without its outbox row")?;
+        let job = (&entry, planned, &msg);
+        forward(state, t, (recorded.id, folder), job, report, &mut filing).await?;
     }
     filing.flush(boxes, state, account, None).await
 }

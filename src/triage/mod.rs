@@ -21,14 +21,12 @@ use tracing::{info, warn};
 
 use crate::classify::{Category, Decision};
 use crate::config::Account;
-use crate::config::Assistant;
+use crate::delivery::{self, Delivered, Delivery, NotSent};
 use crate::failpoint;
-use crate::forward::{ForwardRequest, compose};
 use crate::guard::{self, History, Kept};
 use crate::imap::{MailboxInfo, Mailboxes};
 use crate::message::{DateHeader, Message};
-use crate::metrics::{self, ForwardOutcome};
-use crate::outbox::{Mailer, NotSent, SendError, backoff};
+use crate::metrics;
 use crate::state::{Action, Cursor, Entry, NewEntry, OutboxRow, OutboxState, State, Status};
 pub use backfill::BackfillReport;
 use filing::{FLUSH_AT, Filing};
@@ -39,13 +37,10 @@ pub struct Triage<'a> {
     pub account: &'a Account,
     /// delega's sender address, for forwards.
     pub from: &'a str,
-    /// The SMTP client, or `None` when it could not be set up (forwards wait).
-    pub mailer: Option<&'a Mailer>,
+    /// Sends the forwards (and says when they are due).
+    pub delivery: &'a Delivery,
     /// `--observe`: decide and record, act on nothing.
     pub observe: bool,
-    /// Try waiting forwards now, not at their backoff time (`run --once`: an operator
-    /// asked for a pass, so the work is done now or reported as failed).
-    pub retry_now: bool,
     /// Cancelled at shutdown: a send not yet handing its message over is abandoned.
     pub shutdown: &'a CancellationToken,
     /// `delega backfill`: also triage the messages already in the Inbox that arrived on
@@ -213,7 +208,8 @@ async fn triage_batch(
     let recorded: HashSet<u32> =
         state.recorded_uids(&account.name, &account.mailbox, info.uidvalidity, uids)?;
     let mut entries = Vec::new();
-    let mut raws = Vec::new();
+    // The messages to forward, as parsed for their decision: composed from that parse.
+    let mut originals = Vec::new();
     // The Message-IDs this batch forwards: the ledger knows only earlier batches, and two
     // copies of one message (an alias and a To, a list) may arrive side by side.
     let mut forwarding: HashSet<String> = HashSet::new();
@@ -264,12 +260,11 @@ async fn triage_batch(
             if let (Action::Forward(_), Some(id)) = (&entry.action, msg.message_id()) {
                 forwarding.insert(id.to_string());
             }
-            drop(msg);
             log_decision(&entry);
             // Only a forward needs the message again.
-            raws.push(match entry.action {
-                Action::Forward(_) => f.raw,
-                _ => Vec::new(),
+            originals.push(match entry.action {
+                Action::Forward(_) => Some(msg.into_owned()),
+                _ => None,
             });
             entries.push(entry);
         }
@@ -277,7 +272,7 @@ async fn triage_batch(
     boxes.drain();
 
     let address_of = |id: &str| account.assistant(id).map(|a| a.address.clone());
-    let ids = state.record(
+    let recorded = state.record(
         &account.name,
         &account.mailbox,
         info.uidvalidity,
@@ -286,7 +281,8 @@ async fn triage_batch(
         now(),
     )?;
 
-    for ((id, entry), raw) in ids.iter().zip(&entries).zip(&raws) {
+    for ((recorded, entry), original) in recorded.iter().zip(&entries).zip(&originals) {
+        let id = &recorded.id;
         *report.decided.entry(entry.category).or_default() += 1;
         metrics::decided(&account.name, entry.category);
         if entry.action != Action::Nothing {
@@ -299,7 +295,13 @@ async fn triage_batch(
             Action::File(folder) => filing.file(*id, entry.uid, folder),
             Action::Forward(_) => {
                 let at = (*id, account.mailbox.as_str());
-                forward(state, t, at, (entry, raw.as_slice()), report, filing).await?;
+                let planned = recorded
+                    .forward
+                    .as_ref()
+                    .context("a forward without its row")?;
+                let original = original.as_ref().context("a forward without its message")?;
+                let job = (entry, planned, original);
+                forward(state, t, at, job, report, filing).await?;
             }
         }
     }
@@ -397,118 +399,37 @@ pub(crate) fn log_decision(entry: &NewEntry) {
     );
 }
 
-/// Sends the forward of a recorded decision and, once the server took it, files the
-/// message (unless it already is in its folder: `mailbox` is where it is now). The row's
-/// outcome goes to `filing`; a forward that waits leaves its row pending.
+/// Has delivery send the forward of a recorded decision and, once the server took it,
+/// files the message (unless it already is in its folder: `mailbox` is where it is now).
+/// The row's outcome goes to `filing`; a forward that waits leaves its row pending.
 pub(crate) async fn forward(
     state: &mut State,
     t: &Triage<'_>,
     (ledger_id, mailbox): (i64, &str),
-    (entry, raw): (&NewEntry, &[u8]),
+    (entry, planned, original): (&NewEntry, &OutboxRow, &Message<'_>),
     report: &mut PassReport,
     filing: &mut Filing,
 ) -> anyhow::Result<()> {
-    let account = t.account;
-    let row = state
-        .outbox_for(ledger_id)?
-        .context("a forward decision without its outbox row")?;
     let Action::Forward(folder) = &entry.action else {
         anyhow::bail!("not a forward");
     };
-    let now = now();
-    match row.state {
-        OutboxState::Sent => {}
-        OutboxState::Failed => {
-            let why = row
-                .last_error
-                .unwrap_or_else(|| NotSent::Refused.to_string());
-            filing.settle((ledger_id, Status::Failed, Some(why)));
+    let job = delivery::Forward {
+        planned,
+        uid: entry.uid,
+        subject: &entry.subject,
+        rule: entry.rule.as_deref(),
+        original,
+    };
+    match t.delivery.forward(state, t.account, &job).await? {
+        Delivered::Sent => report.forwarded += 1,
+        Delivered::AlreadySent => {}
+        Delivered::Waiting => {
+            report.waiting += 1;
             return Ok(());
         }
-        OutboxState::Pending | OutboxState::InDoubt => {
-            let sent_last_hour = state.forwards_sent_since(&account.name, now - 3600)?;
-            let Some(mailer) = t.mailer.filter(|_| {
-                (t.retry_now || row.next_attempt_at <= now)
-                    && sent_last_hour < account.forward.max_per_hour
-            }) else {
-                report.waiting += 1;
-                return Ok(());
-            };
-            let (email, assistant) = match compose_forward(t, entry, &row, raw) {
-                Ok(ready) => ready,
-                Err(err) => {
-                    // Nothing to retry: the forward cannot be made as configured now.
-                    warn!(uid = entry.uid, %err, "forward impossible: the message stays in the Inbox");
-                    state.outbox_update(row.id, OutboxState::Failed, now, Some(&err), now)?;
-                    state.record_event(&account.name, "forward", &err, now)?;
-                    metrics::forwards(&account.name, ForwardOutcome::Failed, 1);
-                    filing.settle((ledger_id, Status::Failed, Some(err)));
-                    return Ok(());
-                }
-            };
-            failpoint::hit(failpoint::BEFORE_SEND);
-            // Held as `&mut` (Send), not `&`: a `&State` cannot cross an await (not Sync).
-            let record: &mut State = state;
-            let data_phase = move || {
-                record.outbox_in_doubt(row.id, now)?;
-                failpoint::hit(failpoint::IN_DATA);
-                Ok(())
-            };
-            match mailer.send_forward(&email, t.shutdown, data_phase).await {
-                Ok(()) => {
-                    failpoint::hit(failpoint::AFTER_SEND);
-                    state.outbox_update(row.id, OutboxState::Sent, now, None, now)?;
-                    if row.attempts > 0 {
-                        // The server is back: every forward waiting out its backoff goes now
-                        // (this pass, or the next one at once), not each at its own time.
-                        state.outbox_due_now(&account.name, now)?;
-                    }
-                    report.forwarded += 1;
-                    metrics::forwards(&account.name, ForwardOutcome::Sent, 1);
-                    info!(uid = entry.uid, to = %assistant.address, forward = %row.forward_id, "forwarded");
-                }
-                Err(SendError::Stopped) => {
-                    // Nothing went out: the row stays as it was, for the next start.
-                    report.waiting += 1;
-                    return Ok(());
-                }
-                Err(SendError::InDoubt(err)) => {
-                    // The server may have it: sent again as the same forward, and flagged.
-                    let wait = backoff(row.attempts + 1, ledger_id as u64 ^ now as u64);
-                    let next = now + wait.as_secs() as i64;
-                    warn!(uid = entry.uid, %err, forward = %row.forward_id, retry_in_secs = wait.as_secs(),
-                        "forward in doubt: it will be sent again and may reach the assistant twice");
-                    state.outbox_interrupted(row.id, next, &err)?;
-                    state.record_event(&account.name, "smtp", &err, now)?;
-                    metrics::forwards(&account.name, ForwardOutcome::InDoubt, 1);
-                    report.waiting += 1;
-                    return Ok(());
-                }
-                Err(SendError::Transient(err)) => {
-                    let wait = backoff(row.attempts + 1, ledger_id as u64 ^ now as u64);
-                    let next = now + wait.as_secs() as i64;
-                    warn!(uid = entry.uid, %err, retry_in_secs = wait.as_secs(), "forward not sent yet");
-                    state.outbox_attempted(row.id, next, &err)?;
-                    state.record_event(&account.name, "smtp", &err, now)?;
-                    metrics::forwards(&account.name, ForwardOutcome::Waiting, 1);
-                    report.waiting += 1;
-                    return Ok(());
-                }
-                Err(SendError::Permanent(err)) => {
-                    warn!(uid = entry.uid, %err, "forward refused: the message stays in the Inbox");
-                    state.outbox_update(row.id, OutboxState::Failed, now, Some(&err), now)?;
-                    state.record_event(
-                        &account.name,
-                        "forward",
-                        // The kind says "forward refused" in the digest's language.
-                        &format!("\"{}\" → {}: {err}", entry.subject, assistant.name),
-                        now,
-                    )?;
-                    metrics::forwards(&account.name, ForwardOutcome::Failed, 1);
-                    filing.settle((ledger_id, Status::Failed, Some(err)));
-                    return Ok(());
-                }
-            }
+        Delivered::Failed(why) => {
+            filing.settle((ledger_id, Status::Failed, Some(why)));
+            return Ok(());
         }
     }
     failpoint::hit(failpoint::BEFORE_MOVE);
@@ -520,38 +441,6 @@ pub(crate) async fn forward(
         filing.file(ledger_id, entry.uid, folder);
     }
     Ok(())
-}
-
-/// Builds the forward of `entry`, or says why it cannot be built (the assistant was removed
-/// from the config since the decision, an address became invalid...).
-fn compose_forward<'a>(
-    t: &Triage<'a>,
-    entry: &NewEntry,
-    row: &OutboxRow,
-    raw: &[u8],
-) -> Result<(lettre::Message, &'a Assistant), String> {
-    let account = t.account;
-    let assistant = account
-        .assistant(&row.assistant)
-        .ok_or_else(|| NotSent::AssistantGone(row.assistant.clone()).to_string())?;
-    let msg = Message::parse(raw);
-    let email = compose(&ForwardRequest {
-        original: &msg,
-        assistant,
-        from: t.from,
-        instructions: account
-            .rules
-            .rule(entry.rule.as_deref().unwrap_or_default())
-            .and_then(|r| r.instructions.as_deref()),
-        rule: entry.rule.as_deref().unwrap_or("-"),
-        subject_prefix: &account.forward.subject_prefix,
-        language: account.digest.language,
-        forward_id: &row.forward_id,
-        timezone: &account.digest.timezone,
-        now: jiff::Timestamp::now(),
-    })
-    .map_err(|err| NotSent::Compose(format!("{err:#}")).to_string())?;
-    Ok((email, assistant))
 }
 
 /// Finishes what earlier passes recorded in the selected `mailbox` but did not complete (a
@@ -585,13 +474,8 @@ pub(crate) async fn finish_pending(
                     (e.uidvalidity, e.entry.uid) = (info.uidvalidity, uid);
                 }
                 _ => {
-                    let why = NotSent::Renumbered.to_string();
-                    if let Some(r) = state
-                        .outbox_for(e.id)?
-                        .filter(|r| r.state != OutboxState::Sent)
-                    {
-                        state.outbox_update(r.id, OutboxState::Failed, now(), Some(&why), now())?;
-                    }
+                    let row = state.outbox_for(e.id)?;
+                    let why = delivery::give_up(state, row.as_ref(), &NotSent::Renumbered)?;
                     filing.settle((e.id, Status::Failed, Some(why)));
                     continue;
                 }
@@ -621,13 +505,11 @@ pub(crate) async fn finish_pending(
                 } else if let Some(f) = boxes.fetch(&[uid]).await?.into_iter().next() {
                     filing.mark(uid);
                     let at = (e.id, mailbox);
-                    let message = (&e.entry, f.raw.as_slice());
-                    forward(state, t, at, message, report, &mut filing).await?;
+                    let planned = row.context("a forward decision without its outbox row")?;
+                    let job = (&e.entry, &planned, &Message::parse(&f.raw));
+                    forward(state, t, at, job, report, &mut filing).await?;
                 } else {
-                    let why = NotSent::LeftInbox.to_string();
-                    if let Some(r) = row {
-                        state.outbox_update(r.id, OutboxState::Failed, now(), Some(&why), now())?;
-                    }
+                    let why = delivery::give_up(state, row.as_ref(), &NotSent::LeftInbox)?;
                     filing.settle((e.id, Status::Failed, Some(why)));
                 }
             }

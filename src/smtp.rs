@@ -1,16 +1,16 @@
-//! Sending over SMTP: the [`Mailer`], and the error kinds retries depend on.
+//! The SMTP client: the [`Mailer`], and the error kinds delivery decides by.
 //!
-//! A forward is sent with lettre's SMTP client over implicit TLS, STARTTLS, or plaintext
+//! A message is sent with lettre's SMTP client over implicit TLS, STARTTLS, or plaintext
 //! only where the config says so, with certificates checked. The connection is delega's own
 //! ([`crate::net`]: Nagle off, keepalive on) and is kept for the sends of one pass, then
 //! closed with [`Mailer::close`]. Every step waits at most the configured timeout and gives
 //! way to shutdown. The transaction is driven step by step so that the caller can record
 //! the one moment that matters ([`Mailer::send_forward`]): the server's go-ahead to DATA,
 //! after which the message may reach the assistant whatever happens to delega.
-//! Failures come back typed: [`SendError::Transient`] (4xx, connection loss, timeouts
-//! before the message went out) is retried with backoff, [`SendError::Permanent`] (5xx) is
-//! not, [`SendError::InDoubt`] (no reply after the message went out) is sent again and
-//! flagged. The outbox rows live in `state`.
+//! Failures come back typed: [`SendError::Unreachable`] (no connection, or a server gone
+//! silent), [`SendError::Transient`] (4xx), [`SendError::Permanent`] (5xx),
+//! [`SendError::InDoubt`] (no reply after the message went out). What to do about each
+//! (retry, backoff, the circuit, the outbox rows) is [`crate::delivery`]'s.
 //!
 //! With `auth = "oauth2"`, delega speaks the SASL exchange itself (`AUTH XOAUTH2` or
 //! `AUTH OAUTHBEARER` with the token as initial response): lettre 0.11 knows XOAUTH2 but
@@ -38,7 +38,11 @@ use crate::oauth2::{self, Tokens, sasl};
 /// Why a message was not sent.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// Worth retrying later: the server said 4xx, or could not be reached.
+    /// The server could not be reached, or stopped answering before the message went out:
+    /// the other sends of a pass would meet the same (delivery's circuit).
+    #[error("temporary failure: {0}")]
+    Unreachable(String),
+    /// Worth retrying later: the server said 4xx.
     #[error("temporary failure: {0}")]
     Transient(String),
     /// Refused for good (5xx): retrying will not help.
@@ -51,69 +55,6 @@ pub enum SendError {
     /// delega is stopping and the message had not gone out: nothing was sent.
     #[error("not sent: delega is stopping")]
     Stopped,
-}
-
-/// Why a planned forward did not go out, when delega itself is the one to say it (the
-/// server's own refusals are quoted as they come). Its English form (`Display`) is what the
-/// ledger and the outbox record and the log shows; [`NotSent::parse`] reads it back, so the
-/// digest can say it in the account's language.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NotSent {
-    /// The rule's assistant was removed from the config after the decision.
-    AssistantGone(String),
-    /// The forward could not be built (the reason from the composer).
-    Compose(String),
-    /// The message was moved out of the Inbox before it could be forwarded.
-    LeftInbox,
-    /// The server renumbered the mailbox before the forward went out.
-    Renumbered,
-    /// Refused, with no reason on record.
-    Refused,
-}
-
-// The fixed parts of the English forms: written by `Display`, matched by `parse`.
-const ASSISTANT_GONE: (&str, &str) = (
-    "assistant ",
-    " of a planned forward is no longer in the config",
-);
-const COMPOSE: &str = "cannot compose the forward: ";
-const LEFT_INBOX: &str = "the message left the Inbox before it was forwarded";
-const RENUMBERED: &str = "the server renumbered the mailbox";
-const REFUSED: &str = "forward refused";
-
-impl NotSent {
-    /// The reason a recorded text gives, if delega wrote it.
-    pub fn parse(text: &str) -> Option<NotSent> {
-        if let Some(id) = text
-            .strip_prefix(ASSISTANT_GONE.0)
-            .and_then(|t| t.strip_suffix(ASSISTANT_GONE.1))
-        {
-            return Some(NotSent::AssistantGone(id.to_string()));
-        }
-        if let Some(why) = text.strip_prefix(COMPOSE) {
-            return Some(NotSent::Compose(why.to_string()));
-        }
-        match text {
-            LEFT_INBOX => Some(NotSent::LeftInbox),
-            RENUMBERED => Some(NotSent::Renumbered),
-            REFUSED => Some(NotSent::Refused),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for NotSent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NotSent::AssistantGone(id) => {
-                write!(f, "{}{id}{}", ASSISTANT_GONE.0, ASSISTANT_GONE.1)
-            }
-            NotSent::Compose(why) => write!(f, "{COMPOSE}{why}"),
-            NotSent::LeftInbox => f.write_str(LEFT_INBOX),
-            NotSent::Renumbered => f.write_str(RENUMBERED),
-            NotSent::Refused => f.write_str(REFUSED),
-        }
-    }
 }
 
 /// A connection left open after a send is used again without a check for this long; an
@@ -141,9 +82,6 @@ pub struct Mailer {
     starttls: OnceLock<TlsParameters>,
     hello: ClientId,
     open: Mutex<Option<(AsyncSmtpConnection, Instant)>>,
-    /// Why the server could not be reached earlier in this pass: the other sends of the
-    /// pass are not tried (one circuit, not one timeout per forward). Cleared by `close`.
-    unreachable: std::sync::Mutex<Option<String>>,
 }
 
 impl Mailer {
@@ -171,7 +109,6 @@ impl Mailer {
             starttls: OnceLock::new(),
             hello: ClientId::default(),
             open: Mutex::new(None),
-            unreachable: std::sync::Mutex::new(None),
         })
     }
 
@@ -195,11 +132,6 @@ impl Mailer {
         shutdown: &CancellationToken,
         data_phase: impl FnOnce() -> anyhow::Result<()>,
     ) -> Result<(), SendError> {
-        if let Some(why) = self.circuit() {
-            return Err(SendError::Transient(format!(
-                "not tried: the server failed earlier in this pass ({why})"
-            )));
-        }
         let envelope = message.envelope().clone();
         let body = message.formatted();
         let mut open = self.open.lock().await;
@@ -211,7 +143,7 @@ impl Mailer {
             match step.await {
                 Ok(Ok(())) => Ok(conn),
                 Ok(Err(err)) => Err(classify(&err)),
-                Err(_) => Err(self.trip(self.no_answer(timeout))),
+                Err(_) => Err(self.no_answer(timeout)),
             }
         };
         let mut conn = tokio::select! {
@@ -268,35 +200,18 @@ impl Mailer {
     }
 
     fn no_answer(&self, within: Duration) -> SendError {
-        SendError::Transient(format!(
+        SendError::Unreachable(format!(
             "no answer from {}:{} within {within:?}",
             self.server.host, self.server.port
         ))
     }
 
-    /// Says goodbye to the open connection, if any (after a pass's sends), and closes the
-    /// circuit: the next pass tries the server again.
+    /// Says goodbye to the open connection, if any (after a pass's sends).
     pub async fn close(&self) {
-        if let Ok(mut down) = self.unreachable.lock() {
-            *down = None;
-        }
         if let Some((mut conn, _)) = self.open.lock().await.take() {
             // Short: the state is committed, a slow goodbye is not waited for.
             let _ = tokio::time::timeout(Duration::from_secs(1), conn.quit()).await;
         }
-    }
-
-    /// Why the server is taken as unreachable for the rest of this pass, if it is.
-    fn circuit(&self) -> Option<String> {
-        self.unreachable.lock().ok().and_then(|down| down.clone())
-    }
-
-    /// Opens the circuit with this failure (a connection that failed or went silent).
-    fn trip(&self, err: SendError) -> SendError {
-        if let (SendError::Transient(why), Ok(mut down)) = (&err, self.unreachable.lock()) {
-            *down = Some(why.clone());
-        }
-        err
     }
 
     /// lettre's TLS settings for STARTTLS, trusting what [`crate::net`] trusts: the CA
@@ -358,8 +273,11 @@ impl Mailer {
         let connected = tokio::time::timeout(server.timeout, work)
             .await
             .unwrap_or_else(|_| Err(self.no_answer(server.timeout)));
-        // A refusal of the login (5xx) is not an outage: only transient failures trip.
-        connected.map_err(|err| self.trip(err))
+        // A refusal of the login (5xx) is not an outage: only transient failures are.
+        connected.map_err(|err| match err {
+            SendError::Transient(why) => SendError::Unreachable(why),
+            other => other,
+        })
     }
 }
 
@@ -552,45 +470,4 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
-}
-
-/// How long to wait before retry number `attempt` (1-based): 1, 2, 4 minutes, then every 5,
-/// with up to 20% jitter so that many accounts do not retry in step. Capped low because a
-/// retry is cheap (one connection attempt per pass, whatever the number of forwards
-/// waiting) and a forward waiting an hour after the server came back is a task late.
-pub fn backoff(attempt: u32, jitter_seed: u64) -> Duration {
-    let base = 60u64
-        .saturating_mul(1 << attempt.saturating_sub(1).min(6))
-        .min(300);
-    let jitter = jitter_seed % (base / 5 + 1);
-    Duration::from_secs(base + jitter)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{NotSent, backoff};
-
-    #[test]
-    fn a_reason_reads_back_from_its_english_form() {
-        for reason in [
-            NotSent::AssistantGone("marta".into()),
-            NotSent::Compose("bad address `x`".into()),
-            NotSent::LeftInbox,
-            NotSent::Renumbered,
-            NotSent::Refused,
-        ] {
-            assert_eq!(NotSent::parse(&reason.to_string()), Some(reason));
-        }
-        assert_eq!(NotSent::parse("550 5.1.1 no such user"), None);
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_five_minutes_with_bounded_jitter() {
-        assert_eq!(backoff(1, 0).as_secs(), 60);
-        assert_eq!(backoff(2, 0).as_secs(), 120);
-        assert_eq!(backoff(3, 0).as_secs(), 240);
-        assert_eq!(backoff(4, 0).as_secs(), 300);
-        assert_eq!(backoff(30, 0).as_secs(), 300);
-        assert!((60..=72).contains(&backoff(1, u64::MAX).as_secs()));
-    }
 }

@@ -1,0 +1,405 @@
+//! Sending a forward: the one home of delivery policy.
+//!
+//! A forward is planned by `state` with its decision (an outbox row, handed back by
+//! [`State::record`]); it goes out here. This module decides whether it is due (its backoff,
+//! the hourly rate limit, `run --once`), composes it ([`crate::forward`]), hands it to the
+//! SMTP client ([`crate::smtp`]) and writes what came of it to its row: sent; waiting with
+//! backoff; in doubt (the server may have it: sent again as the same forward, flagged);
+//! refused. Also here: one circuit per pass (the first connection failure stops the pass's
+//! other sends, one timeout rather than one per forward), the first success after failures
+//! making every waiting forward due at once, settling at start-up the sends a crash cut off
+//! in their DATA phase, and giving a forward up when its message is gone. Filing the message
+//! once its forward went out is triage's; the rows themselves are `state::outbox`'s.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::{Account, Assistant, Smtp};
+use crate::failpoint;
+use crate::forward::{ForwardRequest, compose};
+use crate::message::Message;
+use crate::metrics::{self, ForwardOutcome};
+use crate::smtp::{Mailer, SendError};
+use crate::state::{OutboxRow, OutboxState, State};
+
+/// Sends what an account task sends: its forwards, by the rules above, and its digest.
+pub struct Delivery {
+    /// The SMTP client, or why it could not be set up (then forwards wait).
+    mailer: Result<Mailer, String>,
+    /// delega's sender (`smtp.from`).
+    from: String,
+    /// Waiting forwards are tried now, not at their backoff time (`run --once`: an operator
+    /// asked for a pass, so the work is done now or reported as failed).
+    retry_now: bool,
+    /// Cancelled at shutdown: a send not yet handing its message over is abandoned.
+    shutdown: CancellationToken,
+    /// Why the server could not be reached earlier in this pass: the other sends of the
+    /// pass are not tried (one circuit, not one timeout per forward). Cleared by
+    /// [`Delivery::end_pass`].
+    unreachable: Mutex<Option<String>>,
+}
+
+/// A planned forward, and the message it carries (parsed once, when it was decided).
+pub struct Forward<'a> {
+    /// Its outbox row, as planned or as left by earlier tries.
+    pub planned: &'a OutboxRow,
+    /// The message's UID, for the log.
+    pub uid: u32,
+    /// The message's subject, for the events of a refusal.
+    pub subject: &'a str,
+    /// The rule that delegated it: its instructions head the forward.
+    pub rule: Option<&'a str>,
+    /// The message.
+    pub original: &'a Message<'a>,
+}
+
+/// What became of a forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    /// The server accepted it now.
+    Sent,
+    /// An earlier pass had sent it: only its filing is left.
+    AlreadySent,
+    /// It waits (not due, the rate limit, a temporary failure, delega stopping).
+    Waiting,
+    /// It will never go out, for this reason: the message stays in the Inbox.
+    Failed(String),
+}
+
+/// At an account task's start (with the instance lock held): the sends the last run cut
+/// off in their DATA phase are pending again, to go out anew as the same forward, counted
+/// as ones that may have gone twice. Returns how many.
+pub fn settle_interrupted(state: &State, account: &str) -> anyhow::Result<usize> {
+    let settled = state.settle_interrupted_sends(account, now())?;
+    if settled > 0 {
+        metrics::forwards(account, ForwardOutcome::InDoubt, settled as u64);
+        warn!(
+            settled,
+            "delega stopped while handing forwards over last time: sending them again (they may reach the assistant twice; the digest says so)"
+        );
+    }
+    Ok(settled)
+}
+
+/// Makes every waiting forward of the account due now (`delega retry`). Returns how many.
+pub fn due_now(state: &State, account: &str) -> anyhow::Result<usize> {
+    state.outbox_due_now(account, now())
+}
+
+/// When the account's next waiting forward is due (Unix time), if any waits.
+pub fn next_due(state: &State, account: &str) -> anyhow::Result<Option<i64>> {
+    state.next_forward_due(account)
+}
+
+/// Gives up a forward that can no longer go out (its message left the Inbox, or cannot be
+/// found after a renumbering); a forward already sent stays so. Returns the reason, as
+/// recorded.
+pub fn give_up(state: &State, row: Option<&OutboxRow>, why: &NotSent) -> anyhow::Result<String> {
+    let why = why.to_string();
+    if let Some(r) = row.filter(|r| r.state != OutboxState::Sent) {
+        state.outbox_update(r.id, OutboxState::Failed, now(), Some(&why), now())?;
+    }
+    Ok(why)
+}
+
+impl Delivery {
+    /// Prepares the client (reads the password now; connects only when sending).
+    pub fn new(smtp: &Smtp, retry_now: bool, shutdown: CancellationToken) -> Delivery {
+        Delivery {
+            mailer: Mailer::new(smtp).map_err(|err| format!("{err:#}")),
+            from: smtp.from.clone(),
+            retry_now,
+            shutdown,
+            unreachable: Mutex::new(None),
+        }
+    }
+
+    /// Why nothing can be sent (the SMTP client could not be set up), if so.
+    pub fn unusable(&self) -> Option<&str> {
+        self.mailer.as_ref().err().map(String::as_str)
+    }
+
+    /// Sends one message and returns once the server accepted it, recording nothing (the
+    /// digest and the daily lists); shutdown does not interrupt it.
+    pub async fn send(&self, message: lettre::Message) -> Result<(), SendError> {
+        let mailer = self.mailer()?;
+        mailer.send(message).await.map_err(|err| self.trip(err))
+    }
+
+    /// Ends a pass's sending: closes the connection, and the circuit (the next pass tries
+    /// the server again).
+    pub async fn end_pass(&self) {
+        if let Ok(mut down) = self.unreachable.lock() {
+            *down = None;
+        }
+        if let Ok(mailer) = &self.mailer {
+            mailer.close().await;
+        }
+    }
+
+    /// The client, unless it could not be set up or the server failed earlier in the pass.
+    fn mailer(&self) -> Result<&Mailer, SendError> {
+        let mailer = self
+            .mailer
+            .as_ref()
+            .map_err(|why| SendError::Transient(why.clone()))?;
+        match self.unreachable.lock().ok().and_then(|down| down.clone()) {
+            Some(why) => Err(SendError::Transient(format!(
+                "not tried: the server failed earlier in this pass ({why})"
+            ))),
+            None => Ok(mailer),
+        }
+    }
+
+    /// Opens the circuit if the server could not be reached.
+    fn trip(&self, err: SendError) -> SendError {
+        if let (SendError::Unreachable(why), Ok(mut down)) = (&err, self.unreachable.lock()) {
+            *down = Some(why.clone());
+        }
+        err
+    }
+
+    /// Sends a planned forward if it is due, and records the outcome on its row.
+    pub async fn forward(
+        &self,
+        state: &mut State,
+        account: &Account,
+        job: &Forward<'_>,
+    ) -> anyhow::Result<Delivered> {
+        let row = job.planned;
+        match row.state {
+            OutboxState::Sent => return Ok(Delivered::AlreadySent),
+            OutboxState::Failed => {
+                let why = row.last_error.clone();
+                return Ok(Delivered::Failed(
+                    why.unwrap_or_else(|| NotSent::Refused.to_string()),
+                ));
+            }
+            OutboxState::Pending | OutboxState::InDoubt => {}
+        }
+        let now = now();
+        let sent_last_hour = state.forwards_sent_since(&account.name, now - 3600)?;
+        let due = self.retry_now || row.next_attempt_at <= now;
+        if self.mailer.is_err() || !due || sent_last_hour >= account.forward.max_per_hour {
+            return Ok(Delivered::Waiting);
+        }
+        let (email, assistant) = match self.compose(account, job) {
+            Ok(ready) => ready,
+            Err(err) => {
+                // Nothing to retry: the forward cannot be made as configured now.
+                warn!(uid = job.uid, %err, "forward impossible: the message stays in the Inbox");
+                state.outbox_update(row.id, OutboxState::Failed, now, Some(&err), now)?;
+                state.record_event(&account.name, "forward", &err, now)?;
+                metrics::forwards(&account.name, ForwardOutcome::Failed, 1);
+                return Ok(Delivered::Failed(err));
+            }
+        };
+        failpoint::hit(failpoint::BEFORE_SEND);
+        let sent = match self.mailer() {
+            Ok(mailer) => {
+                // Held as `&mut` (Send), not `&`: a `&State` cannot cross an await (not Sync).
+                let record: &mut State = state;
+                let data_phase = move || {
+                    record.outbox_in_doubt(row.id, now)?;
+                    failpoint::hit(failpoint::IN_DATA);
+                    Ok(())
+                };
+                let sent = mailer.send_forward(&email, &self.shutdown, data_phase);
+                sent.await.map_err(|err| self.trip(err))
+            }
+            Err(not_tried) => Err(not_tried),
+        };
+        let retry_at = || {
+            let wait = backoff(row.attempts + 1, row.ledger_id as u64 ^ now as u64);
+            (now + wait.as_secs() as i64, wait.as_secs())
+        };
+        match sent {
+            Ok(()) => {
+                failpoint::hit(failpoint::AFTER_SEND);
+                state.outbox_update(row.id, OutboxState::Sent, now, None, now)?;
+                if row.attempts > 0 {
+                    // The server is back: every forward waiting out its backoff goes now
+                    // (this pass, or the next one at once), not each at its own time.
+                    state.outbox_due_now(&account.name, now)?;
+                }
+                metrics::forwards(&account.name, ForwardOutcome::Sent, 1);
+                info!(uid = job.uid, to = %assistant.address, forward = %row.forward_id, "forwarded");
+                Ok(Delivered::Sent)
+            }
+            // Nothing went out: the row stays as it was, for the next start.
+            Err(SendError::Stopped) => Ok(Delivered::Waiting),
+            Err(SendError::InDoubt(err)) => {
+                // The server may have it: sent again as the same forward, and flagged.
+                let (next, retry_in_secs) = retry_at();
+                warn!(uid = job.uid, %err, forward = %row.forward_id, retry_in_secs,
+                    "forward in doubt: it will be sent again and may reach the assistant twice");
+                state.outbox_interrupted(row.id, next, &err)?;
+                state.record_event(&account.name, "smtp", &err, now)?;
+                metrics::forwards(&account.name, ForwardOutcome::InDoubt, 1);
+                Ok(Delivered::Waiting)
+            }
+            Err(SendError::Transient(err) | SendError::Unreachable(err)) => {
+                let (next, retry_in_secs) = retry_at();
+                warn!(uid = job.uid, %err, retry_in_secs, "forward not sent yet");
+                state.outbox_attempted(row.id, next, &err)?;
+                state.record_event(&account.name, "smtp", &err, now)?;
+                metrics::forwards(&account.name, ForwardOutcome::Waiting, 1);
+                Ok(Delivered::Waiting)
+            }
+            Err(SendError::Permanent(err)) => {
+                warn!(uid = job.uid, %err, "forward refused: the message stays in the Inbox");
+                state.outbox_update(row.id, OutboxState::Failed, now, Some(&err), now)?;
+                state.record_event(
+                    &account.name,
+                    "forward",
+                    // The kind says "forward refused" in the digest's language.
+                    &format!("\"{}\" → {}: {err}", job.subject, assistant.name),
+                    now,
+                )?;
+                metrics::forwards(&account.name, ForwardOutcome::Failed, 1);
+                Ok(Delivered::Failed(err))
+            }
+        }
+    }
+
+    /// Builds the forward, or says why it cannot be built (the assistant was removed from
+    /// the config since the decision, an address became invalid...).
+    fn compose<'a>(
+        &self,
+        account: &'a Account,
+        job: &Forward<'_>,
+    ) -> Result<(lettre::Message, &'a Assistant), String> {
+        let row = job.planned;
+        let assistant = account
+            .assistant(&row.assistant)
+            .ok_or_else(|| NotSent::AssistantGone(row.assistant.clone()).to_string())?;
+        let email = compose(&ForwardRequest {
+            original: job.original,
+            assistant,
+            from: &self.from,
+            instructions: account
+                .rules
+                .rule(job.rule.unwrap_or_default())
+                .and_then(|r| r.instructions.as_deref()),
+            rule: job.rule.unwrap_or("-"),
+            subject_prefix: &account.forward.subject_prefix,
+            language: account.digest.language,
+            forward_id: &row.forward_id,
+            timezone: &account.digest.timezone,
+            now: jiff::Timestamp::now(),
+        })
+        .map_err(|err| NotSent::Compose(format!("{err:#}")).to_string())?;
+        Ok((email, assistant))
+    }
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// Why a planned forward did not go out, when delega itself is the one to say it (the
+/// server's own refusals are quoted as they come). Its English form (`Display`) is what the
+/// ledger and the outbox record and the log shows; [`NotSent::parse`] reads it back, so the
+/// digest can say it in the account's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotSent {
+    /// The rule's assistant was removed from the config after the decision.
+    AssistantGone(String),
+    /// The forward could not be built (the reason from the composer).
+    Compose(String),
+    /// The message was moved out of the Inbox before it could be forwarded.
+    LeftInbox,
+    /// The server renumbered the mailbox before the forward went out.
+    Renumbered,
+    /// Refused, with no reason on record.
+    Refused,
+}
+
+// The fixed parts of the English forms: written by `Display`, matched by `parse`.
+const ASSISTANT_GONE: (&str, &str) = (
+    "assistant ",
+    " of a planned forward is no longer in the config",
+);
+const COMPOSE: &str = "cannot compose the forward: ";
+const LEFT_INBOX: &str = "the message left the Inbox before it was forwarded";
+const RENUMBERED: &str = "the server renumbered the mailbox";
+const REFUSED: &str = "forward refused";
+
+impl NotSent {
+    /// The reason a recorded text gives, if delega wrote it.
+    pub fn parse(text: &str) -> Option<NotSent> {
+        if let Some(id) = text
+            .strip_prefix(ASSISTANT_GONE.0)
+            .and_then(|t| t.strip_suffix(ASSISTANT_GONE.1))
+        {
+            return Some(NotSent::AssistantGone(id.to_string()));
+        }
+        if let Some(why) = text.strip_prefix(COMPOSE) {
+            return Some(NotSent::Compose(why.to_string()));
+        }
+        match text {
+            LEFT_INBOX => Some(NotSent::LeftInbox),
+            RENUMBERED => Some(NotSent::Renumbered),
+            REFUSED => Some(NotSent::Refused),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for NotSent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotSent::AssistantGone(id) => {
+                write!(f, "{}{id}{}", ASSISTANT_GONE.0, ASSISTANT_GONE.1)
+            }
+            NotSent::Compose(why) => write!(f, "{COMPOSE}{why}"),
+            NotSent::LeftInbox => f.write_str(LEFT_INBOX),
+            NotSent::Renumbered => f.write_str(RENUMBERED),
+            NotSent::Refused => f.write_str(REFUSED),
+        }
+    }
+}
+
+/// How long to wait before retry number `attempt` (1-based): 1, 2, 4 minutes, then every 5,
+/// with up to 20% jitter so that many accounts do not retry in step. Capped low because a
+/// retry is cheap (one connection attempt per pass, whatever the number of forwards
+/// waiting) and a forward waiting an hour after the server came back is a task late.
+pub fn backoff(attempt: u32, jitter_seed: u64) -> Duration {
+    let base = 60u64
+        .saturating_mul(1 << attempt.saturating_sub(1).min(6))
+        .min(300);
+    let jitter = jitter_seed % (base / 5 + 1);
+    Duration::from_secs(base + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NotSent, backoff};
+
+    #[test]
+    fn a_reason_reads_back_from_its_english_form() {
+        for reason in [
+            NotSent::AssistantGone("marta".into()),
+            NotSent::Compose("bad address `x`".into()),
+            NotSent::LeftInbox,
+            NotSent::Renumbered,
+            NotSent::Refused,
+        ] {
+            assert_eq!(NotSent::parse(&reason.to_string()), Some(reason));
+        }
+        assert_eq!(NotSent::parse("550 5.1.1 no such user"), None);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_five_minutes_with_bounded_jitter() {
+        assert_eq!(backoff(1, 0).as_secs(), 60);
+        assert_eq!(backoff(2, 0).as_secs(), 120);
+        assert_eq!(backoff(3, 0).as_secs(), 240);
+        assert_eq!(backoff(4, 0).as_secs(), 300);
+        assert_eq!(backoff(30, 0).as_secs(), 300);
+        assert!((60..=72).contains(&backoff(1, u64::MAX).as_secs()));
+    }
+}
