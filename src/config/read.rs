@@ -19,8 +19,8 @@ use super::{
 };
 use crate::classify::{Category, Rule, RuleSet};
 use crate::config::diagnostic::{Diagnostic, SourceFile, did_you_mean};
-use crate::pacing::DEFAULT_RATE;
 use crate::config::tomlread::{Reader, Table};
+use crate::pacing::DEFAULT_RATE;
 
 const TOP_KEYS: &[&str] = &["state", "log", "smtp", "account", "metrics", "connect_rate"];
 const SERVER_KEYS: &[&str] = &[

@@ -9,7 +9,8 @@ use anyhow::Context;
 use jiff::civil::Date;
 use rusqlite::{OptionalExtension, params};
 
-use super::{Action, Entry, SELECT_ENTRY, State, entry_row};
+use super::ledger::{SELECT_ENTRY, entry_row};
+use super::{Action, Entry, State};
 use crate::digest::{Forwards, Handled, Limits, NoiseSource, Problem, Report, Totals};
 
 // Where `compose` places a ledger row, in SQL. An unknown category reads as strategic, as

@@ -418,8 +418,10 @@ mod tests {
     #[test]
     fn migration_3_turns_unconfirmed_notes_and_sending_rows_into_interrupted_sends() {
         let conn = rusqlite::Connection::open_in_memory().expect("db");
-        conn.execute_batch(super::super::MIGRATIONS[0]).expect("1");
-        conn.execute_batch(super::super::MIGRATIONS[1]).expect("2");
+        conn.execute_batch(super::super::schema::MIGRATIONS[0])
+            .expect("1");
+        conn.execute_batch(super::super::schema::MIGRATIONS[1])
+            .expect("2");
         conn.execute_batch(
             "INSERT INTO ledger (id, account, mailbox, uidvalidity, uid, from_addr, subject,
                 excerpt, category, why, observe, action, status, decided_at)
@@ -434,7 +436,8 @@ mod tests {
                 (2, 'g', 'g.2.1', 'm', 'm@x', 'sending', 5, NULL, 1);",
         )
         .expect("old rows");
-        conn.execute_batch(super::super::MIGRATIONS[2]).expect("3");
+        conn.execute_batch(super::super::schema::MIGRATIONS[2])
+            .expect("3");
         let rows: Vec<(String, u32, Option<String>)> = conn
             .prepare("SELECT state, interrupted, last_error FROM outbox ORDER BY id")
             .expect("select")

@@ -315,8 +315,9 @@ fn event_kind(event: Event) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Action;
+    use super::super::schema::MIGRATIONS;
     use super::super::tests::entry;
-    use super::super::{Action, MIGRATIONS};
     use super::*;
     use crate::classify::Category;
 

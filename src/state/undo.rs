@@ -5,7 +5,8 @@
 
 use rusqlite::params;
 
-use super::{Entry, SELECT_ENTRY, State, entry_row};
+use super::ledger::{SELECT_ENTRY, entry_row};
+use super::{Entry, State};
 
 /// Which filings to take back.
 #[derive(Debug, Clone, PartialEq, Eq)]
