@@ -596,6 +596,7 @@ async fn session(
             *total.decided.entry(*category).or_default() += n;
         }
         total.forwarded += report.forwarded;
+        total.reminded += report.reminded;
         total.waiting = report.waiting;
         total.left_alone = total.left_alone.or(report.left_alone);
         total.backfill = total.backfill.or(report.backfill);

@@ -186,7 +186,8 @@ impl Delivery {
         if self.mailer.is_err() || !due || sent_last_hour >= account.forward.max_per_hour {
             return Ok(Delivered::Waiting);
         }
-        let (email, assistant) = match self.compose(account, job) {
+        let task = state.task_for(row.ledger_id)?;
+        let (email, assistant) = match self.compose(account, job, task.as_ref()) {
             Ok(ready) => ready,
             Err(err) => {
                 // Nothing to retry: the forward cannot be made as configured now.
@@ -271,11 +272,16 @@ impl Delivery {
         &self,
         account: &'a Account,
         job: &Forward<'_>,
+        task: Option<&crate::task::TaskRow>,
     ) -> Result<(lettre::Message, &'a Assistant), String> {
         let row = job.planned;
         let assistant = account
             .assistant(&row.assistant)
             .ok_or_else(|| NotSent::AssistantGone(row.assistant.clone()).to_string())?;
+        // The task this forward is: its reference and how to close it go in the forward.
+        let note = task.map(|task| {
+            crate::task::policy::note(account, &task.reference, job.rule, task.created_at)
+        });
         let email = compose(&ForwardRequest {
             original: job.original,
             assistant,
@@ -290,6 +296,7 @@ impl Delivery {
             forward_id: &row.forward_id,
             timezone: &account.digest.timezone,
             now: jiff::Timestamp::now(),
+            task: note.as_ref(),
         })
         .map_err(|err| NotSent::Compose(format!("{err:#}")).to_string())?;
         Ok((email, assistant))

@@ -54,6 +54,17 @@ Files:
 
 The full documentation: /usr/share/doc/delega/README.md, or the README in the source.";
 
+/// What `delega task` does to a task.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum TaskAction {
+    /// Mark it done.
+    Done,
+    /// Open it again.
+    Reopen,
+    /// Nothing more is expected of the assistant.
+    Drop,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// OAuth2 sign-in (Gmail, Microsoft 365): enrol with `login`, look with `status`.
@@ -170,6 +181,41 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// The tasks (each forward is one): per assistant, open, overdue (oldest first) and
+    /// done in the last 30 days, with the median time to done in working hours.
+    Tasks {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this account (default: all).
+        #[arg(long, short)]
+        account: Option<String>,
+        /// Only open ones (overdue included).
+        #[arg(long, conflicts_with_all = ["overdue", "done"])]
+        open: bool,
+        /// Only overdue ones.
+        #[arg(long, conflicts_with = "done")]
+        overdue: bool,
+        /// Only those done in the last 30 days.
+        #[arg(long)]
+        done: bool,
+        /// Only this assistant's (its id).
+        #[arg(long, value_name = "ID")]
+        assistant: Option<String>,
+    },
+    /// Change a task by hand: done, reopen or drop (the entrepreneur's own corrections).
+    Task {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The account, when a reference is in several.
+        #[arg(long, short)]
+        account: Option<String>,
+        /// done: it is done; reopen: it is open again; drop: nothing more is expected.
+        #[arg(value_enum)]
+        action: TaskAction,
+        /// The task's reference, e.g. T-7K3Q.
+        #[arg(value_name = "REF")]
+        reference: String,
+    },
     /// Triage the mail already in the Inbox that arrived in the last N days, once, and
     /// exit: on an existing state too, never deciding a message twice.
     Backfill {
@@ -285,6 +331,40 @@ fn main() -> ExitCode {
             },
         ),
         Command::Retry { config } => cmd::retry(&config.config),
+        Command::Tasks {
+            config,
+            account,
+            open,
+            overdue,
+            done,
+            assistant,
+        } => {
+            let show = match (open, overdue, done) {
+                (true, _, _) => cmd::TaskShow::Open,
+                (_, true, _) => cmd::TaskShow::Overdue,
+                (_, _, true) => cmd::TaskShow::Done,
+                _ => cmd::TaskShow::All,
+            };
+            cmd::tasks(
+                &config.config,
+                account.as_deref(),
+                show,
+                assistant.as_deref(),
+            )
+        }
+        Command::Task {
+            config,
+            account,
+            action,
+            reference,
+        } => {
+            let change = match action {
+                TaskAction::Done => cmd::TaskChange::Done,
+                TaskAction::Reopen => cmd::TaskChange::Reopen,
+                TaskAction::Drop => cmd::TaskChange::Drop,
+            };
+            cmd::task(&config.config, account.as_deref(), change, &reference)
+        }
         Command::Undo {
             config,
             account,

@@ -28,6 +28,8 @@ pub struct AccountStatus {
     pub failed: u32,
     /// Every forward that may have reached its assistant twice, newest first.
     pub in_doubt: Vec<InDoubt>,
+    /// Tasks still expected of the assistants, and how many of them are overdue.
+    pub tasks: TaskCounts,
     /// The last problem recorded, and when.
     #[serde(serialize_with = "error_and_time")]
     pub last_error: Option<(String, i64)>,
@@ -36,6 +38,15 @@ pub struct AccountStatus {
     /// The IMAP sign-in's OAuth2 grant, for an account with `auth = "oauth2"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oauth2: Option<crate::oauth2::GrantStatus>,
+}
+
+/// An account's open tasks (`answered` included: not said done) and the overdue ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TaskCounts {
+    /// Open, overdue included.
+    pub open: usize,
+    /// Past their due time.
+    pub overdue: usize,
 }
 
 /// `today` with every category, 0 where nothing was decided, as the text shows it.
@@ -87,6 +98,7 @@ fn account_status(account: &Account, state: &State, now: i64) -> anyhow::Result<
         waiting,
         failed,
         in_doubt: state.forwards_in_doubt(&account.name, i64::MIN, i64::MAX)?,
+        tasks: task_counts(account, state, now)?,
         last_error: last_error.zip(last_error_at),
         next_digest: next_digest(account, state, now)?,
         oauth2: account
@@ -94,6 +106,25 @@ fn account_status(account: &Account, state: &State, now: i64) -> anyhow::Result<
             .oauth2
             .as_deref()
             .map(crate::oauth2::grant_status),
+    })
+}
+
+fn task_counts(account: &Account, state: &State, now: i64) -> anyhow::Result<TaskCounts> {
+    let filter = crate::state::TaskFilter {
+        states: vec![
+            crate::task::TaskState::Open,
+            crate::task::TaskState::Answered,
+        ],
+        ..Default::default()
+    };
+    let tasks = state.tasks(&account.name, &filter)?;
+    let overdue = tasks
+        .iter()
+        .filter(|t| crate::task::review::view(account, t, now).overdue)
+        .count();
+    Ok(TaskCounts {
+        open: tasks.len(),
+        overdue,
     })
 }
 
@@ -140,6 +171,11 @@ pub fn render(config: &Config, statuses: &[AccountStatus]) -> String {
             s.waiting,
             s.failed,
             s.in_doubt.len()
+        );
+        let _ = writeln!(
+            out,
+            "  tasks:         {} open, {} overdue (`delega tasks --account {}`)",
+            s.tasks.open, s.tasks.overdue, s.name
         );
         // All of them: each is a message to check with its assistant.
         for d in &s.in_doubt {
@@ -226,6 +262,10 @@ mod tests {
             waiting: 1,
             failed: 2,
             in_doubt: Vec::new(),
+            tasks: TaskCounts {
+                open: 4,
+                overdue: 1,
+            },
             last_error: Some(("login refused".into(), 1_700_000_100)),
             next_digest: None,
             oauth2: None,
@@ -241,6 +281,7 @@ mod tests {
                 "waiting": 1,
                 "failed": 2,
                 "in_doubt": [],
+                "tasks": {"open": 4, "overdue": 1},
                 "last_error": {"message": "login refused", "at": 1_700_000_100},
                 "next_digest": null,
             }]})

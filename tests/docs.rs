@@ -43,6 +43,8 @@ fn manpages_are_one_per_command_and_name_their_options() {
             "delega-run.1",
             "delega-status.1",
             "delega-suggest.1",
+            "delega-task.1",
+            "delega-tasks.1",
             "delega-undo.1",
             "delega.1",
         ]

@@ -17,5 +17,6 @@ mod oauth2;
 mod office_scale;
 mod safety;
 mod shapes;
+mod tasks;
 mod triage;
 mod undo;

@@ -86,6 +86,10 @@ pub struct Rule {
     pub instructions: Option<String>,
     /// Decide and report, but do not act.
     pub observe: bool,
+    /// How soon its tasks are due, in working time (else the account's `due`).
+    pub due: Option<crate::task::Due>,
+    /// Remind the assistant of its overdue tasks (else the account's `remind`).
+    pub remind: Option<bool>,
     /// The condition; its top level is a list of conditions that must all match.
     pub when: Vec<Condition>,
     /// Where it was written.

@@ -24,6 +24,7 @@ mod doctor;
 mod offline;
 mod report;
 mod run;
+mod tasks;
 mod undo;
 
 use std::process::ExitCode;
@@ -37,6 +38,7 @@ pub(crate) use doctor::doctor;
 pub(crate) use offline::{check, explain};
 pub(crate) use report::{digest, status, suggest};
 pub(crate) use run::{backfill, retry, run};
+pub(crate) use tasks::{Change as TaskChange, Show as TaskShow, task, tasks};
 pub(crate) use undo::{UndoArgs, undo};
 
 /// Exit code for an invalid config or rules file.

@@ -124,6 +124,12 @@ fn print_once(path: &std::path::Path, account: &str, report: &PassReport) {
         report.forwarded,
         report.waiting
     );
+    if report.reminded > 0 {
+        outln!(
+            "{account}: {} reminder(s) of overdue tasks sent",
+            report.reminded
+        );
+    }
     if let Some(n) = report.left_alone.filter(|&n| n > 0) {
         outln!(
             "{account}: first start: {n} message(s) already in the Inbox were left alone; to triage those of the last 7 days: delega backfill --days 7 --account {account} --config {}",

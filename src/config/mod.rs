@@ -15,6 +15,7 @@ mod oauth2;
 mod read;
 mod rules;
 mod secret;
+mod tasks;
 mod tomlread;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ pub use oauth2::{OAuth2, Provider, RefreshGrant, Sasl, TokenSource};
 pub use read::is_loopback;
 pub use rules::{RULE_FILE_EXTENSION, load_rules_dir, parse_rules, rules_dir_problem};
 pub use secret::{Password, Secret, try_command};
+pub use tasks::{TaskSettings, due as read_due};
 
 use crate::classify::RuleSet;
 use diagnostic::{Diagnostic, Diagnostics, SourceFile, file_error};
@@ -161,6 +163,8 @@ pub struct Account {
     pub forward: Forwarding,
     /// The people work can be delegated to.
     pub assistants: Vec<Assistant>,
+    /// Tasks: working hours, due times, reminders.
+    pub tasks: TaskSettings,
 }
 
 impl Account {
@@ -343,6 +347,7 @@ pub(crate) mod tests {
                 max_per_hour: 30,
                 max_received: 25,
             },
+            tasks: TaskSettings::default(),
             assistants: vec![
                 Assistant {
                     id: "marta".into(),

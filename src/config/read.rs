@@ -570,7 +570,10 @@ fn account(
     rules_read: &mut RulesRead,
 ) -> Option<Account> {
     let reader = t.reader();
-    t.check_keys("an [[account]]", ACCOUNT_KEYS);
+    t.check_keys(
+        "an [[account]]",
+        &[ACCOUNT_KEYS, &super::tasks::KEYS].concat(),
+    );
     let name = t
         .required("name", "this [[account]]", "name = \"giulia\"")
         .and_then(|v| v.str());
@@ -698,6 +701,7 @@ fn account(
         .and_then(|v| v.table())
         .and_then(|d| digest(&d));
     let forward = forwarding(t);
+    let tasks = super::tasks::account(t);
 
     Some(Account {
         name: name?.into_inner(),
@@ -717,6 +721,7 @@ fn account(
         folders: folders?,
         digest: digest?,
         forward: forward?,
+        tasks: tasks?,
         assistants,
     })
 }

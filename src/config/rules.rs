@@ -24,6 +24,8 @@ const RULE_KEYS: &[&str] = &[
     "instructions",
     "mode",
     "when",
+    "due",
+    "remind",
 ];
 
 const CONDITION_KEYS: &[&str] = &[
@@ -240,6 +242,9 @@ fn rule(t: &Table<'_, '_>, assistants: &[&str]) -> Option<Rule> {
     };
     let assistant = t.str("assistant");
     let instructions = t.str("instructions");
+    // Task settings: how soon its tasks are due, whether to remind (`config::tasks`).
+    let due = crate::config::read_due(t);
+    let remind = t.bool("remind");
     check_delegation(
         t,
         category,
@@ -271,6 +276,8 @@ fn rule(t: &Table<'_, '_>, assistants: &[&str]) -> Option<Rule> {
         assistant: assistant.map(Spanned::into_inner),
         instructions: instructions.map(|i| i.into_inner().trim().to_string()),
         observe,
+        due: due?,
+        remind,
         when: when?,
         origin: Origin {
             path: reader.source().path().to_path_buf(),

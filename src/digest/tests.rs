@@ -1123,6 +1123,8 @@ fn prepare_reports_the_period_since_the_last_digest() {
             assistant: None,
             instructions: None,
             observe: false,
+            due: None,
+            remind: None,
             when: Vec::new(),
             origin: crate::classify::Origin {
                 path: "rules/main.toml".into(),

@@ -19,6 +19,7 @@ use lettre::message::{Body, Mailbox as LettreMailbox, MultiPart, SinglePart};
 
 use crate::config::{Assistant, Language};
 use crate::message::{AddressField, Mailbox, Message, one_line};
+use crate::task::notice::TaskNote;
 
 /// Everything a forward is made of.
 pub struct ForwardRequest<'a> {
@@ -43,6 +44,9 @@ pub struct ForwardRequest<'a> {
     pub timezone: &'a TimeZone,
     /// The forward's `Date`.
     pub now: Timestamp,
+    /// The task this forward is: its reference goes into the subject and, with how to
+    /// close it, at the top of the note.
+    pub task: Option<&'a TaskNote>,
 }
 
 /// Why a forward could not be composed. Each is a configuration or caller problem: retrying
@@ -102,11 +106,15 @@ pub fn compose(req: &ForwardRequest<'_>) -> Result<lettre::Message, ForwardError
     let reply_to = reply_to(req.original);
     let summary = Summary::new(req, labels, !reply_to.is_empty());
     let body = body(req.original.raw(), &summary, labels, req.forward_id);
+    let prefix = match req.task {
+        Some(task) => format!("{} [{}]", req.subject_prefix, task.reference),
+        None => req.subject_prefix.to_string(),
+    };
 
     let mut builder = lettre::Message::builder()
         .from(from)
         .to(to)
-        .subject(subject(req.subject_prefix, req.original.subject(), labels))
+        .subject(subject(prefix.trim_start(), req.original.subject(), labels))
         .date(date)
         .message_id(Some(format!("<{}@{domain}>", req.forward_id)))
         .header(AutoSubmitted)
@@ -275,6 +283,7 @@ fn valid_message_id(id: &str) -> bool {
 
 /// What the forward says about the original, as plain strings (escaped later for HTML).
 struct Summary<'a> {
+    task: Option<&'a TaskNote>,
     instructions: Option<&'a str>,
     reply_hint: &'static str,
     sender: String,
@@ -307,6 +316,7 @@ impl<'a> Summary<'a> {
             s => bounded(s.to_string(), SUBJECT_MAX),
         };
         Summary {
+            task: req.task,
             instructions: req.instructions.map(str::trim).filter(|i| !i.is_empty()),
             reply_hint: if can_reply {
                 labels.reply_hint
@@ -445,12 +455,23 @@ fn boundary(seed: u64, kind: &str, contents: &[&[u8]]) -> String {
 }
 
 fn plain_text(s: &Summary<'_>, labels: &Labels, forward_id: &str) -> String {
-    let mut out = format!(
+    let mut out = String::new();
+    if let Some(task) = s.task {
+        out.push_str(&format!("{}\n", task.heading));
+        if let Some(due) = &task.due {
+            out.push_str(&format!("{due}\n"));
+        }
+        out.push_str(&format!(
+            "{}\n{}:\n{}\n\n",
+            task.keep_in_loop, task.done_label, task.done_link
+        ));
+    }
+    out.push_str(&format!(
         "{}\n\n{}\n\n{}\n\n",
         labels.task,
         s.instructions.unwrap_or(labels.no_instructions),
         s.reply_hint
-    );
+    ));
     for (label, value) in s.rows(labels) {
         out.push_str(&format!("{label}: {value}\n"));
     }
@@ -485,9 +506,25 @@ fn html_text(s: &Summary<'_>, labels: &Labels, forward_id: &str) -> String {
             escape_html(&s.excerpt)
         )
     };
+    let task_note = s.task.map_or_else(String::new, |task| {
+        format!(
+            "<div style=\"border-left:4px solid #2f855a;background:#f0fff4;padding:8px 12px;margin-bottom:12px\">\n\
+             <div style=\"font-weight:bold\">{heading}</div>\n{due}<div>{keep}</div>\n\
+             <p style=\"margin:8px 0 0\"><a href=\"{link}\" style=\"display:inline-block;background:#2f855a;\
+             color:#fff;padding:6px 12px;border-radius:4px;text-decoration:none\">{label}</a></p>\n</div>\n",
+            heading = escape_html(&task.heading),
+            due = task
+                .due
+                .as_deref()
+                .map_or_else(String::new, |d| format!("<div>{}</div>\n", escape_html(d))),
+            keep = escape_html(&task.keep_in_loop),
+            link = escape_html(&task.done_link),
+            label = escape_html(&task.done_label),
+        )
+    });
     format!(
         "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
-         <body style=\"font-family:sans-serif;line-height:1.4;color:#222\">\n\
+         <body style=\"font-family:sans-serif;line-height:1.4;color:#222\">\n{task_note}\
          <div style=\"border-left:4px solid #2b6cb0;background:#eef4fb;padding:8px 12px;margin-bottom:16px\">\n\
          <div style=\"font-size:0.85em;color:#2b6cb0\">{task}</div>\n\
          <div style=\"font-size:1.15em;font-weight:bold\">{instructions}</div>\n</div>\n\

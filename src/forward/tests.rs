@@ -43,6 +43,7 @@ fn request<'a>(
         forward_id: "giulia-1732460000-42",
         timezone,
         now: Timestamp::from_second(1_764_000_000).expect("in range"),
+        task: None,
     }
 }
 

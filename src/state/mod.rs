@@ -32,7 +32,7 @@ pub use ledger::{Action, Entry, NewEntry, Recorded, Status};
 pub use lock::{InstanceLock, LockError, holder, lock_path};
 pub use outbox::{InDoubt, OutboxRow, OutboxState};
 pub use pool::{Lease, StatePool};
-pub use tasks::{TaskFilter, TaskRow};
+pub use tasks::TaskFilter;
 pub use undo::{UndoFilter, UndoOutcome};
 
 /// The state database.

@@ -8,8 +8,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{OutboxState, State};
-use crate::task::{Event, NoChange, Reference, TaskState};
+use super::State;
+use crate::task::{Event, NoChange, Reference, TaskRow, TaskState};
 
 /// Migration: the tables, and a task for every forward already made (`open` while it is
 /// still to be sent, `unknown` once sent: delega did not watch for its answer then). The
@@ -61,43 +61,6 @@ pub(super) const MIGRATION: &str = "
             o.created_at
         FROM outbox o JOIN task_number x ON x.outbox_id = o.id;
     DROP TABLE task_number;";
-
-/// A task, with what the ledger and the outbox know of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskRow {
-    /// Row id.
-    pub id: i64,
-    /// The account.
-    pub account: String,
-    /// What the assistant sees.
-    pub reference: Reference,
-    /// The ledger row of the message delegated.
-    pub ledger_id: i64,
-    /// The assistant's id.
-    pub assistant: String,
-    /// Where it stands.
-    pub state: TaskState,
-    /// When it was delegated (Unix time).
-    pub created_at: i64,
-    /// When the assistant first wrote about it.
-    pub answered_at: Option<i64>,
-    /// When it was done or dropped.
-    pub closed_at: Option<i64>,
-    /// The local day of the last reminder (`2026-11-24`).
-    pub reminded_day: Option<String>,
-    /// Reminders sent.
-    pub reminders: u32,
-    /// The delegated message's subject.
-    pub subject: String,
-    /// Its sender.
-    pub from_addr: String,
-    /// The rule that delegated it.
-    pub rule: Option<String>,
-    /// The forward id (the left part of the forward's Message-ID).
-    pub forward_id: String,
-    /// Where the forward stands.
-    pub forward: OutboxState,
-}
 
 /// Which tasks to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -167,7 +130,7 @@ fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
         from_addr: r.get(12)?,
         rule: r.get(13)?,
         forward_id: r.get(14)?,
-        forward: OutboxState::decode(&forward),
+        sent: forward == "sent",
     })
 }
 

@@ -7,14 +7,53 @@
 //! `state::tasks`; the mails a task sends and receives are `task::notice` and the triage
 //! pass's; words for people are rendered at the edges (digest, CLI).
 
+pub mod follow_up;
 pub mod hours;
 pub mod notice;
 pub mod reference;
 pub mod reply;
+pub mod review;
 
 pub use hours::{Due, WorkHours};
 pub use reference::Reference;
 pub use reply::{Signal, done_word};
+
+/// A task, with what the ledger and the outbox know of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRow {
+    /// Row id.
+    pub id: i64,
+    /// The account.
+    pub account: String,
+    /// What the assistant sees.
+    pub reference: Reference,
+    /// The ledger row of the message delegated.
+    pub ledger_id: i64,
+    /// The assistant's id.
+    pub assistant: String,
+    /// Where it stands.
+    pub state: TaskState,
+    /// When it was delegated (Unix time).
+    pub created_at: i64,
+    /// When the assistant first wrote about it.
+    pub answered_at: Option<i64>,
+    /// When it was done or dropped.
+    pub closed_at: Option<i64>,
+    /// The local day of the last reminder (`2026-11-24`).
+    pub reminded_day: Option<String>,
+    /// Reminders sent.
+    pub reminders: u32,
+    /// The delegated message's subject.
+    pub subject: String,
+    /// Its sender.
+    pub from_addr: String,
+    /// The rule that delegated it.
+    pub rule: Option<String>,
+    /// The forward id (the left part of the forward's Message-ID).
+    pub forward_id: String,
+    /// The forward reached the server (else it is still waiting to go out).
+    pub sent: bool,
+}
 
 /// Where a task stands. Stored as its [`TaskState::as_str`] in its own column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -152,5 +191,46 @@ mod tests {
         ] {
             assert_eq!(TaskState::parse(s.as_str()), Some(s));
         }
+    }
+}
+
+/// What the config says about a task: when it is due and whether to remind.
+pub mod policy {
+    use crate::config::Account;
+
+    /// When a task of `rule` delegated at `created_at` is due: the rule's `due`, else the
+    /// account's, counted in the account's working hours; `None` when neither sets one.
+    pub fn due_at(account: &Account, rule: Option<&str>, created_at: i64) -> Option<i64> {
+        let rule_due = rule.and_then(|r| account.rules.rule(r)).and_then(|r| r.due);
+        let due = rule_due.or(account.tasks.due)?;
+        Some(due.at(
+            created_at,
+            &account.tasks.work_hours,
+            &account.digest.timezone,
+        ))
+    }
+
+    /// Whether an overdue task of `rule` reminds its assistant: the rule's `remind`, else
+    /// the account's.
+    pub fn remind(account: &Account, rule: Option<&str>) -> bool {
+        rule.and_then(|r| account.rules.rule(r))
+            .and_then(|r| r.remind)
+            .unwrap_or(account.tasks.remind)
+    }
+
+    /// The note a forward carries about its task.
+    pub fn note(
+        account: &Account,
+        reference: &super::Reference,
+        rule: Option<&str>,
+        created_at: i64,
+    ) -> super::notice::TaskNote {
+        super::notice::task_note(
+            reference,
+            &account.digest.to,
+            account.digest.language,
+            due_at(account, rule, created_at),
+            &account.digest.timezone,
+        )
     }
 }

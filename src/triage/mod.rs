@@ -11,6 +11,8 @@
 mod backfill;
 mod corrections;
 mod filing;
+mod follow_up;
+mod status;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -63,6 +65,8 @@ pub struct PassReport {
     pub left_alone: Option<u32>,
     /// What a backfill found and decided (also counted in `decided`).
     pub backfill: Option<BackfillReport>,
+    /// Reminders of overdue tasks sent to their assistants.
+    pub reminded: usize,
 }
 
 pub(crate) fn now() -> i64 {
@@ -115,6 +119,9 @@ pub async fn pass(
         for folder in [&account.folders.noise, &account.folders.delegated] {
             corrections::watch_folder(boxes, state, t, folder, &mut report).await?;
         }
+    }
+    if acting && !shutdown.is_cancelled() {
+        report.reminded = follow_up::remind(state, t, now()).await?;
     }
     state.record_check(&account.name, now())?;
     Ok(report)
@@ -256,6 +263,12 @@ async fn triage_batch(
                     already_forwarded: true,
                 };
                 entry = decide(t, &msg, f.uid, history);
+            }
+            // An assistant's mail about a task: the task moves, the mail is filed with it.
+            if !(t.observe || account.observe)
+                && let Some(mail) = status::recognise(state, account, &msg)?
+            {
+                status::apply(state, account, &msg, mail, &mut entry, now())?;
             }
             if let (Action::Forward(_), Some(id)) = (&entry.action, msg.message_id()) {
                 forwarding.insert(id.to_string());

@@ -1,0 +1,222 @@
+//! `delega tasks` (the review of results, for ops) and `delega task done|reopen|drop REF`
+//! (the entrepreneur's or ops' own corrections). Reads and writes the state database; the
+//! review itself is `task::review`.
+
+use std::process::ExitCode;
+
+use delega::config::Account;
+use delega::state::{State, TaskFilter};
+use delega::task::review::{self, TaskView, working_duration};
+use delega::task::{Event, Reference, TaskState, notice};
+
+use super::{load, select_accounts};
+
+/// Which tasks `delega tasks` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Show {
+    /// Open and overdue ones (the default shows done ones too).
+    Open,
+    /// Overdue ones only.
+    Overdue,
+    /// Done in the last 30 days.
+    Done,
+    /// Everything: done in the last 30 days, open, overdue.
+    All,
+}
+
+/// What `delega task` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    Done,
+    Reopen,
+    Drop,
+}
+
+fn open_state(path: &std::path::Path) -> Result<(delega::config::Loaded, State), ExitCode> {
+    let loaded = load(path)?;
+    match State::open(&loaded.config.state) {
+        Ok(state) => Ok((loaded, state)),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+pub(crate) fn tasks(
+    path: &std::path::Path,
+    account: Option<&str>,
+    show: Show,
+    assistant: Option<&str>,
+) -> ExitCode {
+    let (loaded, state) = match open_state(path) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let accounts = match select_accounts(&loaded.config, account, path) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let now = jiff::Timestamp::now().as_second();
+    for account in accounts {
+        let filter = TaskFilter {
+            assistant: assistant.map(str::to_string),
+            ..TaskFilter::default()
+        };
+        let all = match state.tasks(&account.name, &filter) {
+            Ok(t) => t,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let since = now - review::MEDIAN_WINDOW_SECS;
+        let reviews = review::review(account, &all, since, now);
+        let c = review::counts(&reviews);
+        outln!(
+            "{}: {} open ({} overdue), {} done in the last 30 days",
+            account.name,
+            c.open,
+            c.overdue,
+            c.done
+        );
+        let day = account.tasks.work_hours.day_secs();
+        for r in &reviews {
+            let name = account
+                .assistant(&r.assistant)
+                .map_or(r.assistant.as_str(), |a| a.name.as_str());
+            let median = r
+                .median_done_secs
+                .map_or_else(|| "-".to_string(), |s| working_duration(s, day));
+            outln!(
+                "  {name}: {} open, {} overdue, {} done; median time to done {median} (working time)",
+                r.open.len() + r.overdue.len(),
+                r.overdue.len(),
+                r.done.len()
+            );
+            let lists: [(&[TaskView], &str, bool); 3] = [
+                (&r.overdue, "overdue", show != Show::Done),
+                (&r.open, "open", matches!(show, Show::Open | Show::All)),
+                (&r.done, "done", matches!(show, Show::Done | Show::All)),
+            ];
+            for (views, label, shown) in lists {
+                if shown {
+                    for v in views {
+                        outln!("    {}", line(account, v, label, day));
+                    }
+                }
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn line(account: &Account, v: &TaskView, label: &str, day: i64) -> String {
+    let t = &v.task;
+    let tz = &account.digest.timezone;
+    let lang = delega::config::Language::En;
+    let state = match (label, t.state) {
+        ("done", _) => "done".to_string(),
+        (_, TaskState::Answered) => format!("{label}, answered"),
+        _ => label.to_string(),
+    };
+    let time = match label {
+        "done" => format!("took {}", working_duration(v.working_secs, day)),
+        _ => format!("open {}", working_duration(v.working_secs, day)),
+    };
+    let due = v.due_at.map_or_else(String::new, |d| {
+        format!(", due {}", notice::local_time(d, tz, lang))
+    });
+    format!(
+        "{}  {:<17} \"{}\" from {}, delegated {}{due}, {time}{}",
+        t.reference,
+        state,
+        delega::message::one_line(&t.subject),
+        t.from_addr,
+        notice::local_time(t.created_at, tz, lang),
+        if t.sent {
+            ""
+        } else {
+            " (forward not sent yet)"
+        }
+    )
+}
+
+pub(crate) fn task(
+    path: &std::path::Path,
+    account: Option<&str>,
+    change: Change,
+    reference: &str,
+) -> ExitCode {
+    let Some(reference) = Reference::parse(reference) else {
+        eprintln!("error: `{reference}` is not a task reference");
+        eprintln!("  help: a reference looks like T-7K3Q (see `delega tasks`)");
+        return ExitCode::from(super::EXIT_USAGE);
+    };
+    let (loaded, mut state) = match open_state(path) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let accounts = match select_accounts(&loaded.config, account, path) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let mut found = Vec::new();
+    for account in &accounts {
+        match state.task_by_reference(&account.name, &reference) {
+            Ok(Some(t)) => found.push(t),
+            Ok(None) => {}
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let task = match found.as_slice() {
+        [one] => one.clone(),
+        [] => {
+            eprintln!("error: no task {reference}");
+            eprintln!("  help: `delega tasks` lists them");
+            return ExitCode::from(super::EXIT_USAGE);
+        }
+        many => {
+            let names: Vec<&str> = many.iter().map(|t| t.account.as_str()).collect();
+            eprintln!(
+                "error: {reference} is a task of several accounts: {}",
+                names.join(", ")
+            );
+            eprintln!("  help: say which with --account");
+            return ExitCode::from(super::EXIT_USAGE);
+        }
+    };
+    let event = match change {
+        Change::Done => Event::Done,
+        Change::Reopen => Event::Reopen,
+        Change::Drop => Event::Drop,
+    };
+    let now = jiff::Timestamp::now().as_second();
+    match state.task_apply(task.id, event, None, now) {
+        Ok(Ok(next)) => {
+            outln!(
+                "{}: {reference} \"{}\": {} → {}",
+                task.account,
+                delega::message::one_line(&task.subject),
+                task.state.as_str(),
+                next.as_str()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Err(no)) => {
+            outln!(
+                "{}: {reference} is {}: nothing changed",
+                task.account,
+                no.0.as_str()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

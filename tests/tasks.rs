@@ -1,0 +1,216 @@
+//! Tasks end to end on the real Postfix and Dovecot: a forward is a task with a
+//! reference; the assistant (a second SMTP client here) answers the client with the
+//! entrepreneur in Cc → answered; sends the "done" link → done; those status mails are
+//! filed with the delegated mail, not left in the Inbox and not forwarded back. An overdue
+//! task reminds its assistant exactly once per working day (time passed in through the
+//! database: the task is dated back, nothing sleeps).
+
+use std::time::Duration;
+
+use delega::state::TaskFilter;
+use delega::task::TaskState;
+use lettre::address::Envelope;
+use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
+use mail_parser::MessageParser;
+
+use crate::support::MailSystem;
+use crate::support::imap::TestImap;
+use crate::support::office::Office;
+
+/// Bounds waits for Postfix to deliver; delivery takes milliseconds.
+const DELIVERY: Duration = Duration::from_secs(20);
+
+/// The assistant's own mail client: sends `raw` from `from` to `to` through Postfix.
+async fn assistant_sends(ms: &MailSystem, from: &str, to: &str, raw: &str) -> anyhow::Result<()> {
+    let envelope = Envelope::new(Some(from.parse()?), vec![to.parse()?])?;
+    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(ms.smtp_port())
+        .build()
+        .send_raw(&envelope, raw.as_bytes())
+        .await?;
+    Ok(())
+}
+
+fn office_with_tasks(ms: &MailSystem) -> Office {
+    let mut office = Office::new(ms);
+    // Every hour is a working hour: the test runs whenever it runs.
+    office.account_extra =
+        "work_hours = \"Mon-Sun 00:00-23:59\"\ndue = \"1h\"\nremind = true".into();
+    office.write_config();
+    office
+}
+
+#[tokio::test]
+async fn an_assistants_reply_answers_the_task_and_the_done_link_closes_it() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let office = office_with_tasks(ms);
+    office.run_once_ok();
+    let mut giulia = office.deliver(ms, &["012-supplier-invoice"]).await?;
+    office.run_once_ok();
+
+    // The forward carries the reference, the Cc instruction and the done link.
+    let mut marta = TestImap::login(ms, &office.marta).await?;
+    let forward = marta.wait_for("INBOX", 1, DELIVERY).await?.remove(0).raw;
+    let parsed = MessageParser::default().parse(&forward).expect("parses");
+    let subject = parsed.subject().unwrap_or_default().to_string();
+    let task = office
+        .state()
+        .tasks("giulia", &TaskFilter::default())?
+        .remove(0);
+    assert_eq!(task.state, TaskState::Open);
+    let reference = task.reference.to_string();
+    assert!(
+        subject.starts_with(&format!("[delega] [{reference}] ")),
+        "{subject}"
+    );
+    let text = parsed.body_text(0).expect("text").to_string();
+    assert!(text.starts_with(&format!("Task {reference}")), "{text}");
+    assert!(
+        text.contains(&format!("keep {} in Cc", office.giulia)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "mailto:{}?subject=DONE%20{reference}",
+            office.giulia
+        )),
+        "{text}"
+    );
+    let forward_id = parsed.message_id().expect("Message-ID").to_string();
+
+    // Marta answers the client, Giulia in Cc, as a reply to the forward.
+    let answer = format!(
+        "From: Marta Verdi <{marta}>\r\nTo: Fornitore <billing@supplier.example>\r\n\
+         Cc: {giulia}\r\nSubject: Re: {subject}\r\nMessage-ID: <answer-{reference}@office.example>\r\n\
+         In-Reply-To: <{forward_id}>\r\nReferences: <{forward_id}>\r\n\r\n\
+         Gentile fornitore, la fattura e' registrata e il pagamento programmato.\r\n",
+        marta = office.marta,
+        giulia = office.giulia,
+    );
+    assistant_sends(ms, &office.marta, &office.giulia, &answer).await?;
+    giulia.wait_for("INBOX", 1, DELIVERY).await?;
+    let out = office.run_once_ok();
+    assert!(out.contains("0 forwarded"), "{out}");
+    let t = office.state().task_for(task.ledger_id)?.expect("task");
+    assert_eq!(t.state, TaskState::Answered);
+    assert!(
+        giulia.fetch_all("INBOX").await?.is_empty(),
+        "filed, not left in the Inbox"
+    );
+    assert_eq!(
+        giulia.fetch_all("Delegated").await?.len(),
+        2,
+        "with the task"
+    );
+
+    // Then the one-click "done": the mailto as a mail client sends it.
+    let done = format!(
+        "From: Marta Verdi <{marta}>\r\nTo: {giulia}\r\nSubject: DONE {reference}\r\n\
+         Message-ID: <done-{reference}@office.example>\r\n\r\nTask completed.\r\n",
+        marta = office.marta,
+        giulia = office.giulia,
+    );
+    assistant_sends(ms, &office.marta, &office.giulia, &done).await?;
+    giulia.wait_for("INBOX", 1, DELIVERY).await?;
+    office.run_once_ok();
+    let t = office.state().task_for(task.ledger_id)?.expect("task");
+    assert_eq!(t.state, TaskState::Done);
+    assert!(t.closed_at.is_some());
+    assert!(giulia.fetch_all("INBOX").await?.is_empty());
+    assert_eq!(giulia.fetch_all("Delegated").await?.len(), 3);
+    // Never forwarded back: Marta still has only the forward, Luca nothing.
+    assert_eq!(marta.fetch_all("INBOX").await?.len(), 1);
+    let mut luca = TestImap::login(ms, &office.luca).await?;
+    assert!(luca.fetch_all("INBOX").await?.is_empty());
+
+    let out = office.command(&["tasks", "--done"]).output()?;
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.contains("giulia: 0 open (0 overdue), 1 done"),
+        "{listing}"
+    );
+    assert!(listing.contains(&format!("{reference}  done")), "{listing}");
+
+    // The entrepreneur's own correction.
+    let out = office
+        .command(&["task", "reopen", &reference.to_lowercase()])
+        .output()?;
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("done → open"), "{said}");
+    let out = office.command(&["task", "drop", "T-ZZZZ"]).output()?;
+    assert_eq!(out.status.code(), Some(2));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_overdue_task_reminds_its_assistant_once_per_working_day() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let office = office_with_tasks(ms);
+    office.run_once_ok();
+    office.deliver(ms, &["021-translation"]).await?;
+    office.run_once_ok();
+    let task = office
+        .state()
+        .tasks("giulia", &TaskFilter::default())?
+        .remove(0);
+    let assistant = match task.assistant.as_str() {
+        "marta" => office.marta.clone(),
+        _ => office.luca.clone(),
+    };
+    let mut inbox = TestImap::login(ms, &assistant).await?;
+    inbox.wait_for("INBOX", 1, DELIVERY).await?;
+
+    // Not due yet: no reminder.
+    assert!(!office.run_once_ok().contains("reminder"));
+    // Two hours pass (due = 1h).
+    let db = rusqlite::Connection::open(office.dir.path().join("state.db"))?;
+    db.execute(
+        "UPDATE task SET created_at = created_at - 7200 WHERE id = ?1",
+        [task.id],
+    )?;
+    let out = office.run_once_ok();
+    assert!(out.contains("1 reminder(s) of overdue tasks sent"), "{out}");
+    let got = inbox.wait_for("INBOX", 2, DELIVERY).await?;
+    let reminder = MessageParser::default().parse(&got[1].raw).expect("parses");
+    let subject = reminder.subject().unwrap_or_default();
+    assert!(
+        subject.contains(&format!("Reminder {}", task.reference)),
+        "{subject}"
+    );
+    let answers = reminder.in_reply_to().as_text().unwrap_or_default();
+    assert!(
+        answers.starts_with(&format!("{}@", task.forward_id)),
+        "{answers}"
+    );
+    assert!(
+        reminder.header_raw("X-Delega-Forward").is_some(),
+        "delega's own mail"
+    );
+    // The same working day: never a second one.
+    assert!(!office.run_once_ok().contains("reminder"));
+    assert!(!office.run_once_ok().contains("reminder"));
+    // The next working day (its record says yesterday): exactly one more.
+    db.execute(
+        "UPDATE task SET reminded_day = '2000-01-01' WHERE id = ?1",
+        [task.id],
+    )?;
+    assert!(office.run_once_ok().contains("1 reminder(s)"));
+    inbox.wait_for("INBOX", 3, DELIVERY).await?;
+    assert!(!office.run_once_ok().contains("reminder"));
+    assert_eq!(inbox.fetch_all("INBOX").await?.len(), 3);
+
+    let status = office.command(&["status"]).output()?;
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains("tasks:         1 open, 1 overdue"),
+        "{status}"
+    );
+    let out = office.command(&["tasks", "--overdue"]).output()?;
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.contains(&format!("{}  overdue", task.reference)),
+        "{listing}"
+    );
+    Ok(())
+}
