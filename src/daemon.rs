@@ -22,8 +22,8 @@ use tracing::{Instrument, error, info, info_span, warn};
 use crate::attention::{self, SLOW_RETRY, needs_attention};
 use crate::config::{self, Account, Config, Folders};
 use crate::delivery::{self, Delivery};
-use crate::digest::{self, Outcome};
-use crate::imap::{self, FilingMode, Mailboxes, Wake};
+use crate::digest::{self, DigestOutcome};
+use crate::imap::{self, Connection, FilingMode, Wake};
 use crate::limits::{self, Raised};
 use crate::metrics::{self, ReloadOutcome};
 use crate::oauth2;
@@ -541,7 +541,7 @@ async fn session(
         return Ok(PassReport::default());
     }
     health.busy(now());
-    let connecting = async { Mailboxes::new(imap::connect(&account.imap).await?).await };
+    let connecting = async { Connection::new(imap::connect(&account.imap).await?).await };
     // A connection still being set up holds nothing to finish: a stop drops it at once.
     let mut boxes = tokio::select! {
         boxes = connecting => boxes?,
@@ -660,7 +660,7 @@ async fn session(
 
 /// Says once per connection, in the log and the digest's problems, that this server makes
 /// delega leave the originals of what it files in the Inbox.
-fn report_filing_mode(boxes: &Mailboxes, state: &State, account: &Account) -> anyhow::Result<()> {
+fn report_filing_mode(boxes: &Connection, state: &State, account: &Account) -> anyhow::Result<()> {
     if boxes.server.filing == FilingMode::CopyOnly {
         warn!(
             "this server has neither MOVE nor UIDPLUS: filed messages are copied to their \
@@ -679,7 +679,7 @@ pub const COPY_ONLY: &str = "it has neither MOVE nor UIDPLUS: delega copies mess
 
 /// True when the Inbox has mail above the cursor (it came in while a pass was running).
 async fn arrived_during_pass(
-    boxes: &mut Mailboxes,
+    boxes: &mut Connection,
     state: &mut State,
     account: &Account,
 ) -> anyhow::Result<bool> {
@@ -706,9 +706,9 @@ async fn digest_step(t: &Triage<'_>, state: &mut State) -> Option<i64> {
     )
     .await
     {
-        Ok(Outcome::NotDue(at) | Outcome::Retry(at)) => Some(at),
-        Ok(outcome @ (Outcome::Sent | Outcome::Skipped | Outcome::Refused)) => {
-            if outcome == Outcome::Sent {
+        Ok(DigestOutcome::NotDue(at) | DigestOutcome::Retry(at)) => Some(at),
+        Ok(outcome @ (DigestOutcome::Sent | DigestOutcome::Skipped | DigestOutcome::Refused)) => {
+            if outcome == DigestOutcome::Sent {
                 metrics::digest_sent(&account.name);
             }
             let last = state.last_digest_day(&account.name).ok().flatten();

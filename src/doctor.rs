@@ -8,7 +8,7 @@
 use crate::attention::needs_attention;
 use crate::certificate::Certificate;
 use crate::config::{Account, Security, Server, Smtp};
-use crate::imap::{self, FilingMode, Mailboxes, namespace};
+use crate::imap::{self, Connection, FilingMode, namespace};
 use crate::net::Stream;
 use crate::smtp::Mailer;
 
@@ -108,7 +108,7 @@ async fn examine(
         .map(|c| format!("{c} {}", if has(c) { "yes" } else { "no" }))
         .collect();
     drop(caps);
-    let mut boxes = Mailboxes::new(session).await?;
+    let mut boxes = Connection::new(session).await?;
     let mailbox = boxes
         .session
         .examine(&account.mailbox)

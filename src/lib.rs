@@ -1,27 +1,50 @@
 //! delega: an email-triage daemon for a busy entrepreneur.
 //!
 //! # Layout
-//! The pipeline, one module per stage:
-//! - [`config`]: the config file, raw → validated; secrets from file, env, command or
-//!   systemd credential.
-//! - [`message`]: the view of a mail that rules see, built from mail-parser.
-//! - [`classify`]: the pure core — message + rules → [`classify::Decision`].
-//! - [`forward`]: compose the forward of a delegable message to an assistant (pure).
-//! - [`delivery`]: send a planned forward — when it is due, what each outcome records, the
-//!   circuit, interrupted sends — through [`smtp`], the SMTP client.
-//! - [`digest`]: the daily digest — a period's ledger → the entrepreneur's summary mail
-//!   (pure composition, in Italian or English) and when it is due ([`digest::schedule`]).
-//! - [`undo`]: take back delega's filings of a time window or a rule.
+//! The pipeline, in the order a message meets it; one module per stage.
+//! - [`config`]: the files ops write — the config file and the rules directory — raw →
+//!   validated, every mistake as `file:line:col` ([`config::diagnostic`]); secrets from file,
+//!   env, command or systemd credential.
+//! - [`daemon`]: one task per account — connect, a triage pass, wait for mail (IDLE or
+//!   polling), again — until shutdown; SIGHUP reloads. **The digest is scheduled here**: after
+//!   each pass `daemon` asks [`digest::send_if_due`] (when is [`digest::schedule`]'s pure
+//!   answer) and sleeps until the earlier of the next digest and the next forward due.
+//! - [`imap`]: fetch — connect and log in, the one [`imap::Connection`] per session (fetch,
+//!   move, flag on the selected mailbox), folders and namespaces, IDLE or polling.
+//! - [`message`]: parse — the view of a mail that rules see, built from mail-parser.
+//! - [`classify`]: decide — the pure core, message + rules → [`classify::Decision`].
+//! - [`guard`]: the loop and storm guards — when a delegable decision must not become a
+//!   forward (delega's own forwards, auto-replies, a flood), and why it was kept instead.
+//! - [`triage`]: one pass, and the order of its steps that makes a kill at any moment safe:
+//!   record (pending), forward, file, settle. **The cursor advances in
+//!   `triage::filing`**, in the same transaction that marks the rows done
+//!   ([`state::State::complete`]); `triage` sets it alone only at a first start or a
+//!   UIDVALIDITY change.
+//! - [`state`]: record — SQLite, one file per table (ledger, cursor, events, outbox, tasks,
+//!   corrections, undo) and numbered migrations (`state::schema`).
+//! - [`delivery`]: **a message is forwarded here** — the planned forward (an outbox row)
+//!   composed by [`forward`] (pure) and sent through [`smtp`] (the SMTP client), with the rate
+//!   limit, backoff, in-doubt sends and the circuit.
 //! - [`task`]: each forward is a task (reference, state, due time in working hours, the
 //!   replies that close it, reminders); its table is `state::tasks`.
+//! - [`digest`]: the daily digest — a period's ledger → the entrepreneur's summary mail
+//!   (pure composition, in Italian or English). **Reasons are put into words in
+//!   `digest::locale`** (and in the CLI's `status`, `undo` and `explain` output).
 //!
-//! Supporting pieces: [`config::diagnostic`] (errors with `file:line:col`), [`net`] (TCP
-//! and verified TLS under IMAP and SMTP), [`attention`] (failures that will not fix themselves, retried slowly),
-//! [`trust`] (which certificates are trusted; TLS failures in words), [`doctor`] (what
-//! each server can do, asked without changing anything) and
-//! [`certificate`] (what a certificate says). For many accounts in one process:
-//! [`pacing`] (new connections at a bounded rate, with jitter) and [`limits`] (the
-//! open-file limit checked at start).
+//! What ops run beside the daemon: [`status`] (what each account has been doing),
+//! [`undo`] (take back delega's filings of a time window or a rule), [`suggest`] (rules
+//! proposed from the entrepreneur's corrections), [`doctor`] (what each server can do, asked
+//! without changing anything).
+//!
+//! Supporting pieces: [`net`] (TCP and verified TLS under IMAP and SMTP), [`trust`] (which
+//! certificates are trusted; TLS failures in words), [`certificate`] (what a certificate
+//! says), [`oauth2`] (access tokens for IMAP and SMTP sign-in), [`attention`] (failures that
+//! will not fix themselves, retried slowly), [`pacing`] (new connections at a bounded rate,
+//! with jitter) and [`limits`] (the open-file limit checked at start), [`systemd`]
+//! (readiness and watchdog), [`logging`] (logs in the form the place it runs expects),
+//! [`metrics`] (Prometheus counters and `/metrics`), [`failpoint`] (crash at a named point,
+//! for the recovery tests). The `delega` binary's commands live in `src/cmd/`, and
+//! `src/main.rs` parses the arguments and picks one.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -13,21 +13,21 @@ use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, MimeHeaders};
 
 /// An address from a header: its display name and the address itself in lower case.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mailbox {
+pub struct NamedAddress {
     /// The display name, decoded, if any.
     pub name: Option<String>,
     /// The address, lower-cased (empty for a group name without address).
     pub address: String,
 }
 
-impl Mailbox {
+impl NamedAddress {
     /// The part after the last `@`, or "" when there is none.
     pub fn domain(&self) -> &str {
         self.address.rsplit_once('@').map_or("", |(_, d)| d)
     }
 }
 
-impl std::fmt::Display for Mailbox {
+impl std::fmt::Display for NamedAddress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.name {
             Some(name) if !name.is_empty() => write!(f, "{name} <{}>", self.address),
@@ -111,10 +111,10 @@ pub struct Message<'a> {
     raw: Cow<'a, [u8]>,
     parsed: Option<mail_parser::Message<'a>>,
     malformed: Option<Malformed>,
-    from: Vec<Mailbox>,
-    to: Vec<Mailbox>,
-    cc: Vec<Mailbox>,
-    reply_to: Vec<Mailbox>,
+    from: Vec<NamedAddress>,
+    to: Vec<NamedAddress>,
+    cc: Vec<NamedAddress>,
+    reply_to: Vec<NamedAddress>,
     subject: String,
     subject_lower: OnceLock<String>,
     body: OnceLock<String>,
@@ -254,7 +254,7 @@ impl<'a> Message<'a> {
     }
 
     /// The addresses of one address header.
-    pub fn addresses(&self, field: AddressField) -> &[Mailbox] {
+    pub fn addresses(&self, field: AddressField) -> &[NamedAddress] {
         match field {
             AddressField::From => &self.from,
             AddressField::To => &self.to,
@@ -264,7 +264,7 @@ impl<'a> Message<'a> {
     }
 
     /// The first From address, if any.
-    pub fn sender(&self) -> Option<&Mailbox> {
+    pub fn sender(&self) -> Option<&NamedAddress> {
         self.from.first()
     }
 
@@ -512,10 +512,10 @@ impl std::fmt::Display for AutoEvidence {
     }
 }
 
-fn mailboxes(address: &Address<'_>) -> Vec<Mailbox> {
+fn mailboxes(address: &Address<'_>) -> Vec<NamedAddress> {
     address
         .iter()
-        .map(|a| Mailbox {
+        .map(|a| NamedAddress {
             name: a.name().map(one_line).filter(|n| !n.is_empty()),
             address: a.address().unwrap_or("").trim().to_lowercase(),
         })

@@ -5,11 +5,11 @@
 //! they put it. Each outcome is recorded (`state/undo.rs`) before the move, so that the
 //! message, back in the Inbox, is neither learned as a correction nor filed again by the
 //! same decision. A forward that went out cannot be recalled: it is listed, for the
-//! entrepreneur to tell the assistant. Moves go through [`Mailboxes::move_to`], as filing.
+//! entrepreneur to tell the assistant. Moves go through [`Connection::move_to`], as filing.
 
 use std::collections::BTreeMap;
 
-use crate::imap::Mailboxes;
+use crate::imap::Connection;
 use crate::state::{Action, Entry, OutboxRow, OutboxState, State, UndoOutcome};
 
 /// One filing to take back.
@@ -26,7 +26,7 @@ pub struct Filed {
 impl Filed {
     /// The filing of a ledger row, if it moved the message out of the Inbox.
     pub fn of(entry: Entry, forward: Option<OutboxRow>) -> Option<Filed> {
-        let folder = match &entry.entry.action {
+        let folder = match &entry.decision.action {
             Action::File(f) | Action::Forward(f) => f.clone(),
             Action::Keep | Action::Nothing => return None,
         };
@@ -95,7 +95,7 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
 /// Looks for each filing where delega put it and, unless `dry_run`, moves those still
 /// there back into `inbox`, recording every outcome.
 pub async fn undo(
-    boxes: &mut Mailboxes,
+    boxes: &mut Connection,
     state: &State,
     (account, inbox): (&str, &str),
     filings: Vec<Filed>,
@@ -112,7 +112,7 @@ pub async fn undo(
         let mut found = Vec::new();
         let mut undone = Vec::new();
         for filed in filings {
-            let uids = match filed.entry.entry.message_id.as_deref() {
+            let uids = match filed.entry.decision.message_id.as_deref() {
                 Some(id) => boxes.uids_filed_with_message_id(id).await?,
                 None => None,
             };
@@ -170,11 +170,11 @@ mod tests {
             crate::classify::Category::Noise,
             Action::File("Noise".into()),
         );
-        let row = |entry: crate::state::NewEntry| Entry {
+        let row = |decision: crate::state::NewEntry| Entry {
             id: 1,
             mailbox: "INBOX".into(),
             uidvalidity: 1,
-            entry,
+            decision,
             status: crate::state::Status::Done,
             detail: None,
             decided_at: 0,

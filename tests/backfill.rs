@@ -83,7 +83,7 @@ async fn backfill_triages_what_the_first_start_left_alone_and_decides_nothing_tw
     assert_eq!(ledger.len(), 4);
     let mut seen: HashMap<Option<String>, usize> = HashMap::new();
     for e in &ledger {
-        *seen.entry(e.entry.message_id.clone()).or_default() += 1;
+        *seen.entry(e.decision.message_id.clone()).or_default() += 1;
     }
     assert!(seen.values().all(|&n| n == 1), "{seen:?}");
     Ok(())

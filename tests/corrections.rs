@@ -89,7 +89,7 @@ async fn a_message_moved_into_delegated_by_hand_is_forwarded_once() -> anyhow::R
         .iter()
         .find(|r| r.mailbox == "Delegated")
         .expect("a ledger row for it");
-    assert_eq!(hand.entry.assistant.as_deref(), Some("luca"));
+    assert_eq!(hand.decision.assistant.as_deref(), Some("luca"));
     assert_eq!(hand.status, Status::Done);
     assert_eq!(office.state().corrections("giulia")?.len(), 1);
     Ok(())
@@ -119,12 +119,12 @@ async fn a_machine_message_moved_into_delegated_is_not_forwarded_and_says_why() 
         .iter()
         .find(|r| r.mailbox == "Delegated")
         .expect("a ledger row for it");
-    let why = HandKept::parse(&hand.entry.why).expect("a hand delegation's reason");
+    let why = HandKept::parse(&hand.decision.why).expect("a hand delegation's reason");
     assert_eq!(why.folder, "Delegated");
     assert!(
         matches!(why.refusal, Some(Refusal::Machine(_))),
         "{}",
-        hand.entry.why
+        hand.decision.why
     );
     assert_eq!(hand.status, Status::Done, "nothing left to do");
     assert_eq!(

@@ -249,11 +249,11 @@ async fn a_second_copy_of_a_forwarded_message_stays_in_the_inbox() -> anyhow::Re
     let out = office.run_once_ok();
     assert!(out.contains("0 forwarded"), "{out}");
     let copy = office.ledger().into_iter().last().expect("the copy's row");
-    assert_eq!(copy.entry.category, Category::Strategic);
+    assert_eq!(copy.decision.category, Category::Strategic);
     assert!(
-        copy.entry.why.contains("already forwarded"),
+        copy.decision.why.contains("already forwarded"),
         "{}",
-        copy.entry.why
+        copy.decision.why
     );
     assert_eq!(giulia.fetch_all("INBOX").await?.len(), 1, "the copy stays");
     let mut marta = TestImap::login(ms, &office.marta).await?;
@@ -334,7 +334,7 @@ async fn mail_from_assistants_auto_replies_and_delegas_own_forwards_are_never_fo
     assert!(out.contains("3 strategic, 0 delegable"), "{out}");
 
     let ledger = office.ledger();
-    let whys: Vec<&str> = ledger.iter().map(|r| r.entry.why.as_str()).collect();
+    let whys: Vec<&str> = ledger.iter().map(|r| r.decision.why.as_str()).collect();
     assert!(whys[0].contains("comes from the assistant"), "{}", whys[0]);
     assert!(whys[1].contains("sent by a machine"), "{}", whys[1]);
     assert!(

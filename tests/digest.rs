@@ -91,7 +91,11 @@ print('HTML', '<html' in html.lower(), 'Meeting next week' in html, '<script' in
         .into_iter()
         .last()
         .expect("a row for the digest");
-    assert!(row.entry.why.contains("own digest"), "{}", row.entry.why);
+    assert!(
+        row.decision.why.contains("own digest"),
+        "{}",
+        row.decision.why
+    );
     Ok(())
 }
 

@@ -135,9 +135,9 @@ async fn explain_decides_as_run_does_on_every_guard() -> anyhow::Result<()> {
         let row = ledger
             .iter()
             .rev()
-            .find(|e| &e.entry.subject == subject)
+            .find(|e| &e.decision.subject == subject)
             .unwrap_or_else(|| panic!("{subject} not decided by run"));
-        let e = &row.entry;
+        let e = &row.decision;
         let run_decision = match &e.assistant {
             Some(a) => format!("{} → {a}", e.category),
             None => e.category.to_string(),

@@ -62,7 +62,7 @@ async fn sigterm_during_a_backlog_exits_0_and_loses_or_repeats_nothing() -> anyh
 
     office.run_once_ok();
     let ledger = office.ledger();
-    let uids: BTreeSet<u32> = ledger.iter().map(|r| r.entry.uid).collect();
+    let uids: BTreeSet<u32> = ledger.iter().map(|r| r.decision.uid).collect();
     assert_eq!(
         ledger.len(),
         BACKLOG,
@@ -122,8 +122,11 @@ async fn sighup_with_a_broken_rule_keeps_the_old_rules_and_a_good_one_takes_effe
     let decided = wait_until(PATIENCE, || office.ledger().len() == 2);
     assert!(decided.is_some(), "{}", office.daemon_log());
     let ledger = office.ledger();
-    assert_eq!(ledger[0].entry.rule.as_deref(), Some("lists"));
-    assert_eq!(ledger[1].entry.rule.as_deref(), Some("shop-is-strategic"));
+    assert_eq!(ledger[0].decision.rule.as_deref(), Some("lists"));
+    assert_eq!(
+        ledger[1].decision.rule.as_deref(),
+        Some("shop-is-strategic")
+    );
     assert_eq!(imap.fetch_all("Noise").await?.len(), 1);
     drop(daemon);
     Ok(())

@@ -121,7 +121,7 @@ async fn metrics_count_what_a_real_triage_run_did() -> anyhow::Result<()> {
     for category in Category::ALL {
         let recorded = ledger
             .iter()
-            .filter(|e| e.entry.category == category)
+            .filter(|e| e.decision.category == category)
             .count();
         let series =
             format!("delega_messages_decided_total{{account=\"giulia\",category=\"{category}\"}}");

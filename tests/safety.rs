@@ -233,9 +233,9 @@ async fn two_copies_of_a_message_in_one_batch_are_forwarded_once() -> anyhow::Re
     let ledger = office.ledger();
     assert_eq!(ledger.len(), 2);
     assert!(
-        ledger[1].entry.why.contains("already forwarded"),
+        ledger[1].decision.why.contains("already forwarded"),
         "{}",
-        ledger[1].entry.why
+        ledger[1].decision.why
     );
     let mut marta = TestImap::login(ms, &office.marta).await?;
     marta.wait_for("INBOX", 1, PATIENCE).await?;

@@ -114,24 +114,24 @@ async fn triage_on(shape: Shape) -> anyhow::Result<()> {
         ledger
             .iter()
             .filter(
-                |r| matches!(&r.entry.action, Action::File(f) | Action::Forward(f) if f == folder),
+                |r| matches!(&r.decision.action, Action::File(f) | Action::Forward(f) if f == folder),
             )
             .count()
     };
     for row in &ledger {
-        let expected = match row.entry.action {
+        let expected = match row.decision.action {
             Action::File(_) | Action::Forward(_) => want,
             _ => Status::Done,
         };
         assert_eq!(
             row.status, expected,
             "{:?} {}",
-            row.entry.action, row.entry.subject
+            row.decision.action, row.decision.subject
         );
     }
     let kept = ledger
         .iter()
-        .filter(|r| matches!(r.entry.action, Action::Keep | Action::Nothing))
+        .filter(|r| matches!(r.decision.action, Action::Keep | Action::Nothing))
         .count();
 
     let inbox = imap.fetch_all("INBOX").await?;

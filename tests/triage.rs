@@ -64,17 +64,17 @@ async fn corpus_is_filed_by_category_recorded_and_never_marked_seen() -> anyhow:
     for (row, (name, _, expect)) in ledger.iter().zip(&corpus) {
         let got = format!(
             "{} {}",
-            row.entry.category,
-            row.entry.rule.as_deref().unwrap_or("-")
+            row.decision.category,
+            row.decision.rule.as_deref().unwrap_or("-")
         );
-        assert_eq!(&got, expect, "{name}: {}", row.entry.why);
+        assert_eq!(&got, expect, "{name}: {}", row.decision.why);
         assert_eq!(row.status, Status::Done, "{name}");
     }
 
     let expected_in = |folder: &str| {
         ledger
             .iter()
-            .filter(|r| match &r.entry.action {
+            .filter(|r| match &r.decision.action {
                 Action::Keep | Action::Nothing => folder == "INBOX",
                 Action::File(f) | Action::Forward(f) => f == folder,
             })
@@ -268,9 +268,9 @@ async fn observe_mode_moves_marks_and_forwards_nothing() -> anyhow::Result<()> {
     assert!(
         ledger
             .iter()
-            .all(|r| r.entry.observe && r.entry.action == Action::Nothing)
+            .all(|r| r.decision.observe && r.decision.action == Action::Nothing)
     );
-    let categories: Vec<Category> = ledger.iter().map(|r| r.entry.category).collect();
+    let categories: Vec<Category> = ledger.iter().map(|r| r.decision.category).collect();
     assert_eq!(
         categories,
         [Category::Noise, Category::Delegable, Category::Strategic]

@@ -100,7 +100,7 @@ pub(crate) fn digest(
             true,
         ));
         match sent {
-            Ok(delega::digest::Outcome::Sent) => {
+            Ok(delega::digest::DigestOutcome::Sent) => {
                 outln!("{}: digest sent to {}", account.name, account.digest.to);
             }
             Ok(other) => {
@@ -145,7 +145,7 @@ pub(crate) fn suggest(path: &std::path::Path, only: Option<&str>, min: usize) ->
         let assistant_of = |c: &delega::state::Correction| {
             let id = c.message_id.as_deref()?;
             let entry = state.entry_by_message_id(&account.name, id).ok()??;
-            entry.entry.assistant
+            entry.decision.assistant
         };
         let proposals = delega::suggest::suggest(account, &corrections, &assistant_of, min);
         out!(

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use delega::config::Account;
-use delega::imap::{self, Mailboxes};
+use delega::imap::{self, Connection};
 use delega::state::{State, UndoFilter, UndoOutcome};
 use delega::undo::{self, Filed, Undone};
 
@@ -69,7 +69,7 @@ pub(crate) fn undo(path: &std::path::Path, args: UndoArgs<'_>) -> ExitCode {
         match state.undo_waiting_forwards(&account.name, &filter) {
             Ok(waiting) => {
                 for e in waiting {
-                    let e = &e.entry;
+                    let e = &e.decision;
                     outln!(
                         "{}: not undone: forward still waiting to go out (it will, then the \
                          message is filed): \"{}\" from {} → {}",
@@ -117,7 +117,7 @@ async fn undo_account(
         return Ok(Vec::new());
     }
     let session = imap::connect(&account.imap).await?;
-    let mut boxes = Mailboxes::new(session).await?;
+    let mut boxes = Connection::new(session).await?;
     let at = (account.name.as_str(), account.mailbox.as_str());
     let undone = undo::undo(&mut boxes, state, at, filings, dry_run, now).await?;
     // A logout that does not come is no failure: the work is done.
@@ -139,7 +139,7 @@ fn print(account: &Account, undone: &[Undone], dry_run: bool) {
         ("moved back to", "left")
     };
     let about = |f: &Filed| {
-        let e = &f.entry.entry;
+        let e = &f.entry.decision;
         let rule = e.rule.as_deref().unwrap_or("-");
         format!("\"{}\" from {} (rule {rule})", e.subject, e.from_addr)
     };
@@ -170,7 +170,7 @@ fn print(account: &Account, undone: &[Undone], dry_run: bool) {
         outln!("{name}: forwards already sent cannot be recalled; tell the assistant:");
         for f in forwarded {
             let to = f.forwarded().map(|o| o.address.as_str()).unwrap_or("?");
-            let assistant = f.entry.entry.assistant.as_deref().unwrap_or("?");
+            let assistant = f.entry.decision.assistant.as_deref().unwrap_or("?");
             outln!("{name}:   {} → {assistant} <{to}>", about(f));
         }
     }

@@ -72,7 +72,7 @@ enum Place {
 }
 
 fn place(h: &Handled) -> Place {
-    let e = &h.entry.entry;
+    let e = &h.entry.decision;
     match e.category {
         Category::Strategic => Place::NeedsYou,
         _ if e.observe => Place::Observed,
@@ -267,7 +267,7 @@ fn subtitle(settings: &Settings<'_>, w: Words, report: &Report) -> String {
 
 /// A message as an item: time, subject, sender and rule, excerpt.
 pub(super) fn message_item(settings: &Settings<'_>, w: Words, h: &Handled) -> Item {
-    let e = &h.entry.entry;
+    let e = &h.entry.decision;
     let subject = match clean(&e.subject) {
         s if s.is_empty() => w.no_subject().to_string(),
         s => bounded(&s, SUBJECT_MAX),
@@ -315,7 +315,7 @@ pub(super) fn assistant_name(settings: &Settings<'_>, id: Option<&str>) -> Strin
 
 /// When a message arrived, as far as is known: its Date, else when delega saw it.
 pub(super) fn received(h: &Handled) -> i64 {
-    h.entry.entry.date.unwrap_or(h.entry.decided_at)
+    h.entry.decision.date.unwrap_or(h.entry.decided_at)
 }
 
 pub(super) fn newest_first(rows: &mut [&Handled]) {

@@ -16,7 +16,7 @@ use crate::state::State;
 
 /// What happened to a digest that was due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum DigestOutcome {
     /// Not due yet: due at this time (Unix).
     NotDue(i64),
     /// Sent (with the assistants' lists).
@@ -38,7 +38,7 @@ pub async fn send_if_due(
     delivery: &Delivery,
     now: Timestamp,
     force: bool,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<DigestOutcome> {
     let last = state.last_digest_day(&account.name)?;
     let due = next_due(account.digest.at, &account.digest.timezone, last, now)?;
     let day = if force {
@@ -47,7 +47,7 @@ pub async fn send_if_due(
     } else if due.is_due(now) {
         due.day
     } else {
-        return Ok(Outcome::NotDue(due.at.as_second()));
+        return Ok(DigestOutcome::NotDue(due.at.as_second()));
     };
     let report = load(state, account, now)?;
     let settings = Settings::of(account);
@@ -65,7 +65,7 @@ pub async fn send_if_due(
     if mail.nothing_to_report && account.digest.skip_empty && !force {
         record(state)?;
         info!(%day, "nothing to report: digest skipped");
-        return Ok(Outcome::Skipped);
+        return Ok(DigestOutcome::Skipped);
     }
     let retry = now.as_second() + 600;
     match delivery.send(message(from, account, &mail)?).await {
@@ -75,7 +75,7 @@ pub async fn send_if_due(
         Err(SendError::Transient(err) | SendError::Unreachable(err) | SendError::InDoubt(err)) => {
             warn!(%err, "digest not sent yet: retrying in 10 minutes");
             state.record_event(&account.name, "digest", &err, now.as_second())?;
-            return Ok(Outcome::Retry(retry));
+            return Ok(DigestOutcome::Retry(retry));
         }
         Err(SendError::Permanent(err)) => {
             // Retrying the same mail cannot help: the day is given up, and says why.
@@ -87,10 +87,10 @@ pub async fn send_if_due(
                 now.as_second(),
             )?;
             record(state)?;
-            return Ok(Outcome::Refused);
+            return Ok(DigestOutcome::Refused);
         }
         // `send` is not interrupted by shutdown.
-        Err(SendError::Stopped) => return Ok(Outcome::Retry(retry)),
+        Err(SendError::Stopped) => return Ok(DigestOutcome::Retry(retry)),
     }
     record(state)?;
     info!(%day, subject = %mail.subject, "digest sent");
@@ -108,5 +108,5 @@ pub async fn send_if_due(
             )?;
         }
     }
-    Ok(Outcome::Sent)
+    Ok(DigestOutcome::Sent)
 }

@@ -27,7 +27,7 @@ use crate::message::one_line;
 use crate::state::{Entry, InDoubt, OutboxRow, State};
 
 pub use compose::{compose, compose_list};
-pub use deliver::{Outcome, send_if_due};
+pub use deliver::{DigestOutcome, send_if_due};
 pub use schedule::{Due, next_due};
 
 /// A period with nothing before it (no digest yet) covers this much.
@@ -256,7 +256,11 @@ pub fn load(state: &State, account: &Account, now: Timestamp) -> anyhow::Result<
     let corrections = state.corrections(name)?;
     let assistant_of = |c: &crate::state::Correction| {
         let id = c.message_id.as_deref()?;
-        state.entry_by_message_id(name, id).ok()??.entry.assistant
+        state
+            .entry_by_message_id(name, id)
+            .ok()??
+            .decision
+            .assistant
     };
     report.proposals = crate::suggest::suggest(account, &corrections, &assistant_of, 2)
         .into_iter()

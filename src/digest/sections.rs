@@ -34,7 +34,7 @@ pub(super) fn needs_you_section(
         .iter()
         .map(|h| {
             let mut item = message_item(settings, w, h);
-            let e = &h.entry.entry;
+            let e = &h.entry.decision;
             item.note = if h.undone {
                 Some(undone_note(settings, w, h))
             } else if e.category == Category::Delegable {
@@ -73,7 +73,7 @@ pub(super) fn needs_you_section(
 /// Why a message undo moved back is in the Inbox again: where it had been filed and,
 /// for a delegated one, that its forward went out all the same.
 fn undone_note(settings: &Settings<'_>, w: Words, h: &Handled) -> String {
-    let e = &h.entry.entry;
+    let e = &h.entry.decision;
     let folder = match &e.action {
         Action::File(f) | Action::Forward(f) => clean(f),
         Action::Keep | Action::Nothing => String::new(),
@@ -172,7 +172,7 @@ pub(super) fn observed_section(
         .iter()
         .map(|h| {
             let mut item = message_item(settings, w, h);
-            let e = &h.entry.entry;
+            let e = &h.entry.decision;
             item.lead = match e.category {
                 Category::Delegable => {
                     format!("→ {}", assistant_name(settings, e.assistant.as_deref()))

@@ -20,7 +20,7 @@ fn row(id: i64, category: Category, action: Action, minutes_before_end: i64) -> 
             id,
             mailbox: "INBOX".into(),
             uidvalidity: 1,
-            entry: NewEntry {
+            decision: NewEntry {
                 uid: id as u32,
                 message_id: Some(format!("m{id}@x.example")),
                 date: Some(at),
@@ -52,9 +52,9 @@ fn keep(id: i64, minutes_before_end: i64) -> Handled {
 
 fn noise(id: i64, from: &str, list: Option<&str>, rule: &str) -> Handled {
     let mut h = row(id, Category::Noise, Action::File("Noise".into()), 100);
-    h.entry.entry.from_addr = from.into();
-    h.entry.entry.list_id = list.map(str::to_string);
-    h.entry.entry.rule = Some(rule.into());
+    h.entry.decision.from_addr = from.into();
+    h.entry.decision.list_id = list.map(str::to_string);
+    h.entry.decision.rule = Some(rule.into());
     h
 }
 
@@ -65,8 +65,8 @@ fn forward(id: i64, assistant: &str, state: OutboxState, error: Option<&str>) ->
         Action::Forward("Delegated".into()),
         200 + id,
     );
-    h.entry.entry.assistant = Some(assistant.into());
-    h.entry.entry.rule = Some("quotes".into());
+    h.entry.decision.assistant = Some(assistant.into());
+    h.entry.decision.rule = Some("quotes".into());
     if state == OutboxState::Failed {
         h.entry.status = Status::Failed;
         h.entry.detail = error.map(str::to_string);
@@ -97,18 +97,18 @@ fn maybe_twice(mut h: Handled) -> Handled {
 /// A day with something in every section.
 fn fixture() -> Report {
     let mut guarded = keep(2, 30);
-    guarded.entry.entry.rule = Some("quotes".into());
-    guarded.entry.entry.why =
+    guarded.entry.decision.rule = Some("quotes".into());
+    guarded.entry.decision.why =
         "kept in the Inbox: rule quotes would delegate it, but it was sent by a machine \
          (Auto-Submitted: auto-replied)"
             .into();
     let mut observed_delegable = row(20, Category::Delegable, Action::Nothing, 50);
-    observed_delegable.entry.entry.observe = true;
-    observed_delegable.entry.entry.assistant = Some("luca".into());
-    observed_delegable.entry.entry.rule = Some("invoices".into());
+    observed_delegable.entry.decision.observe = true;
+    observed_delegable.entry.decision.assistant = Some("luca".into());
+    observed_delegable.entry.decision.rule = Some("invoices".into());
     let mut observed_noise = row(21, Category::Noise, Action::Nothing, 40);
-    observed_noise.entry.entry.observe = true;
-    observed_noise.entry.entry.rule = Some("promos".into());
+    observed_noise.entry.decision.observe = true;
+    observed_noise.entry.decision.rule = Some("promos".into());
     let list = Some("Shop news <news.shop.example>");
     let messages = vec![
         keep(1, 60),
@@ -170,7 +170,7 @@ fn report(messages: Vec<Handled>, events: &[(i64, &str, &str)]) -> Report {
     };
     r.totals.messages = messages.len() as u64;
     for h in messages {
-        let e = &h.entry.entry;
+        let e = &h.entry.decision;
         // Moved back by undo: with the entrepreneur again; a forward stays among the
         // delegated (it went out), a filing is no longer filed.
         if h.undone {
@@ -479,7 +479,7 @@ fn why_a_message_was_not_forwarded_reads_in_the_digests_language() {
             let history = crate::guard::History::default();
             let decision = crate::guard::guard(delegable.clone(), &msg, &account, history);
             let mut h = keep(i as i64 + 1, 10 * i as i64);
-            h.entry.entry.why = decision.why;
+            h.entry.decision.why = decision.why;
             h
         })
         .collect();
@@ -492,7 +492,7 @@ fn why_a_message_was_not_forwarded_reads_in_the_digests_language() {
         rule: None,
         ..delegable.clone()
     };
-    again.entry.entry.why = crate::guard::guard(no_rule, &msg, &account, history).why;
+    again.entry.decision.why = crate::guard::guard(no_rule, &msg, &account, history).why;
     messages.push(again);
     let report = report(messages, &[]);
 
@@ -658,13 +658,13 @@ fn a_hand_delegation_not_forwarded_says_where_the_message_is_and_why() {
     use crate::guard::{HandKept, Refusal};
     use crate::message::AutoEvidence;
     let mut refused = keep(1, 10);
-    refused.entry.entry.why = HandKept {
+    refused.entry.decision.why = HandKept {
         folder: "Delegated".into(),
         refusal: Some(Refusal::Machine(AutoEvidence::NullReturnPath)),
     }
     .to_string();
     let mut unassigned = keep(2, 20);
-    unassigned.entry.entry.why = HandKept {
+    unassigned.entry.decision.why = HandKept {
         folder: "Delegated".into(),
         refusal: None,
     }
@@ -733,9 +733,9 @@ fn the_text_part_aligns_each_item_under_its_lead() {
 
 fn hostile() -> Report {
     let mut h = keep(1, 10);
-    h.entry.entry.subject = "<script>alert(1)</script>".into();
-    h.entry.entry.from_name = Some("\"><img src=x onerror=alert(1)>".into());
-    h.entry.entry.excerpt = "<a href=\"https://evil.example\">click</a> & more\u{202e}".into();
+    h.entry.decision.subject = "<script>alert(1)</script>".into();
+    h.entry.decision.from_name = Some("\"><img src=x onerror=alert(1)>".into());
+    h.entry.decision.excerpt = "<a href=\"https://evil.example\">click</a> & more\u{202e}".into();
     let n = noise(2, "x@y.example", Some("<b>list</b>"), "r<i>");
     let events = [(
         END - HOUR,
@@ -794,8 +794,8 @@ fn cr_lf_in_a_mail_subject_cannot_reach_the_digest_headers() {
         .iter_mut()
         .find(|h| h.entry.id == 1)
         .expect("message 1 needs you");
-    first.entry.entry.subject = "Hello\r\nBcc: evil@x.example".into();
-    first.entry.entry.from_name = Some("Eve\r\nX-Evil: 1".into());
+    first.entry.decision.subject = "Hello\r\nBcc: evil@x.example".into();
+    first.entry.decision.from_name = Some("Eve\r\nX-Evil: 1".into());
     let account = account();
     let mail = compose(&Settings::of(&account), &report);
     assert!(!mail.subject.contains(['\r', '\n']));
@@ -1018,7 +1018,7 @@ fn huge_day() -> Report {
     messages.extend((6_000..9_000).map(|i| noise(i, &format!("s{i}@x.example"), None, "r")));
     messages.extend((9_000..10_000).map(|i| {
         let mut h = row(i, Category::Noise, Action::Nothing, 50);
-        h.entry.entry.observe = true;
+        h.entry.decision.observe = true;
         h
     }));
     report(messages, &[])
@@ -1132,8 +1132,10 @@ fn prepare_reports_the_period_since_the_last_digest() {
             },
         })
         .collect();
-    let filed = |id: i64| noise(id, "n@x.example", None, "newsletters").entry.entry;
-    let delegated = forward(5, "marta", OutboxState::Pending, None).entry.entry;
+    let filed = |id: i64| noise(id, "n@x.example", None, "newsletters").entry.decision;
+    let delegated = forward(5, "marta", OutboxState::Pending, None)
+        .entry
+        .decision;
     let address = |_: &str| Some("marta@office.example".to_string());
     state
         .record("giulia", "INBOX", 1, &[filed(1)], &address, END - 30 * HOUR)
@@ -1216,7 +1218,7 @@ fn prepare_reports_the_period_since_the_last_digest() {
 fn arrived(id: i64, raw: &str) -> Handled {
     let msg = crate::message::Message::parse(raw.as_bytes());
     let mut h = keep(id, 60);
-    let e = &mut h.entry.entry;
+    let e = &mut h.entry.decision;
     (e.date, e.date_written) = match msg.date_as_of(h.entry.decided_at) {
         crate::message::DateHeader::Real(t) => (Some(t), None),
         crate::message::DateHeader::Missing => (None, None),
@@ -1287,7 +1289,7 @@ fn a_malformed_message_says_why_it_stayed_in_the_inbox_in_the_digests_language()
     let msg = crate::message::Message::parse(raw);
     let decision = account().rules.classify(&msg);
     let mut h = keep(1, 60);
-    h.entry.entry.why = decision.why;
+    h.entry.decision.why = decision.why;
     let r = report(vec![h], &[]);
     assert_in_order(
         &compose_in(Language::En, &r).text,

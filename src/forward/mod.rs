@@ -18,7 +18,7 @@ use lettre::message::header::{
 use lettre::message::{Body, Mailbox as LettreMailbox, MultiPart, SinglePart};
 
 use crate::config::{Assistant, Language};
-use crate::message::{AddressField, Mailbox, Message, one_line};
+use crate::message::{AddressField, Message, NamedAddress, one_line};
 use crate::task::notice::TaskNote;
 
 /// Everything a forward is made of.
@@ -159,7 +159,7 @@ pub struct DelegaForward(pub String);
 
 impl Header for DelegaForward {
     fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("X-Delega-Forward")
+        HeaderName::new_from_ascii_str(crate::guard::FORWARD_HEADER)
     }
 
     fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
@@ -297,12 +297,12 @@ impl<'a> Summary<'a> {
     fn new(req: &ForwardRequest<'a>, labels: &Labels, can_reply: bool) -> Self {
         let original = req.original;
         let sender = match original.sender() {
-            Some(Mailbox { name, address }) if !address.is_empty() => match name {
+            Some(NamedAddress { name, address }) if !address.is_empty() => match name {
                 Some(name) => format!("{name} <{address}>"),
                 None => address.clone(),
             },
             // A group name without an address still says who it claims to be.
-            Some(Mailbox {
+            Some(NamedAddress {
                 name: Some(name), ..
             }) => name.clone(),
             _ => labels.unknown_sender.to_string(),

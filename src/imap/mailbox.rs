@@ -108,8 +108,9 @@ pub struct ServerInfo {
     pub hierarchy: Hierarchy,
 }
 
-/// Operations on the selected mailbox of a session, knowing the server's capabilities.
-pub struct Mailboxes {
+/// One logged-in IMAP connection: the session, what its server can do, and the operations
+/// on its selected mailbox (fetch, move, flag).
+pub struct Connection {
     /// The session.
     pub session: Session,
     /// What the server can do.
@@ -118,7 +119,7 @@ pub struct Mailboxes {
     pub keywords: bool,
 }
 
-impl Mailboxes {
+impl Connection {
     /// Wraps a logged-in session, asking the server what it can do and where its folders are.
     pub async fn new(mut session: Session) -> anyhow::Result<Self> {
         let caps = session.capabilities().await.context("CAPABILITY")?;
@@ -281,7 +282,7 @@ impl Mailboxes {
 
     /// Fetches whole messages without marking them seen, as a stream: each message comes
     /// as soon as it is read, while the server sends the next ones. Once it is done,
-    /// [`Mailboxes::drain`] drops what the server volunteered meanwhile.
+    /// [`Connection::drain`] drops what the server volunteered meanwhile.
     pub async fn fetch_stream(
         &mut self,
         uids: &[u32],

@@ -13,7 +13,7 @@ mod session;
 mod watch;
 
 pub use mailbox::{
-    Fetched, FilingMode, FolderRefused, MailboxInfo, Mailboxes, ServerInfo, keeps_keywords,
+    Connection, Fetched, FilingMode, FolderRefused, MailboxInfo, ServerInfo, keeps_keywords,
     server_text, uid_set,
 };
 pub use session::{Session, connect};

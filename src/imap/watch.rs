@@ -10,7 +10,7 @@ use anyhow::Context;
 use async_imap::extensions::idle::IdleResponse;
 use tokio_util::sync::CancellationToken;
 
-use super::Mailboxes;
+use super::Connection;
 
 /// Re-issue IDLE this often.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
@@ -27,11 +27,11 @@ pub enum Wake {
 /// Waits until the selected mailbox may have new mail, `limit` has passed (work is due,
 /// such as a forward to retry), or shutdown.
 pub async fn wait_for_mail(
-    mut boxes: Mailboxes,
+    mut boxes: Connection,
     poll: Duration,
     limit: Duration,
     shutdown: &CancellationToken,
-) -> anyhow::Result<(Mailboxes, Wake)> {
+) -> anyhow::Result<(Connection, Wake)> {
     if !boxes.server.has_idle {
         let wake = tokio::select! {
             () = tokio::time::sleep(poll.min(limit)) => Wake::Check,
@@ -39,7 +39,7 @@ pub async fn wait_for_mail(
         };
         return Ok((boxes, wake));
     }
-    let Mailboxes {
+    let Connection {
         session,
         server,
         keywords,
@@ -66,7 +66,7 @@ pub async fn wait_for_mail(
         .context("waiting in IDLE")?
     };
     let session = handle.done().await.context("leaving IDLE")?;
-    boxes = Mailboxes {
+    boxes = Connection {
         session,
         server,
         keywords,

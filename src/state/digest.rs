@@ -146,7 +146,7 @@ impl State {
         entries
             .into_iter()
             .map(|entry| {
-                let forward = match entry.entry.action {
+                let forward = match entry.decision.action {
                     Action::Forward(_) => self.outbox_for(entry.id)?,
                     _ => None,
                 };
@@ -195,7 +195,7 @@ impl State {
             params![account, from, to, limit(max)],
         )?;
         for h in rows {
-            let id = h.entry.entry.assistant.as_deref().unwrap_or_default();
+            let id = h.entry.decision.assistant.as_deref().unwrap_or_default();
             if let Some(g) = groups.iter_mut().find(|g| g.assistant == id) {
                 g.rows.push(h);
             }
@@ -567,11 +567,11 @@ mod tests {
         );
 
         // Newest first: the 50 latest strategic messages, and 200 of the failed forwards.
-        let received = |h: &Handled| h.entry.entry.date.expect("dated");
+        let received = |h: &Handled| h.entry.decision.date.expect("dated");
         let strategic: Vec<i64> = r
             .needs_you
             .iter()
-            .filter(|h| h.entry.entry.category == Category::Strategic)
+            .filter(|h| h.entry.decision.category == Category::Strategic)
             .map(received)
             .collect();
         assert_eq!(

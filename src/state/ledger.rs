@@ -135,7 +135,7 @@ pub struct Entry {
     /// UIDVALIDITY at the time.
     pub uidvalidity: u32,
     /// The decision and the message's summary.
-    pub entry: NewEntry,
+    pub decision: NewEntry,
     /// Where the action stands.
     pub status: Status,
     /// Why it failed, or what was done.
@@ -363,7 +363,7 @@ pub(super) fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         id: r.get(0)?,
         mailbox: r.get(1)?,
         uidvalidity: r.get(2)?,
-        entry: NewEntry {
+        decision: NewEntry {
             uid: r.get(3)?,
             message_id: r.get(4)?,
             date: r.get(5)?,

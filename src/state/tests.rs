@@ -68,7 +68,7 @@ fn a_decision_with_nothing_to_do_is_recorded_done() {
         .pending("g")
         .expect("pending")
         .iter()
-        .map(|e| e.entry.uid)
+        .map(|e| e.decision.uid)
         .collect();
     assert_eq!(pending, [2]);
     let rows = s.entries_between("g", 0, 1000).expect("rows");
@@ -170,13 +170,13 @@ fn recorded_rows_are_pending_until_completed_with_the_cursor() {
         .entry_by_uid("g", "INBOX", 7, 10)
         .expect("query")
         .expect("row");
-    assert_eq!(row.entry.action, Action::File("Noise".into()));
+    assert_eq!(row.decision.action, Action::File("Noise".into()));
     assert_eq!(row.status, Status::Done);
     let by_id = s
         .entry_by_message_id("g", "m11@x.example")
         .expect("query")
         .expect("row");
-    assert_eq!(by_id.entry.category, Category::Strategic);
+    assert_eq!(by_id.decision.category, Category::Strategic);
     assert_eq!(s.entries_between("g", 100, 101).expect("range").len(), 2);
     let counts = s.decided_counts("g", 100, 101).expect("counts");
     assert_eq!(

@@ -98,7 +98,7 @@ impl State {
             params![
                 account,
                 entry.id,
-                entry.entry.message_id,
+                entry.decision.message_id,
                 outcome.as_str(),
                 now
             ],
@@ -159,7 +159,10 @@ mod tests {
             .expect("recorded");
         let rule = UndoFilter::Rule("quotes".into());
         let found = s.undo_waiting_forwards("g", &rule).expect("query");
-        assert_eq!(found.iter().map(|e| e.entry.uid).collect::<Vec<_>>(), [1]);
+        assert_eq!(
+            found.iter().map(|e| e.decision.uid).collect::<Vec<_>>(),
+            [1]
+        );
         assert!(s.undo_candidates("g", &rule).expect("query").is_empty());
         let later = UndoFilter::Since(101);
         assert!(

@@ -13,7 +13,7 @@ use tracing::info;
 use super::filing::{FLUSH_AT, Filing};
 use super::{PassReport, Position, Triage, triage_batch};
 use crate::classify::Category;
-use crate::imap::Mailboxes;
+use crate::imap::Connection;
 use crate::state::State;
 
 /// Messages fetched per batch: as for new mail, a batch is decided and recorded together.
@@ -40,7 +40,7 @@ pub(super) fn imap_day(unix: i64) -> anyhow::Result<String> {
 
 /// Triages the messages at or below `at.cursor` that arrived since `since` (Unix time).
 pub(super) async fn backfill(
-    boxes: &mut Mailboxes,
+    boxes: &mut Connection,
     state: &mut State,
     t: &Triage<'_>,
     at: Position,

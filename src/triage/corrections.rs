@@ -14,7 +14,7 @@ use super::filing::Filing;
 use super::{PassReport, Triage, finish_pending, forward, log_decision, now, plan};
 use crate::classify::{Category, Decision};
 use crate::guard::{HandKept, History, refuse_forward};
-use crate::imap::{Fetched, KEYWORD, Mailboxes};
+use crate::imap::{Connection, Fetched, KEYWORD};
 use crate::message::Message;
 use crate::state::{Action, Correction, Cursor, Entry, State};
 
@@ -40,7 +40,7 @@ pub(super) fn record_return(
     let known = known_decision(state, &account.name, msg)?;
     if known
         .as_ref()
-        .is_some_and(|e| e.entry.action == Action::Keep)
+        .is_some_and(|e| e.decision.action == Action::Keep)
     {
         return Ok(false);
     }
@@ -85,8 +85,8 @@ fn correction(
             .map(|v| v.trim().to_string()),
         subject: msg.subject().to_string(),
         ledger_id: known.map(|e| e.id),
-        category: known.map(|e| e.entry.category),
-        rule: known.and_then(|e| e.entry.rule.clone()),
+        category: known.map(|e| e.decision.category),
+        rule: known.and_then(|e| e.decision.rule.clone()),
         at: now,
     }
 }
@@ -94,7 +94,7 @@ fn correction(
 /// Looks at what arrived in a filing folder since the last pass: delega's own filings are
 /// passed over, the entrepreneur's moves recorded, hand delegations forwarded.
 pub(super) async fn watch_folder(
-    boxes: &mut Mailboxes,
+    boxes: &mut Connection,
     state: &mut State,
     t: &Triage<'_>,
     folder: &str,
@@ -123,7 +123,7 @@ pub(super) async fn watch_folder(
             let msg = Message::parse(&head.raw);
             let known = known_decision(state, &account.name, &msg)?;
             let ours = known.as_ref().is_some_and(
-                |e| matches!(&e.entry.action, Action::File(f) | Action::Forward(f) if f == folder),
+                |e| matches!(&e.decision.action, Action::File(f) | Action::Forward(f) if f == folder),
             );
             if ours {
                 continue;
@@ -173,7 +173,7 @@ pub(super) async fn watch_folder(
 /// the rule that comes closest, else the account's default assistant, with the usual
 /// guards. It stays in that folder.
 async fn delegate_by_hand(
-    boxes: &mut Mailboxes,
+    boxes: &mut Connection,
     state: &mut State,
     t: &Triage<'_>,
     (folder, uidvalidity): (&str, u32),

@@ -13,7 +13,7 @@ use std::time::Instant;
 use tracing::debug;
 
 use crate::config::Account;
-use crate::imap::{FilingMode, KEYWORD, Mailboxes};
+use crate::imap::{Connection, FilingMode, KEYWORD};
 use crate::state::{Cursor, State, Status};
 
 /// How many decisions a pass gathers before it files them. Each flush costs Dovecot a
@@ -22,7 +22,7 @@ use crate::state::{Cursor, State, Status};
 pub(super) const FLUSH_AT: usize = 20_000;
 
 /// A ledger row's settled status, with the reason for a failure.
-pub(crate) type Outcome = (i64, Status, Option<String>);
+pub(crate) type Settlement = (i64, Status, Option<String>);
 
 /// Server work and ledger outcomes waiting to be done together.
 #[derive(Debug, Default)]
@@ -32,7 +32,7 @@ pub(crate) struct Filing {
     /// Per folder, the (ledger id, UID) of the messages to move there.
     moves: BTreeMap<String, Vec<(i64, u32)>>,
     /// Rows settled once the server work is done.
-    outcomes: Vec<Outcome>,
+    outcomes: Vec<Settlement>,
 }
 
 impl Filing {
@@ -55,7 +55,7 @@ impl Filing {
     }
 
     /// Settles a row that needs no move.
-    pub(super) fn settle(&mut self, outcome: Outcome) {
+    pub(super) fn settle(&mut self, outcome: Settlement) {
         self.outcomes.push(outcome);
     }
 
@@ -63,7 +63,7 @@ impl Filing {
     /// transaction. Leaves `self` empty.
     pub(super) async fn flush(
         &mut self,
-        boxes: &mut Mailboxes,
+        boxes: &mut Connection,
         state: &mut State,
         account: &Account,
         cursor: Option<(&str, Cursor)>,

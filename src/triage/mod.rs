@@ -26,7 +26,7 @@ use crate::config::Account;
 use crate::delivery::{self, Delivered, Delivery, NotSent};
 use crate::failpoint;
 use crate::guard::{self, History, Kept};
-use crate::imap::{MailboxInfo, Mailboxes};
+use crate::imap::{Connection, MailboxInfo};
 use crate::message::{DateHeader, Message};
 use crate::metrics;
 use crate::state::{Action, Cursor, Entry, NewEntry, OutboxRow, OutboxState, State, Status};
@@ -75,7 +75,7 @@ pub(crate) fn now() -> i64 {
 
 /// Runs one pass: finishes pending work, then triages every message above the cursor.
 pub async fn pass(
-    boxes: &mut Mailboxes,
+    boxes: &mut Connection,
     state: &mut State,
     t: &Triage<'_>,
     shutdown: &CancellationToken,
@@ -142,7 +142,7 @@ struct Position {
 /// The cursor to start from: set on first start, rebuilt after a UIDVALIDITY change (then
 /// also true).
 async fn position(
-    boxes: &mut Mailboxes,
+    boxes: &mut Connection,
     state: &mut State,
     t: &Triage<'_>,
     info: MailboxInfo,
@@ -197,7 +197,7 @@ async fn position(
 /// Fetches and decides a batch, records it, sends its forwards, and gathers its filing;
 /// returns the cursor to set once that filing is done.
 async fn triage_batch(
-    boxes: &mut Mailboxes,
+    boxes: &mut Connection,
     state: &mut State,
     t: &Triage<'_>,
     Position {
@@ -344,7 +344,7 @@ fn known_filed(state: &State, account: &str, message_id: Option<&str>) -> anyhow
         return Ok(false);
     };
     Ok(state.entry_by_message_id(account, id)?.is_some_and(|e| {
-        matches!(e.entry.action, Action::File(_) | Action::Forward(_))
+        matches!(e.decision.action, Action::File(_) | Action::Forward(_))
             && matches!(e.status, Status::Done | Status::Copied)
     }))
 }
@@ -459,7 +459,7 @@ pub(crate) async fn forward(
 /// Finishes what earlier passes recorded in the selected `mailbox` but did not complete (a
 /// crash, a failed move, a forward that had to wait), filing them together.
 pub(crate) async fn finish_pending(
-    boxes: &mut Mailboxes,
+    boxes: &mut Connection,
     state: &mut State,
     t: &Triage<'_>,
     (mailbox, info): (&str, MailboxInfo),
@@ -480,11 +480,11 @@ pub(crate) async fn finish_pending(
             match renumbered_uid(boxes, &e).await? {
                 Some(uid) if state.renumber_entry(e.id, info.uidvalidity, uid)? => {
                     info!(
-                        old = e.entry.uid,
+                        old = e.decision.uid,
                         new = uid,
                         "pending work found again by Message-ID"
                     );
-                    (e.uidvalidity, e.entry.uid) = (info.uidvalidity, uid);
+                    (e.uidvalidity, e.decision.uid) = (info.uidvalidity, uid);
                 }
                 _ => {
                     let row = state.outbox_for(e.id)?;
@@ -494,8 +494,8 @@ pub(crate) async fn finish_pending(
                 }
             }
         }
-        let uid = e.entry.uid;
-        match &e.entry.action {
+        let uid = e.decision.uid;
+        match &e.decision.action {
             Action::Nothing => filing.settle((e.id, Status::Done, None)),
             Action::Keep => {
                 filing.mark(uid);
@@ -519,7 +519,7 @@ pub(crate) async fn finish_pending(
                     filing.mark(uid);
                     let at = (e.id, mailbox);
                     let planned = row.context("a forward decision without its outbox row")?;
-                    let job = (&e.entry, &planned, &Message::parse(&f.raw));
+                    let job = (&e.decision, &planned, &Message::parse(&f.raw));
                     forward(state, t, at, job, report, &mut filing).await?;
                 } else {
                     let why = delivery::give_up(state, row.as_ref(), &NotSent::LeftInbox)?;
@@ -533,8 +533,8 @@ pub(crate) async fn finish_pending(
 
 /// The UID of a pending row's message in the renumbered mailbox: the one message whose
 /// Message-ID is the row's (checked in its header, as the search matches substrings).
-async fn renumbered_uid(boxes: &mut Mailboxes, e: &Entry) -> anyhow::Result<Option<u32>> {
-    let Some(id) = e.entry.message_id.as_deref() else {
+async fn renumbered_uid(boxes: &mut Connection, e: &Entry) -> anyhow::Result<Option<u32>> {
+    let Some(id) = e.decision.message_id.as_deref() else {
         return Ok(None);
     };
     let uids = boxes.uids_with_message_id(id).await?;
