@@ -44,7 +44,8 @@
 //! (readiness and watchdog), [`logging`] (logs in the form the place it runs expects),
 //! [`metrics`] (Prometheus counters and `/metrics`), [`failpoint`] (crash at a named point,
 //! for the recovery tests). The `delega` binary's commands live in `src/cmd/`, and
-//! `src/main.rs` parses the arguments and picks one.
+//! `src/main.rs` parses the arguments, picks one, and is the one place a failure becomes an
+//! exit code (`main` → `try_main`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

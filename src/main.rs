@@ -1,4 +1,4 @@
-//! The `delega` command: parses arguments, calls the library, maps outcomes to exit codes.
+//! The `delega` command: parses arguments, calls the library, maps failures to exit codes.
 //!
 //! Exit codes scripts can rely on: 0 success; 1 a runtime failure (a server, the state
 //! database); 2 a usage error on the command line; 3 the config or a rules file is invalid.
@@ -287,8 +287,27 @@ struct ConfigArg {
     config: PathBuf,
 }
 
+/// Exit code for a runtime failure (a server, the state database).
+const EXIT_RUNTIME: u8 = 1;
+
+/// Exit code for a usage error, as clap's own.
+const EXIT_USAGE: u8 = 2;
+
+/// Exit code for an invalid config or rules file.
+const EXIT_INVALID_CONFIG: u8 = 3;
+
+/// The one place a command's failure becomes an exit code.
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    match try_main(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(cmd::Failed::Runtime) => ExitCode::from(EXIT_RUNTIME),
+        Err(cmd::Failed::Usage) => ExitCode::from(EXIT_USAGE),
+        Err(cmd::Failed::InvalidConfig) => ExitCode::from(EXIT_INVALID_CONFIG),
+    }
+}
+
+/// Runs the command the arguments name.
+fn try_main(cli: Cli) -> cmd::CmdResult {
     match cli.command {
         Command::Check { config } => cmd::check(&config.config),
         Command::Auth { action } => match action {

@@ -3,13 +3,12 @@
 //! refusal), read from the state directory without asking the provider.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use delega::config::{Config, Server, TokenSource};
 use delega::oauth2::login::{Flow, default_flow, login};
 use delega::oauth2::{GrantStatus, grant_status};
 
-use super::{EXIT_USAGE, load, runtime};
+use super::{CmdResult, Failed, load, runtime};
 
 /// Which server a `delega auth` command works on.
 pub(crate) enum Target<'a> {
@@ -24,11 +23,8 @@ pub(crate) fn auth_login(
     target: Target<'_>,
     flow: Option<Flow>,
     output: Option<PathBuf>,
-) -> ExitCode {
-    let loaded = match load(path) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+) -> CmdResult {
+    let loaded = load(path)?;
     let config = &loaded.config;
     let (server, what) = match target {
         Target::Smtp => (&config.smtp.server, "[smtp]".to_string()),
@@ -38,14 +34,14 @@ pub(crate) fn auth_login(
                 let names: Vec<_> = config.accounts.iter().map(|a| a.name.as_str()).collect();
                 eprintln!("error: no account `{name}` in {}", path.display());
                 eprintln!("  help: the accounts are: {}", names.join(", "));
-                return ExitCode::from(EXIT_USAGE);
+                return Err(Failed::Usage);
             }
         },
     };
     let usage = |message: String, help: &str| {
         eprintln!("error: {message}");
         eprintln!("  help: {help}");
-        ExitCode::from(EXIT_USAGE)
+        Err(Failed::Usage)
     };
     let Some(oauth) = &server.oauth2 else {
         return usage(
@@ -72,27 +68,21 @@ pub(crate) fn auth_login(
     };
     let username = server.username.as_deref().unwrap_or_default();
     let flow = flow.unwrap_or_else(|| default_flow(oauth.provider, grant));
-    let rt = match runtime(false) {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
+    let rt = runtime(false)?;
     let mut out = std::io::stdout();
     match rt.block_on(login(grant, flow, username, &target, &mut out)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Ok(()),
         Err(err) => {
             eprintln!("error: the sign-in did not complete: {err:#}");
-            ExitCode::FAILURE
+            Err(Failed::Runtime)
         }
     }
 }
 
-pub(crate) fn auth_status(path: &Path) -> ExitCode {
-    let loaded = match load(path) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+pub(crate) fn auth_status(path: &Path) -> CmdResult {
+    let loaded = load(path)?;
     out!("{}", render(&loaded.config));
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 fn render(config: &Config) -> String {

@@ -5,36 +5,37 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::process::ExitCode;
+
+use super::{CmdResult, Failed};
 
 /// Prints the completion script for `shell` to standard output.
-pub(crate) fn completions(mut command: clap::Command, shell: clap_complete::Shell) -> ExitCode {
+pub(crate) fn completions(mut command: clap::Command, shell: clap_complete::Shell) -> CmdResult {
     let name = command.get_name().to_string();
     // Into memory first: clap_complete panics on a failed write, and stdout can be a closed
     // pipe (`delega completions bash | head`).
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, name, &mut script);
     match std::io::stdout().write_all(&script) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(err) => {
             eprintln!("error: cannot write the completion script: {err}");
-            ExitCode::FAILURE
+            Err(Failed::Runtime)
         }
     }
 }
 
 /// Writes delega.1 and one page per visible subcommand (delega-check.1, …) into `dir`.
-pub(crate) fn manpages(command: clap::Command, dir: &Path) -> ExitCode {
+pub(crate) fn manpages(command: clap::Command, dir: &Path) -> CmdResult {
     let result = std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(command, dir));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Ok(()),
         Err(err) => {
             eprintln!(
                 "error: cannot write the man pages into {}: {err}",
                 dir.display()
             );
-            ExitCode::FAILURE
+            Err(Failed::Runtime)
         }
     }
 }

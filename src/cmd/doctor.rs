@@ -1,26 +1,15 @@
 //! `delega doctor`: each account's IMAP server, then the SMTP server, checked as a support
 //! engineer would, changing nothing on either; exit 0 when everything works.
 
-use std::process::ExitCode;
-
 use delega::doctor::{self, Finding, Level};
 
-use super::{load, select_accounts};
+use super::{CmdResult, Failed, load, select_accounts};
 
-pub(crate) fn doctor(path: &std::path::Path, only: Option<&str>) -> ExitCode {
-    let loaded = match load(path) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+pub(crate) fn doctor(path: &std::path::Path, only: Option<&str>) -> CmdResult {
+    let loaded = load(path)?;
     let config = &loaded.config;
-    let accounts = match select_accounts(config, only, path) {
-        Ok(accounts) => accounts,
-        Err(code) => return code,
-    };
-    let runtime = match super::runtime(false) {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
+    let accounts = select_accounts(config, only, path)?;
+    let runtime = super::runtime(false)?;
     let mut problems = 0;
     runtime.block_on(async {
         for account in &accounts {
@@ -37,13 +26,13 @@ pub(crate) fn doctor(path: &std::path::Path, only: Option<&str>) -> ExitCode {
     });
     if problems == 0 {
         outln!("\neverything works");
-        ExitCode::SUCCESS
+        Ok(())
     } else {
         outln!(
             "\n{problems} problem{} to fix",
             if problems == 1 { "" } else { "s" }
         );
-        ExitCode::FAILURE
+        Err(Failed::Runtime)
     }
 }
 

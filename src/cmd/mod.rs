@@ -1,5 +1,6 @@
 //! The commands of the `delega` binary (not part of the library): each takes the parsed
-//! arguments, calls the library, prints for people, and returns the exit code.
+//! arguments, calls the library, prints for people, and returns a [`CmdResult`] (the exit
+//! code is `main`'s to choose).
 //!
 //! `offline.rs` has check and explain (no server involved), `run.rs` the daemon and its
 //! signals, `report.rs` status, digest and suggest, `doctor.rs` the servers' check,
@@ -27,8 +28,6 @@ mod run;
 mod tasks;
 mod undo;
 
-use std::process::ExitCode;
-
 use delega::config::diagnostic::file_error;
 use delega::config::{self, Config, ConfigError, Loaded};
 
@@ -41,18 +40,27 @@ pub(crate) use run::{backfill, retry, run};
 pub(crate) use tasks::{Change as TaskChange, Show as TaskShow, task, tasks};
 pub(crate) use undo::{UndoArgs, undo};
 
-/// Exit code for an invalid config or rules file.
-const EXIT_INVALID_CONFIG: u8 = 3;
+/// How a command failed, once it has told the user why; `main` alone turns it into an
+/// exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failed {
+    /// Something at run time: a server, the state database, a file.
+    Runtime,
+    /// The command line asked for what is not there (an unknown account, a bad reference).
+    Usage,
+    /// The config or a rules file is invalid.
+    InvalidConfig,
+}
 
-/// Exit code for a usage error (an unknown account), as clap's own.
-const EXIT_USAGE: u8 = 2;
+/// What every command returns: done, or how it failed (already said on stderr).
+pub(crate) type CmdResult = Result<(), Failed>;
 
 /// The accounts a command works on: all, or the one named with `--account`.
 pub(crate) fn select_accounts<'c>(
     config: &'c Config,
     only: Option<&str>,
     path: &std::path::Path,
-) -> Result<Vec<&'c delega::config::Account>, ExitCode> {
+) -> Result<Vec<&'c delega::config::Account>, Failed> {
     match only {
         None => Ok(config.accounts.iter().collect()),
         Some(name) => match config.account(name) {
@@ -61,14 +69,14 @@ pub(crate) fn select_accounts<'c>(
                 let names: Vec<_> = config.accounts.iter().map(|a| a.name.as_str()).collect();
                 eprintln!("error: no account `{name}` in {}", path.display());
                 eprintln!("  help: the accounts are: {}", names.join(", "));
-                Err(ExitCode::from(EXIT_USAGE))
+                Err(Failed::Usage)
             }
         },
     }
 }
 
-/// Loads the config, printing warnings; on failure prints the errors and gives the exit code.
-pub(crate) fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
+/// Loads the config, printing warnings; on failure prints the errors and says how it failed.
+pub(crate) fn load(path: &std::path::Path) -> Result<Loaded, Failed> {
     match config::load(path) {
         Ok(loaded) => {
             for w in &loaded.warnings {
@@ -85,7 +93,7 @@ pub(crate) fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
                 path.display(),
                 if n == 1 { "it is" } else { "they are" }
             );
-            Err(ExitCode::from(EXIT_INVALID_CONFIG))
+            Err(Failed::InvalidConfig)
         }
         Err(ConfigError::Read { path, source }) => {
             let help = if source.kind() == std::io::ErrorKind::NotFound {
@@ -96,13 +104,13 @@ pub(crate) fn load(path: &std::path::Path) -> Result<Loaded, ExitCode> {
             };
             let message = format!("cannot read the config: {source}");
             eprintln!("{}", file_error(&path, message, Some(help.into())));
-            Err(ExitCode::from(EXIT_INVALID_CONFIG))
+            Err(Failed::InvalidConfig)
         }
     }
 }
 
-/// A tokio runtime for a command, or the exit code after saying why there is none.
-pub(crate) fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, ExitCode> {
+/// A tokio runtime for a command, or the failure after saying why there is none.
+pub(crate) fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, Failed> {
     let mut builder = if multi_thread {
         tokio::runtime::Builder::new_multi_thread()
     } else {
@@ -110,7 +118,7 @@ pub(crate) fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, Exi
     };
     builder.enable_all().build().map_err(|err| {
         eprintln!("error: cannot start the async runtime: {err}");
-        ExitCode::FAILURE
+        Failed::Runtime
     })
 }
 

@@ -1,7 +1,6 @@
 //! `delega check` and `delega explain`: the config and rules, tried without any server.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use delega::classify::{Category, Explanation};
 use delega::config::Account;
@@ -10,16 +9,13 @@ use delega::guard::{self, Decided, History};
 use delega::message::Message;
 use delega::state::State;
 
-use super::{load, select_accounts};
+use super::{CmdResult, Failed, load, select_accounts};
 
 /// How long `check` lets a password command run.
 const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-pub(crate) fn check(path: &std::path::Path) -> ExitCode {
-    let loaded = match load(path) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+pub(crate) fn check(path: &std::path::Path) -> CmdResult {
+    let loaded = load(path)?;
     // Each password or token command runs once, so that a failing one is found now, not at the
     // first login; its output is never printed.
     let failed: Vec<_> = loaded
@@ -54,7 +50,7 @@ pub(crate) fn check(path: &std::path::Path) -> ExitCode {
             path.display(),
             if n == 1 { "it is" } else { "they are" }
         );
-        return ExitCode::from(super::EXIT_INVALID_CONFIG);
+        return Err(Failed::InvalidConfig);
     }
     let config = &loaded.config;
     outln!("{}: OK", path.display());
@@ -80,23 +76,17 @@ pub(crate) fn check(path: &std::path::Path) -> ExitCode {
             account.rules.default,
         );
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 pub(crate) fn explain(
     path: &std::path::Path,
     account: Option<&str>,
     messages: &[PathBuf],
-) -> ExitCode {
-    let loaded = match load(path) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+) -> CmdResult {
+    let loaded = load(path)?;
     let config = &loaded.config;
-    let account = match select_accounts(config, account, path) {
-        Ok(accounts) => accounts[0],
-        Err(code) => return code,
-    };
+    let account = select_accounts(config, account, path)?[0];
     // What the ledger knows (a Message-ID already forwarded) is read as `run` reads it; a
     // database that is not there yet knows nothing.
     let state = if config.state.exists() {
@@ -141,11 +131,7 @@ pub(crate) fn explain(
             );
         }
     }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    if failed { Err(Failed::Runtime) } else { Ok(()) }
 }
 
 /// One message's explanation: the final decision, the guard that changed it, the rule and

@@ -1,34 +1,29 @@
 //! `delega status`, `delega digest` and `delega suggest`: what delega did and learned,
 //! read from the state database.
 
-use std::process::ExitCode;
-
 use delega::config::{Account, Config};
 use delega::state::State;
 
-use super::{load, select_accounts};
+use super::{CmdResult, Failed, load, select_accounts};
 
 /// The accounts a command works on, and the state database, or the exit code of failing.
 fn accounts_and_state<'c>(
     config: &'c Config,
     only: Option<&str>,
     path: &std::path::Path,
-) -> Result<(Vec<&'c Account>, State), ExitCode> {
+) -> Result<(Vec<&'c Account>, State), Failed> {
     let accounts = select_accounts(config, only, path)?;
     match State::open(&config.state) {
         Ok(state) => Ok((accounts, state)),
         Err(err) => {
             eprintln!("error: {err:#}");
-            Err(ExitCode::FAILURE)
+            Err(Failed::Runtime)
         }
     }
 }
 
-pub(crate) fn status(path: &std::path::Path, json: bool) -> ExitCode {
-    let loaded = match load(path) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+pub(crate) fn status(path: &std::path::Path, json: bool) -> CmdResult {
+    let loaded = load(path)?;
     let config = &loaded.config;
     let result = State::open(&config.state).and_then(|state| {
         let now = jiff::Timestamp::now().as_second();
@@ -37,15 +32,15 @@ pub(crate) fn status(path: &std::path::Path, json: bool) -> ExitCode {
     match result {
         Ok(statuses) if json => {
             outln!("{}", delega::status::to_json(&statuses));
-            ExitCode::SUCCESS
+            Ok(())
         }
         Ok(statuses) => {
             out!("{}", delega::status::render(config, &statuses));
-            ExitCode::SUCCESS
+            Ok(())
         }
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            Err(Failed::Runtime)
         }
     }
 }
@@ -55,16 +50,10 @@ pub(crate) fn digest(
     only: Option<&str>,
     preview: bool,
     html: bool,
-) -> ExitCode {
-    let loaded = match load(path) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+) -> CmdResult {
+    let loaded = load(path)?;
     let config = &loaded.config;
-    let (accounts, mut state) = match accounts_and_state(config, only, path) {
-        Ok(both) => both,
-        Err(code) => return code,
-    };
+    let (accounts, mut state) = accounts_and_state(config, only, path)?;
     let now = jiff::Timestamp::now();
     if preview {
         for account in accounts {
@@ -73,21 +62,18 @@ pub(crate) fn digest(
                 Ok(mail) => outln!("Subject: {}\n\n{}", mail.subject, mail.text),
                 Err(err) => {
                     eprintln!("{}: error: {err:#}", account.name);
-                    return ExitCode::FAILURE;
+                    return Err(Failed::Runtime);
                 }
             }
         }
-        return ExitCode::SUCCESS;
+        return Ok(());
     }
-    let runtime = match super::runtime(false) {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
+    let runtime = super::runtime(false)?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     let delivery = delega::delivery::Delivery::new(&config.smtp, true, shutdown);
     if let Some(err) = delivery.unusable() {
         eprintln!("error: {err}");
-        return ExitCode::FAILURE;
+        return Err(Failed::Runtime);
     }
     let mut failed = false;
     for account in accounts {
@@ -117,29 +103,19 @@ pub(crate) fn digest(
         }
     }
     runtime.block_on(delivery.end_pass());
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    if failed { Err(Failed::Runtime) } else { Ok(()) }
 }
 
-pub(crate) fn suggest(path: &std::path::Path, only: Option<&str>, min: usize) -> ExitCode {
-    let loaded = match load(path) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+pub(crate) fn suggest(path: &std::path::Path, only: Option<&str>, min: usize) -> CmdResult {
+    let loaded = load(path)?;
     let config = &loaded.config;
-    let (accounts, state) = match accounts_and_state(config, only, path) {
-        Ok(both) => both,
-        Err(code) => return code,
-    };
+    let (accounts, state) = accounts_and_state(config, only, path)?;
     for account in accounts {
         let corrections = match state.corrections(&account.name) {
             Ok(c) => c,
             Err(err) => {
                 eprintln!("{}: error: {err:#}", account.name);
-                return ExitCode::FAILURE;
+                return Err(Failed::Runtime);
             }
         };
         let assistant_of = |c: &delega::state::Correction| {
@@ -153,5 +129,5 @@ pub(crate) fn suggest(path: &std::path::Path, only: Option<&str>, min: usize) ->
             delega::suggest::render(account, &proposals, &account.digest.timezone)
         );
     }
-    ExitCode::SUCCESS
+    Ok(())
 }

@@ -1,8 +1,6 @@
 //! `delega run`: the daemon, with its signals (SIGTERM/SIGINT stop, SIGHUP reloads,
 //! SIGUSR1 sends waiting forwards now); `delega retry`, which sends that SIGUSR1.
 
-use std::process::ExitCode;
-
 use tokio_util::sync::CancellationToken;
 
 use std::collections::BTreeMap;
@@ -13,13 +11,10 @@ use delega::daemon::{self, RunOptions};
 use delega::state::LockError;
 use delega::triage::PassReport;
 
-use super::load;
+use super::{CmdResult, Failed, load};
 
-pub(crate) fn run(path: &std::path::Path, opts: RunOptions) -> ExitCode {
-    let loaded = match load(path) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+pub(crate) fn run(path: &std::path::Path, opts: RunOptions) -> CmdResult {
+    let loaded = load(path)?;
     run_config(path, loaded.config, opts)
 }
 
@@ -30,16 +25,13 @@ pub(crate) fn backfill(
     account: Option<&str>,
     days: u32,
     observe: bool,
-) -> ExitCode {
-    let loaded = match load(path) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+) -> CmdResult {
+    let loaded = load(path)?;
     let mut config = loaded.config;
-    let chosen: Vec<String> = match super::select_accounts(&config, account, path) {
-        Ok(accounts) => accounts.iter().map(|a| a.name.clone()).collect(),
-        Err(code) => return code,
-    };
+    let chosen: Vec<String> = super::select_accounts(&config, account, path)?
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
     config.accounts.retain(|a| chosen.contains(&a.name));
     let opts = RunOptions {
         once: true,
@@ -49,12 +41,9 @@ pub(crate) fn backfill(
     run_config(path, config, opts)
 }
 
-fn run_config(path: &std::path::Path, config: Config, opts: RunOptions) -> ExitCode {
+fn run_config(path: &std::path::Path, config: Config, opts: RunOptions) -> CmdResult {
     delega::logging::init(config.log_format);
-    let runtime = match super::runtime(true) {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
+    let runtime = super::runtime(true)?;
     let results = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         let (reload_tx, reload) = tokio::sync::mpsc::channel(1);
@@ -84,11 +73,7 @@ fn run_config(path: &std::path::Path, config: Config, opts: RunOptions) -> ExitC
             }
         }
     }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    if failed { Err(Failed::Runtime) } else { Ok(()) }
 }
 
 /// What one pass did, for people: the messages decided, what a backfill found, and on a
@@ -181,11 +166,8 @@ async fn listen_for_signals(
 
 /// `delega retry`: asks the delega running on this config's state database to send its
 /// waiting forwards now (SIGUSR1); with none running, runs one pass itself (`run --once`).
-pub(crate) fn retry(path: &std::path::Path) -> ExitCode {
-    let loaded = match load(path) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+pub(crate) fn retry(path: &std::path::Path) -> CmdResult {
+    let loaded = load(path)?;
     let database = &loaded.config.state;
     match delega::state::holder(database) {
         Ok(Some(pid)) => {
@@ -199,7 +181,7 @@ pub(crate) fn retry(path: &std::path::Path) -> ExitCode {
                         "asked delega (pid {pid}) to send its waiting forwards now; \
                          `delega status` shows what is left"
                     );
-                    ExitCode::SUCCESS
+                    Ok(())
                 }
                 Ok(_) | Err(_) => {
                     eprintln!("error: cannot signal delega (pid {pid})");
@@ -207,7 +189,7 @@ pub(crate) fn retry(path: &std::path::Path) -> ExitCode {
                         "  help: run `delega retry` as the user delega runs as, or \
                          `systemctl kill -s USR1 delega`"
                     );
-                    ExitCode::FAILURE
+                    Err(Failed::Runtime)
                 }
             }
         }
@@ -220,7 +202,7 @@ pub(crate) fn retry(path: &std::path::Path) -> ExitCode {
         ),
         Err(err) => {
             eprintln!("error: {err}");
-            ExitCode::FAILURE
+            Err(Failed::Runtime)
         }
     }
 }

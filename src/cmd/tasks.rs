@@ -2,14 +2,12 @@
 //! (the entrepreneur's or ops' own corrections). Reads and writes the state database; the
 //! review itself is `task::review`.
 
-use std::process::ExitCode;
-
 use delega::config::Account;
 use delega::state::{State, TaskFilter};
 use delega::task::review::{self, TaskView, working_duration};
 use delega::task::{Event, Reference, TaskState, notice};
 
-use super::{load, select_accounts};
+use super::{CmdResult, Failed, load, select_accounts};
 
 /// Which tasks `delega tasks` lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,13 +30,13 @@ pub(crate) enum Change {
     Drop,
 }
 
-fn open_state(path: &std::path::Path) -> Result<(delega::config::Loaded, State), ExitCode> {
+fn open_state(path: &std::path::Path) -> Result<(delega::config::Loaded, State), Failed> {
     let loaded = load(path)?;
     match State::open(&loaded.config.state) {
         Ok(state) => Ok((loaded, state)),
         Err(err) => {
             eprintln!("error: {err:#}");
-            Err(ExitCode::FAILURE)
+            Err(Failed::Runtime)
         }
     }
 }
@@ -48,15 +46,9 @@ pub(crate) fn tasks(
     account: Option<&str>,
     show: Show,
     assistant: Option<&str>,
-) -> ExitCode {
-    let (loaded, state) = match open_state(path) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let accounts = match select_accounts(&loaded.config, account, path) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
+) -> CmdResult {
+    let (loaded, state) = open_state(path)?;
+    let accounts = select_accounts(&loaded.config, account, path)?;
     let now = jiff::Timestamp::now().as_second();
     for account in accounts {
         let filter = TaskFilter {
@@ -67,7 +59,7 @@ pub(crate) fn tasks(
             Ok(t) => t,
             Err(err) => {
                 eprintln!("error: {err:#}");
-                return ExitCode::FAILURE;
+                return Err(Failed::Runtime);
             }
         };
         let since = now - review::MEDIAN_WINDOW_SECS;
@@ -108,7 +100,7 @@ pub(crate) fn tasks(
             }
         }
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 fn line(account: &Account, v: &TaskView, label: &str, day: i64) -> String {
@@ -147,20 +139,14 @@ pub(crate) fn task(
     account: Option<&str>,
     change: Change,
     reference: &str,
-) -> ExitCode {
+) -> CmdResult {
     let Some(reference) = Reference::parse(reference) else {
         eprintln!("error: `{reference}` is not a task reference");
         eprintln!("  help: a reference looks like T-7K3Q (see `delega tasks`)");
-        return ExitCode::from(super::EXIT_USAGE);
+        return Err(Failed::Usage);
     };
-    let (loaded, mut state) = match open_state(path) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let accounts = match select_accounts(&loaded.config, account, path) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
+    let (loaded, mut state) = open_state(path)?;
+    let accounts = select_accounts(&loaded.config, account, path)?;
     let mut found = Vec::new();
     for account in &accounts {
         match state.task_by_reference(&account.name, &reference) {
@@ -168,7 +154,7 @@ pub(crate) fn task(
             Ok(None) => {}
             Err(err) => {
                 eprintln!("error: {err:#}");
-                return ExitCode::FAILURE;
+                return Err(Failed::Runtime);
             }
         }
     }
@@ -177,7 +163,7 @@ pub(crate) fn task(
         [] => {
             eprintln!("error: no task {reference}");
             eprintln!("  help: `delega tasks` lists them");
-            return ExitCode::from(super::EXIT_USAGE);
+            return Err(Failed::Usage);
         }
         many => {
             let names: Vec<&str> = many.iter().map(|t| t.account.as_str()).collect();
@@ -186,7 +172,7 @@ pub(crate) fn task(
                 names.join(", ")
             );
             eprintln!("  help: say which with --account");
-            return ExitCode::from(super::EXIT_USAGE);
+            return Err(Failed::Usage);
         }
     };
     let event = match change {
@@ -204,7 +190,7 @@ pub(crate) fn task(
                 task.state.as_str(),
                 next.as_str()
             );
-            ExitCode::SUCCESS
+            Ok(())
         }
         Ok(Err(no)) => {
             outln!(
@@ -212,11 +198,11 @@ pub(crate) fn task(
                 task.account,
                 no.0.as_str()
             );
-            ExitCode::SUCCESS
+            Ok(())
         }
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            Err(Failed::Runtime)
         }
     }
 }

@@ -1,14 +1,12 @@
 //! `delega undo`: moves back into the Inbox what delega filed in a time window or by one
 //! rule, only where it is still where delega put it, and lists the forwards that went out.
 
-use std::process::ExitCode;
-
 use delega::config::Account;
 use delega::imap::{self, Connection};
 use delega::state::{State, UndoFilter, UndoOutcome};
 use delega::undo::{self, Filed, Undone};
 
-use super::{load, select_accounts};
+use super::{CmdResult, Failed, load, select_accounts};
 
 /// What to take back, as typed.
 pub(crate) struct UndoArgs<'a> {
@@ -18,42 +16,33 @@ pub(crate) struct UndoArgs<'a> {
     pub dry_run: bool,
 }
 
-pub(crate) fn undo(path: &std::path::Path, args: UndoArgs<'_>) -> ExitCode {
-    let loaded = match load(path) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+pub(crate) fn undo(path: &std::path::Path, args: UndoArgs<'_>) -> CmdResult {
+    let loaded = load(path)?;
     let config = &loaded.config;
-    let accounts = match select_accounts(config, args.account, path) {
-        Ok(accounts) => accounts,
-        Err(code) => return code,
-    };
+    let accounts = select_accounts(config, args.account, path)?;
     let now = jiff::Timestamp::now().as_second();
     let filter = match (args.since, args.rule) {
         (Some(since), _) => match undo::parse_duration(since) {
             Ok(secs) => UndoFilter::Since(now - secs),
             Err(why) => {
                 eprintln!("error: invalid --since `{since}`: {why}");
-                return ExitCode::from(super::EXIT_USAGE);
+                return Err(Failed::Usage);
             }
         },
         (None, Some(rule)) => UndoFilter::Rule(rule.to_string()),
         (None, None) => {
             eprintln!("error: say what to undo: --since DURATION or --rule NAME");
-            return ExitCode::from(super::EXIT_USAGE);
+            return Err(Failed::Usage);
         }
     };
     let state = match State::open(&config.state) {
         Ok(state) => state,
         Err(err) => {
             eprintln!("error: {err:#}");
-            return ExitCode::FAILURE;
+            return Err(Failed::Runtime);
         }
     };
-    let runtime = match super::runtime(false) {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
+    let runtime = super::runtime(false)?;
     let mut failed = false;
     for account in accounts {
         if let UndoFilter::Rule(rule) = &filter
@@ -94,11 +83,7 @@ pub(crate) fn undo(path: &std::path::Path, args: UndoArgs<'_>) -> ExitCode {
             }
         }
     }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    if failed { Err(Failed::Runtime) } else { Ok(()) }
 }
 
 async fn undo_account(
