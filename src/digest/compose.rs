@@ -107,6 +107,13 @@ pub fn compose(settings: &Settings<'_>, report: &Report) -> DigestMail {
         ),
         delegated_section(settings, w, &report.delegated, limits.messages),
     ];
+    sections.extend(super::results::results_section(
+        settings,
+        w,
+        &report.tasks,
+        limits.messages,
+        report.work_day_secs,
+    ));
     if totals.observed > 0 {
         let mut observed: Vec<&Handled> = report.observed.iter().collect();
         newest_first(&mut observed);
@@ -194,14 +201,22 @@ pub fn compose_list(
     let forwards = report
         .delegated
         .iter()
-        .find(|f| f.assistant == assistant.id)?;
-    let count = forwards.count.saturating_sub(forwards.failed);
-    if count == 0 {
+        .find(|f| f.assistant == assistant.id);
+    let count = forwards.map_or(0, |f| f.count.saturating_sub(f.failed));
+    let tasks = report
+        .tasks
+        .iter()
+        .find(|r| r.assistant == assistant.id)
+        .and_then(|r| {
+            let max = Limits::of(settings.digest).messages;
+            super::results::list_section(settings, w, r, max, report.work_day_secs)
+        });
+    if count == 0 && tasks.is_none() {
         return None;
     }
     let mut mine: Vec<&Handled> = forwards
-        .rows
         .iter()
+        .flat_map(|f| &f.rows)
         .filter(|h| matches!(place(h), Place::Delegated(s) if s != ForwardState::Failed))
         .collect();
     newest_first(&mut mine);
@@ -222,15 +237,20 @@ pub fn compose_list(
         lang: w.lang(),
         title: w.list_title(&name),
         subtitle: w.list_intro(settings.account, &from, &to),
-        sections: vec![Section {
-            key: "list",
-            groups: vec![Group {
-                heading: None,
-                items,
-                more: more_messages(w, count, mine.len()),
-            }],
-            ..section(w.delegated().0, Some(w.integer(count)), None)
-        }],
+        // A day with nothing new still lists what is open: the new part only when there is one.
+        sections: (count > 0)
+            .then_some(Section {
+                key: "list",
+                groups: vec![Group {
+                    heading: None,
+                    items,
+                    more: more_messages(w, count, mine.len()),
+                }],
+                ..section(w.delegated().0, Some(w.integer(count)), None)
+            })
+            .into_iter()
+            .chain(tasks)
+            .collect(),
         footer: w.list_footer().to_string(),
     };
     Some(DigestMail {

@@ -13,6 +13,7 @@ mod compose;
 mod deliver;
 mod locale;
 mod render;
+mod results;
 pub mod schedule;
 mod sections;
 mod view;
@@ -67,6 +68,11 @@ pub struct Report {
     pub rules: Vec<RuleUse>,
     /// One-line summaries of the rules `delega suggest` proposes, most evidence first.
     pub proposals: Vec<String>,
+    /// The review of results: per assistant, tasks done in the period, open and overdue
+    /// now, and the median time to done (`task::review`).
+    pub tasks: Vec<crate::task::review::AssistantReview>,
+    /// The length of one working day (seconds), to say durations in working days.
+    pub work_day_secs: i64,
 }
 
 /// Exact counts of a period, however few of its messages are listed.
@@ -262,6 +268,11 @@ pub fn load(state: &State, account: &Account, now: Timestamp) -> anyhow::Result<
             .decision
             .assistant
     };
+    // Every task of the account: the open ones whatever their age, the done ones for the
+    // period and the 30-day median.
+    let tasks = state.tasks(name, &crate::state::TaskFilter::default())?;
+    report.tasks = crate::task::review::review(account, &tasks, start, end);
+    report.work_day_secs = account.tasks.work_hours.day_secs();
     report.proposals = crate::suggest::suggest(account, &corrections, &assistant_of, 2)
         .into_iter()
         .take(3)

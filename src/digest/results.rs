@@ -1,0 +1,304 @@
+//! The review of results in the digest: per assistant, the tasks done in the period (with
+//! the working time each took), those still open and those overdue (oldest first), and the
+//! median time to done over 30 days; and, in an assistant's daily list, their own open and
+//! overdue tasks with their age. Counts are exact; each list is capped at
+//! `digest.max_listed` with the rest counted. The words live here, in both languages,
+//! beside the only section that uses them.
+
+use crate::config::Language;
+use crate::task::review::{AssistantReview, TaskView, working_duration};
+
+use super::Settings;
+use super::compose::{assistant_name, bounded, clean, more_messages};
+use super::locale::Words;
+use super::view::{Group, Item, Section, Tone, section};
+
+/// Words of the results section.
+struct Text {
+    heading: &'static str,
+    intro: &'static str,
+    done: &'static str,
+    open: &'static str,
+    answered: &'static str,
+    overdue: &'static str,
+    took: &'static str,
+    open_for: &'static str,
+    due: &'static str,
+    delegated: &'static str,
+    median: &'static str,
+    list_heading: &'static str,
+    list_intro: &'static str,
+}
+
+fn text(language: Language) -> &'static Text {
+    match language {
+        Language::It => &Text {
+            heading: "Risultati",
+            intro: "Per assistente: cosa è stato fatto da allora (e in quanto tempo, in ore \
+                    lavorative), cosa è ancora aperto, cosa è in ritardo.",
+            done: "fatto",
+            open: "aperto",
+            answered: "risposto",
+            overdue: "in ritardo",
+            took: "fatto in",
+            open_for: "aperto da",
+            due: "scadenza",
+            delegated: "affidato",
+            median: "tempo mediano per completare (30 giorni)",
+            list_heading: "Le tue attività aperte",
+            list_intro: "Per chiuderne una, usa il link «Fatto» nell'inoltro o rispondi con \
+                         FATTO e il riferimento nell'oggetto.",
+        },
+        Language::En => &Text {
+            heading: "Results",
+            intro: "Per assistant: what was done since then (and how long it took, in working \
+                    hours), what is still open, what is overdue.",
+            done: "done",
+            open: "open",
+            answered: "answered",
+            overdue: "overdue",
+            took: "took",
+            open_for: "open for",
+            due: "due",
+            delegated: "delegated",
+            median: "median time to done (30 days)",
+            list_heading: "Your open tasks",
+            list_intro: "To close one, use the \"Done\" link in its forward, or reply with DONE \
+                         and the reference in the subject.",
+        },
+    }
+}
+
+/// One task as an item.
+fn item(settings: &Settings<'_>, w: Words, t: &Text, v: &TaskView, day: i64) -> Item {
+    let task = &v.task;
+    let tz = &settings.digest.timezone;
+    let (lead, tone) = match task.state {
+        crate::task::TaskState::Done => (t.done, Tone::Good),
+        _ if v.overdue => (t.overdue, Tone::Bad),
+        crate::task::TaskState::Answered => (t.answered, Tone::Wait),
+        _ => (t.open, Tone::Wait),
+    };
+    let spent = working_duration(v.working_secs, day);
+    let mut meta = format!(
+        "{} · {} {}",
+        task.reference,
+        t.delegated,
+        w.datetime(task.created_at, tz)
+    );
+    match task.state {
+        crate::task::TaskState::Done => meta.push_str(&format!(" · {} {spent}", t.took)),
+        _ => meta.push_str(&format!(" · {} {spent}", t.open_for)),
+    }
+    if let (Some(due), false) = (v.due_at, task.state == crate::task::TaskState::Done) {
+        meta.push_str(&format!(" · {} {}", t.due, w.datetime(due, tz)));
+    }
+    let subject = match clean(&task.subject) {
+        s if s.is_empty() => w.no_subject().to_string(),
+        s => bounded(&s, 200),
+    };
+    Item {
+        lead: lead.to_string(),
+        tone,
+        title: subject,
+        meta: Some(meta),
+        detail: None,
+        note: None,
+    }
+}
+
+/// The listed part of `views` (at most `max`) as items, and the "… and N more" line.
+fn capped(
+    settings: &Settings<'_>,
+    w: Words,
+    t: &Text,
+    views: &[TaskView],
+    max: usize,
+    day: i64,
+    items: &mut Vec<Item>,
+) -> Option<String> {
+    items.extend(views.iter().take(max).map(|v| item(settings, w, t, v, day)));
+    more_messages(w, views.len() as u64, views.len().min(max))
+}
+
+/// The results section of the entrepreneur's digest; `None` when no assistant has a task
+/// to show.
+pub(super) fn results_section(
+    settings: &Settings<'_>,
+    w: Words,
+    reviews: &[AssistantReview],
+    max: usize,
+    day: i64,
+) -> Option<Section> {
+    if reviews.is_empty() {
+        return None;
+    }
+    let t = text(w.0);
+    let total: usize = reviews
+        .iter()
+        .map(|r| r.done.len() + r.open.len() + r.overdue.len())
+        .sum();
+    let mut s = section(t.heading, Some(w.integer(total as u64)), Some(t.intro));
+    s.key = "results";
+    for r in reviews {
+        let name = assistant_name(settings, Some(&r.assistant));
+        let median = r
+            .median_done_secs
+            .map(|m| format!(" · {} {}", t.median, working_duration(m, day)))
+            .unwrap_or_default();
+        let heading = format!(
+            "{name}: {} {}, {} {}, {} {}{median}",
+            w.integer(r.done.len() as u64),
+            t.done,
+            w.integer((r.open.len() + r.overdue.len()) as u64),
+            t.open,
+            w.integer(r.overdue.len() as u64),
+            t.overdue,
+        );
+        let mut items = Vec::new();
+        // Overdue first, oldest first: never hidden behind the others.
+        let mut more = Vec::new();
+        more.extend(capped(settings, w, t, &r.overdue, max, day, &mut items));
+        more.extend(capped(settings, w, t, &r.done, max, day, &mut items));
+        more.extend(capped(settings, w, t, &r.open, max, day, &mut items));
+        s.groups.push(Group {
+            heading: Some(heading),
+            items,
+            more: (!more.is_empty()).then(|| more.join(" · ")),
+        });
+    }
+    Some(s)
+}
+
+/// An assistant's open and overdue tasks, with their age, for their daily list.
+pub(super) fn list_section(
+    settings: &Settings<'_>,
+    w: Words,
+    review: &AssistantReview,
+    max: usize,
+    day: i64,
+) -> Option<Section> {
+    let open = review.open.len() + review.overdue.len();
+    if open == 0 {
+        return None;
+    }
+    let t = text(w.0);
+    let mut s = section(
+        t.list_heading,
+        Some(w.integer(open as u64)),
+        Some(t.list_intro),
+    );
+    s.key = "tasks";
+    let mut items = Vec::new();
+    let mut more = Vec::new();
+    more.extend(capped(
+        settings,
+        w,
+        t,
+        &review.overdue,
+        max,
+        day,
+        &mut items,
+    ));
+    more.extend(capped(settings, w, t, &review.open, max, day, &mut items));
+    s.groups.push(Group {
+        heading: None,
+        items,
+        more: (!more.is_empty()).then(|| more.join(" · ")),
+    });
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Report, Settings, compose, compose_list};
+    use crate::config::Language;
+    use crate::task::review::review;
+    use crate::task::{Due, Reference, TaskRow, TaskState};
+
+    /// Tuesday 24 November 2026, 09:00 in Rome.
+    const TUE_9: i64 = 1_795_507_200;
+    const H: i64 = 3600;
+
+    fn task(id: i64, state: TaskState, created: i64, closed: Option<i64>) -> TaskRow {
+        TaskRow {
+            id,
+            account: "giulia".into(),
+            reference: Reference::of(id as u64),
+            ledger_id: id,
+            assistant: "marta".into(),
+            state,
+            created_at: created,
+            answered_at: None,
+            closed_at: closed,
+            reminded_day: None,
+            reminders: 0,
+            subject: format!("Fattura {id}"),
+            from_addr: "c@x.example".into(),
+            rule: None,
+            forward_id: format!("giulia.{id}.aa"),
+            sent: true,
+        }
+    }
+
+    #[test]
+    fn the_digest_reviews_results_per_assistant_overdue_never_hidden() {
+        let mut account = crate::config::tests::account();
+        account.digest.language = Language::En;
+        account.digest.max_listed = 2;
+        account.tasks.due = Some(Due {
+            days: 0,
+            minutes: 120,
+        });
+        let mut tasks = vec![
+            task(1, TaskState::Done, TUE_9, Some(TUE_9 + 90 * 60)),
+            task(2, TaskState::Open, TUE_9 + 7 * H, None),
+        ];
+        // Three overdue: two listed (the cap), the third counted.
+        for id in 3..=5 {
+            tasks.push(task(id, TaskState::Open, TUE_9 + (id - 3) * 60, None));
+        }
+        let now = TUE_9 + 8 * H;
+        let report = Report {
+            start: TUE_9 - H,
+            end: now,
+            tasks: review(&account, &tasks, TUE_9 - H, now),
+            work_day_secs: account.tasks.work_hours.day_secs(),
+            ..Report::default()
+        };
+        let mail = compose(&Settings::of(&account), &report);
+        let text = &mail.text;
+        assert!(text.contains("RESULTS (5)"), "{text}");
+        assert!(
+            text.contains(
+                "Marta Verdi: 1 done, 4 open, 3 overdue · median time to done (30 days) 1h 30m"
+            ),
+            "{text}"
+        );
+        let overdue = text
+            .find("overdue  Fattura 3")
+            .expect("oldest overdue first");
+        let next = text.find("overdue  Fattura 4").expect("then the next");
+        assert!(overdue < next);
+        assert!(!text.contains("Fattura 5"), "capped at max_listed");
+        assert!(text.contains("… and 1 more message"), "{text}");
+        assert!(text.contains(&format!(
+            "{} · delegated 24 Nov 2026 09:00 · took 1h 30m",
+            Reference::of(1)
+        )));
+        assert!(text.contains("open     Fattura 2"), "{text}");
+        assert!(mail.html.contains("Marta Verdi: 1 done, 4 open, 3 overdue"));
+
+        // Marta's own list: her open and overdue tasks with their age, even on a day
+        // when nothing new was delegated to her.
+        let marta = &account.assistants[0];
+        let list = compose_list(&Settings::of(&account), &report, marta).expect("a list");
+        assert!(list.text.contains("YOUR OPEN TASKS (4)"), "{}", list.text);
+        assert!(
+            list.text.contains("open for 8h · due 24 Nov 2026 11:00"),
+            "{}",
+            list.text
+        );
+        assert!(!list.text.contains("DELEGATED"), "{}", list.text);
+    }
+}
