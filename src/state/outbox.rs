@@ -9,6 +9,7 @@
 //! and its `interrupted` count makes the digest and `status` say it may have gone twice.
 //! At least once, never silently lost: mail's own rule (RFC 5321 §6.1).
 
+use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::State;
@@ -125,6 +126,51 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
 }
 
 impl State {
+    /// One write of a send's progress (in doubt, sent, waiting, refused), committed with
+    /// `synchronous = NORMAL`: in WAL mode the commit is in the WAL file when this returns,
+    /// so it survives any end of delega itself (kill -9, OOM, a panic, systemd's SIGKILL),
+    /// which is the crash the guarantees are about; only the disk flush is left for later.
+    /// That flush (two per forward with FULL) was most of a forward's cost beside Postfix's
+    /// own. What a power cut could still take back is bounded, and loses no task:
+    /// - the forward's row and id were flushed with its decision ([`State::record`] commits
+    ///   with FULL before any send), so a send that left no trace is made again as the same
+    ///   forward (same Message-ID: recognisable, and dropped by providers that de-duplicate);
+    /// - the original leaves the Inbox only after [`State::sync_sends`] (triage's filing),
+    ///   so a forward is never taken as unsent while its message is already filed;
+    /// - the one thing a power cut inside a DATA phase can lose is the in-doubt mark of that
+    ///   send, so its copy would not be flagged (the copy itself still arrives, recognisable).
+    ///
+    /// SQLite keeps the WAL's commits in order and whole: a later one never survives an
+    /// earlier one.
+    fn relaxed(&self, sql: &str, params: impl rusqlite::Params) -> anyhow::Result<usize> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let written = self
+            .conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute(params));
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        Ok(written?)
+    }
+
+    /// Flushes to disk what the sends recorded so far (the WAL file), before the server
+    /// work that relies on them: one flush for a whole filing, not two per forward.
+    pub fn sync_sends(&self) -> anyhow::Result<()> {
+        let Some(db) = self.conn.path().filter(|p| !p.is_empty()) else {
+            return Ok(()); // in memory
+        };
+        let wal = format!("{db}-wal");
+        match std::fs::File::open(&wal) {
+            // fsync flushes the file's pages whichever descriptor wrote them.
+            Ok(file) => file
+                .sync_data()
+                .with_context(|| format!("cannot flush {wal} to disk")),
+            // Checkpointed and removed: its commits are in the database file, flushed by
+            // the checkpoint.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(anyhow::Error::new(err).context(format!("cannot open {wal}"))),
+        }
+    }
+
     /// The forward planned for a ledger row, if any.
     pub fn outbox_for(&self, ledger_id: i64) -> anyhow::Result<Option<OutboxRow>> {
         let sql = format!("{SELECT_ROW} WHERE ledger_id = ?1");
@@ -136,13 +182,12 @@ impl State {
     }
 
     /// Marks a forward as in doubt: the server said go ahead to DATA, the message is about
-    /// to go out. Committed before the first byte of it does.
+    /// to go out. Committed before the first byte of it does (see [`State::relaxed`]).
     pub fn outbox_in_doubt(&self, id: i64, now: i64) -> anyhow::Result<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE outbox SET state = 'in_doubt', next_attempt_at = ?2 WHERE id = ?1",
-            )?
-            .execute(params![id, now])?;
+        self.relaxed(
+            "UPDATE outbox SET state = 'in_doubt', next_attempt_at = ?2 WHERE id = ?1",
+            params![id, now],
+        )?;
         Ok(())
     }
 
@@ -155,13 +200,12 @@ impl State {
         next_attempt_at: i64,
         error: &str,
     ) -> anyhow::Result<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE outbox SET state = 'pending', interrupted = interrupted + 1,
+        self.relaxed(
+            "UPDATE outbox SET state = 'pending', interrupted = interrupted + 1,
                     attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3
                  WHERE id = ?1",
-            )?
-            .execute(params![id, next_attempt_at, error])?;
+            params![id, next_attempt_at, error],
+        )?;
         Ok(())
     }
 
@@ -173,12 +217,11 @@ impl State {
         next_attempt_at: i64,
         error: &str,
     ) -> anyhow::Result<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE outbox SET state = 'pending', attempts = attempts + 1,
+        self.relaxed(
+            "UPDATE outbox SET state = 'pending', attempts = attempts + 1,
                     next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
-            )?
-            .execute(params![id, next_attempt_at, error])?;
+            params![id, next_attempt_at, error],
+        )?;
         Ok(())
     }
 
@@ -192,26 +235,23 @@ impl State {
         now: i64,
     ) -> anyhow::Result<()> {
         let sent_at = (state == OutboxState::Sent).then_some(now);
-        self.conn
-            .prepare_cached(
-                "UPDATE outbox SET state = ?2, next_attempt_at = ?3, last_error = ?4,
+        self.relaxed(
+            "UPDATE outbox SET state = ?2, next_attempt_at = ?3, last_error = ?4,
                     sent_at = COALESCE(?5, sent_at)
                  WHERE id = ?1",
-            )?
-            .execute(params![id, state.as_str(), next_attempt_at, error, sent_at])?;
+            params![id, state.as_str(), next_attempt_at, error, sent_at],
+        )?;
         Ok(())
     }
 
     /// Makes every waiting forward of the account due now (an operator asked, or the server
     /// has just proved reachable again). Returns how many there are.
     pub fn outbox_due_now(&self, account: &str, now: i64) -> anyhow::Result<usize> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "UPDATE outbox SET next_attempt_at = ?2
+        self.relaxed(
+            "UPDATE outbox SET next_attempt_at = ?2
                  WHERE account = ?1 AND state = 'pending' AND next_attempt_at > ?2",
-            )?
-            .execute(params![account, now])?)
+            params![account, now],
+        )
     }
 
     /// Forwards the server accepted since `since`, for the hourly rate limit.
@@ -342,6 +382,40 @@ mod tests {
             )
             .expect("recorded");
         (s, ids.into_iter().next().expect("one"))
+    }
+
+    #[test]
+    fn send_records_skip_the_flush_and_every_other_commit_keeps_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("state.db");
+        let mut s = State::open(&path).expect("db");
+        let mut e = entry(5, Category::Delegable, Action::Forward("Delegated".into()));
+        e.assistant = Some("marta".into());
+        let planned = s
+            .record("g", "INBOX", 1, &[e], &|_| Some("m@x".into()), 100)
+            .expect("recorded")
+            .remove(0)
+            .forward
+            .expect("planned");
+        let sync = |s: &State| -> i64 {
+            s.conn
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .expect("pragma")
+        };
+        assert_eq!(sync(&s), 2, "FULL");
+        s.outbox_in_doubt(planned.id, 101).expect("in doubt");
+        s.outbox_update(planned.id, OutboxState::Sent, 102, None, 102)
+            .expect("sent");
+        assert_eq!(sync(&s), 2, "FULL again after a send's records");
+        s.sync_sends().expect("flushed");
+        // What another process (the next start) reads back.
+        let again = State::open(&path).expect("reopened");
+        let row = again.outbox_for(planned.ledger_id).expect("query");
+        assert_eq!(row.map(|r| r.state), Some(OutboxState::Sent));
+        State::in_memory()
+            .expect("db")
+            .sync_sends()
+            .expect("nothing to flush");
     }
 
     #[test]

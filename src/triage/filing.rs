@@ -74,6 +74,8 @@ impl Filing {
             mut outcomes,
         } = std::mem::take(self);
         let started = Instant::now();
+        // The forwards sent are on disk before their originals leave the Inbox.
+        state.sync_sends()?;
         keyword.sort_unstable();
         boxes.add_keyword(&keyword, KEYWORD).await?;
         let marked = started.elapsed();
