@@ -84,7 +84,7 @@ pub async fn imap(account: &Account) -> Vec<Finding> {
             return out;
         }
     };
-    out.push(Finding::ok(connection(session.get_ref())));
+    out.push(Finding::ok(connection(session.get_ref().get_ref())));
     out.push(Finding::ok(format!(
         "logged in as {}",
         server.username.as_deref().unwrap_or_default()

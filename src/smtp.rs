@@ -31,7 +31,7 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Sasl, Security, Server, Smtp};
+use crate::config::{Sasl, Secret, Security, Server, Smtp};
 use crate::net::{Stream, connect_tcp, tls_wrap};
 use crate::oauth2::{self, Tokens, sasl};
 
@@ -73,7 +73,9 @@ const MIN_THROUGHPUT: u64 = 256 * 1024;
 /// An SMTP client for the configured server, holding at most one open connection.
 pub struct Mailer {
     server: Server,
-    credentials: Option<Credentials>,
+    /// The username and where its password comes from: read at each connection, under the
+    /// timeout (a `password_command` that hangs is killed, and a stop does not wait for it).
+    login: Option<(String, Secret)>,
     /// The OAuth2 sign-in (user, tokens), instead of `credentials`.
     oauth2: Option<(String, std::sync::Arc<Tokens>)>,
     /// For STARTTLS, which lettre performs itself on the connection: built at the first
@@ -85,26 +87,20 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    /// Prepares the client (reads the password now; connects only when sending).
+    /// Prepares the client (connects, and reads the password, only when sending).
     pub fn new(smtp: &Smtp) -> anyhow::Result<Mailer> {
         let server = &smtp.server;
         let oauth2 = match (&server.username, &server.oauth2) {
             (Some(user), Some(o)) => Some((user.clone(), oauth2::tokens(o))),
             _ => None,
         };
-        let credentials = match (&server.username, &server.password) {
-            (Some(user), Some(secret)) => {
-                let password = secret.resolve().context("SMTP password")?;
-                Some(Credentials::new(
-                    user.clone(),
-                    password.expose().to_string(),
-                ))
-            }
+        let login = match (&server.username, &server.password) {
+            (Some(user), Some(secret)) => Some((user.clone(), secret.clone())),
             _ => None,
         };
         Ok(Mailer {
             server: server.clone(),
-            credentials,
+            login,
             oauth2,
             starttls: OnceLock::new(),
             hello: ClientId::default(),
@@ -239,6 +235,18 @@ impl Mailer {
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
         let server = &self.server;
         let work = async {
+            let credentials = match &self.login {
+                Some((user, secret)) => {
+                    let password = secret.resolve_within(server.timeout).await;
+                    let password = password
+                        .map_err(|err| SendError::Transient(format!("SMTP password: {err:#}")))?;
+                    Some(Credentials::new(
+                        user.clone(),
+                        password.expose().to_string(),
+                    ))
+                }
+                None => None,
+            };
             let tcp = connect_tcp(server)
                 .await
                 .map_err(|err| SendError::Transient(format!("{err:#}")))?;
@@ -260,7 +268,7 @@ impl Mailer {
                     .await
                     .map_err(|err| classify(&err))?;
             }
-            if let Some(credentials) = &self.credentials {
+            if let Some(credentials) = &credentials {
                 conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                     .await
                     .map_err(|err| classify(&err))?;

@@ -62,6 +62,12 @@ async fn a_second_run_is_refused_beside_the_daemon_and_retry_sends_waiting_forwa
     assert!(status.contains("1 waiting"), "{status}");
     let preview = office.command(&["digest", "--preview"]).output()?;
     assert!(preview.status.success());
+    // Sending the digest writes as the daemon does: refused too, with what to do.
+    let send = office.command(&["digest", "--send-now"]).output()?;
+    let stderr = String::from_utf8_lossy(&send.stderr);
+    assert_eq!(send.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another delega (pid "), "{stderr}");
+    assert!(stderr.contains("digest.at"), "{stderr}");
 
     // Postfix is back; `delega retry` has the daemon send now, not after its backoff.
     ms.start_postfix();
@@ -315,4 +321,171 @@ fn commands_end_quietly_when_their_reader_has_gone() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
     }
+}
+
+/// A plain-IMAP relay to `upstream` that goes silent once the login succeeded: the
+/// connection stays open and what delega sends still reaches the server, but no answer
+/// comes back (a server hung after login, or a middlebox that dropped the flow).
+fn imap_relay_silent_after_login(upstream: u16) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            let login_tag = Arc::new(Mutex::new(None::<String>));
+            let silent = Arc::new(AtomicBool::new(false));
+            let (mut to_server, from_client) = (server.try_clone().expect("clone"), client);
+            let mut to_client = from_client.try_clone().expect("clone");
+            let tag = Arc::clone(&login_tag);
+            std::thread::spawn(move || {
+                let mut lines = BufReader::new(from_client);
+                let mut line = Vec::new();
+                while lines.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                    let text = String::from_utf8_lossy(&line);
+                    if text.to_ascii_uppercase().contains(" LOGIN ") {
+                        *tag.lock().expect("tag") = text.split(' ').next().map(str::to_string);
+                    }
+                    if to_server.write_all(&line).is_err() {
+                        return;
+                    }
+                    line.clear();
+                }
+            });
+            let quiet = Arc::clone(&silent);
+            std::thread::spawn(move || {
+                let mut lines = BufReader::new(server);
+                let mut line = Vec::new();
+                while lines.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                    if !quiet.load(Ordering::Relaxed) {
+                        let _ = to_client.write_all(&line);
+                        let text = String::from_utf8_lossy(&line);
+                        let tag = login_tag.lock().expect("tag").clone();
+                        if tag.is_some_and(|t| text.starts_with(&format!("{t} OK"))) {
+                            quiet.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    line.clear();
+                }
+                // Held open: the client must not see the connection close either.
+                std::thread::park();
+                drop(to_client);
+            });
+        }
+    });
+    port
+}
+
+/// Runs `cmd` and waits at most `bound` for it to end (killing it after that): its exit
+/// status and stderr, or `None` if it was still running.
+fn run_bounded(
+    mut cmd: std::process::Command,
+    bound: Duration,
+) -> Option<(std::process::ExitStatus, String)> {
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn delega");
+    let done = wait_until(bound, || child.try_wait().ok().flatten().is_some());
+    if done.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    let out = child.wait_with_output().expect("output");
+    Some((
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+#[tokio::test]
+async fn an_imap_server_silent_after_login_fails_the_pass_at_the_timeout() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let office = Office::new(ms);
+    office.run_once_ok();
+    let relay = imap_relay_silent_after_login(ms.imap_port());
+    let config = std::fs::read_to_string(office.config_path())?;
+    let config = config
+        .replace(
+            &format!("port = {}, security = \"tls\"", ms.imaps_port()),
+            &format!("port = {relay}, security = \"plain\""),
+        )
+        .replace("poll_secs = 5 }", "poll_secs = 5, timeout_secs = 2 }");
+    std::fs::write(office.config_path(), config)?;
+    // Logged in, then the first command gets no answer: the pass fails after 2 s, saying
+    // so, instead of waiting for ever.
+    let (status, stderr) = run_bounded(office.command(&["run", "--once"]), PATIENCE)
+        .expect("delega run --once still waiting on a silent IMAP server");
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("no answer from localhost:{relay} within 2s")),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_password_command_that_hangs_is_cut_at_the_timeout_and_never_holds_a_stop()
+-> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    office.imap_login = "password_command = \"sleep 600\", timeout_secs = 2".into();
+    office.write_config();
+    let (status, stderr) = run_bounded(office.command(&["run", "--once"]), PATIENCE)
+        .expect("delega run --once still waiting on password_command");
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("password_command did not finish within 2s"),
+        "{stderr}"
+    );
+
+    // The daemon, with the default 30 s: SIGTERM while the command hangs ends it at once.
+    office.imap_login = "password_command = \"sleep 600\"".into();
+    office.write_config();
+    let mut daemon = office.spawn();
+    let mut command = Vec::new();
+    let started = wait_until(PATIENCE, || {
+        command = children(daemon.pid());
+        !command.is_empty()
+    });
+    assert!(started.is_some(), "{}", office.daemon_log());
+    let status = daemon.terminate(Duration::from_secs(5));
+    let status = status
+        .unwrap_or_else(|| panic!("still running 5 s after SIGTERM:\n{}", office.daemon_log()));
+    assert!(status.success(), "{}", office.daemon_log());
+    // And the command was killed, not left behind.
+    for pid in command {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .next();
+        assert!(matches!(state, None | Some("Z")), "{pid}: {stat}");
+    }
+    Ok(())
+}
+
+/// The processes `pid` started (through any of its threads) that are still running.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
 }

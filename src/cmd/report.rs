@@ -68,6 +68,22 @@ pub(crate) fn digest(
         }
         return Ok(());
     }
+    // Sending writes what the daemon writes (today's digest, its events): one writer per
+    // state database, as for `run`. Readers (`--preview`) need no lock.
+    let _lock = match delega::state::InstanceLock::acquire(&config.state) {
+        Ok(lock) => lock,
+        Err(err) => {
+            eprintln!("error: {err}");
+            if let delega::state::LockError::Held { .. } = err {
+                eprintln!(
+                    "  help: the running delega sends the digest at digest.at; to send it \
+                     now, stop it (`systemctl stop delega`), run `delega digest --send-now`, \
+                     and start it again (`delega digest --preview` shows it meanwhile)"
+                );
+            }
+            return Err(Failed::Runtime);
+        }
+    };
     let runtime = super::runtime(false)?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     let delivery = delega::delivery::Delivery::new(&config.smtp, true, shutdown);

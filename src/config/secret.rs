@@ -71,16 +71,7 @@ impl Secret {
                     .arg(cmd)
                     .output()
                     .context("cannot run password_command")?;
-                if !out.status.success() {
-                    // stderr may say why; stdout might hold a secret, so it is never shown.
-                    let err = String::from_utf8_lossy(&out.stderr);
-                    bail!(
-                        "password_command failed ({}): {}",
-                        out.status,
-                        err.lines().next().unwrap_or("")
-                    );
-                }
-                String::from_utf8(out.stdout).context("password_command printed non-UTF-8")?
+                command_output(out)?
             }
             Secret::Credential(name) => {
                 let path = credential_path(name)?;
@@ -88,12 +79,50 @@ impl Secret {
                     .with_context(|| format!("cannot read credential {}", path.display()))?
             }
         };
+        self.first_line(&raw)
+    }
+
+    /// Reads the password now, from a connection's task: a `password_command` runs at most
+    /// `timeout`, and is killed if the wait is dropped (delega stopping), so neither a hung
+    /// command nor a stop waits on it.
+    pub async fn resolve_within(&self, timeout: std::time::Duration) -> anyhow::Result<Password> {
+        let Secret::Command(cmd) = self else {
+            return self.resolve();
+        };
+        let run = tokio::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(cmd)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let out = match tokio::time::timeout(timeout, run).await {
+            Err(_) => bail!("password_command did not finish within {timeout:?}"),
+            Ok(out) => out.context("cannot run password_command")?,
+        };
+        self.first_line(&command_output(out)?)
+    }
+
+    fn first_line(&self, raw: &str) -> anyhow::Result<Password> {
         let password = raw.lines().next().unwrap_or("").to_string();
         if password.is_empty() {
             bail!("the password from {self} is empty");
         }
         Ok(Password(password))
     }
+}
+
+/// What a password command printed, or why it failed: stderr may say why; stdout might
+/// hold a secret, so it is never shown.
+fn command_output(out: std::process::Output) -> anyhow::Result<String> {
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        bail!(
+            "password_command failed ({}): {}",
+            out.status,
+            err.lines().next().unwrap_or("")
+        );
+    }
+    String::from_utf8(out.stdout).context("password_command printed non-UTF-8")
 }
 
 /// Runs a password command once, as `delega check` does, with a time limit: `Ok` when it

@@ -1,4 +1,5 @@
-//! IMAP: connecting and logging in (`session.rs`), reading and filing messages
+//! IMAP: connecting and logging in (`session.rs`), every wait on the server after that
+//! bounded by the timeout (`deadline.rs`), reading and filing messages
 //! (`mailbox.rs`), where folders live (`namespace.rs`), and waiting for new mail with IDLE
 //! or polling (`watch.rs`).
 //!
@@ -7,6 +8,7 @@
 //! deletes one, except the `\Deleted` + `UID EXPUNGE` of a COPY-based move on servers
 //! without MOVE but with UIDPLUS, restricted to the UIDs just copied.
 
+mod deadline;
 mod mailbox;
 pub mod namespace;
 mod session;

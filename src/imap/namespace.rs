@@ -168,7 +168,7 @@ pub async fn namespace(session: &mut Session) -> anyhow::Result<Option<Hierarchy
 
 /// Reads one CRLF-terminated line, a byte at a time so nothing after it is consumed (the
 /// rest of the connection belongs to async-imap).
-async fn read_line(stream: &mut crate::net::Stream) -> anyhow::Result<String> {
+async fn read_line(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> anyhow::Result<String> {
     let mut line = Vec::new();
     loop {
         let byte = stream.read_u8().await?;

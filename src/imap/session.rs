@@ -10,6 +10,7 @@
 use anyhow::{Context, anyhow, bail};
 use async_imap::imap_proto::{Capability, Response};
 
+use super::deadline::Deadline;
 use crate::config::{Sasl, Security, Server};
 use crate::net::{Stream, connect_tcp, tls_wrap};
 use crate::oauth2::{self, AccessToken, Tokens, sasl};
@@ -20,8 +21,12 @@ enum Credential {
     OAuth2(std::sync::Arc<Tokens>, AccessToken),
 }
 
-/// A logged-in IMAP session.
-pub type Session = async_imap::Session<Stream>;
+/// A logged-in IMAP session; every wait on the server is bounded by its timeout
+/// ([`Deadline`]).
+pub type Session = async_imap::Session<Deadline<Stream>>;
+
+/// A connection before login.
+type Client = async_imap::Client<Deadline<Stream>>;
 
 /// Connects, reads the greeting, secures the connection and logs in, all within the
 /// server's timeout.
@@ -42,7 +47,8 @@ pub async fn connect(server: &Server) -> anyhow::Result<Session> {
                 .password
                 .as_ref()
                 .ok_or_else(|| anyhow!("no IMAP password source configured"))?
-                .resolve()?,
+                .resolve_within(server.timeout)
+                .await?,
         ),
     };
     let work = async {
@@ -51,17 +57,18 @@ pub async fn connect(server: &Server) -> anyhow::Result<Session> {
             Security::Tls => tls_wrap(tcp, server).await?,
             Security::Plain | Security::StartTls => Stream::Plain(tcp),
         };
-        let mut client = async_imap::Client::new(stream);
+        let bounded = |stream| Deadline::new(stream, server.timeout, server_name(server));
+        let mut client = async_imap::Client::new(bounded(stream));
         greeting(&mut client).await?;
         if server.security == Security::StartTls {
             client
                 .run_command_and_check_ok("STARTTLS", None)
                 .await
                 .context("the server refused STARTTLS")?;
-            let Stream::Plain(tcp) = client.into_inner() else {
+            let Stream::Plain(tcp) = client.into_inner().into_inner() else {
                 bail!("STARTTLS over a connection that is already TLS");
             };
-            client = async_imap::Client::new(tls_wrap(tcp, server).await?);
+            client = async_imap::Client::new(bounded(tls_wrap(tcp, server).await?));
         }
         match credential {
             Credential::Password(password) => client
@@ -97,7 +104,7 @@ fn login_failed(err: async_imap::error::Error, username: &str) -> anyhow::Error 
     anyhow::Error::new(err).context(context)
 }
 
-async fn greeting(client: &mut async_imap::Client<Stream>) -> anyhow::Result<()> {
+async fn greeting(client: &mut Client) -> anyhow::Result<()> {
     // async-imap 0.12 has no connect(): the greeting must be read before any command.
     match client.read_response().await {
         Ok(Some(_)) => Ok(()),
@@ -106,13 +113,18 @@ async fn greeting(client: &mut async_imap::Client<Stream>) -> anyhow::Result<()>
     }
 }
 
+/// `host:port`, as errors name the server.
+fn server_name(server: &Server) -> String {
+    format!("{}:{}", server.host, server.port)
+}
+
 fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
 /// `AUTHENTICATE` with the token; if the server refuses it, once more with a fresh one.
 async fn oauth2_login(
-    mut client: async_imap::Client<Stream>,
+    mut client: Client,
     server: &Server,
     username: &str,
     tokens: &Tokens,
@@ -179,7 +191,7 @@ async fn oauth2_login(
 }
 
 /// The capabilities the server lists now (after STARTTLS, before login).
-async fn capabilities(client: &mut async_imap::Client<Stream>) -> anyhow::Result<Vec<String>> {
+async fn capabilities(client: &mut Client) -> anyhow::Result<Vec<String>> {
     // async-imap 0.12 runs tagged commands on a client only through calls that drop the
     // untagged answers; this one is written by hand, with a tag its counter never makes.
     use tokio::io::AsyncWriteExt as _;

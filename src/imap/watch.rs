@@ -44,9 +44,12 @@ pub async fn wait_for_mail(
         server,
         keywords,
     } = boxes;
+    let idle = session.get_ref().idle_switch();
     let mut handle = session.idle();
     handle.init().await.context("IDLE")?;
     let response = {
+        // Unbounded while idling, and only then: entering and leaving IDLE are commands.
+        let _idling = idle.hold();
         // async-imap's own timeout restarts at every "* OK Still here" keepalive, which
         // Dovecot sends every 2 minutes: the renewal needs a timer of its own.
         let renew = IDLE_RENEW.min(limit);

@@ -165,11 +165,11 @@ impl Tokens {
 
 /// The refresh token to use: the stored (rotated) one if it descends from the enrolled
 /// seed, else the seed.
-fn current_refresh_token(grant: &RefreshGrant) -> Result<(String, Stored), String> {
-    let seed = grant
-        .refresh_token
-        .resolve()
-        .map_err(|err| format!("{err:#}"))?;
+fn current_refresh_token(
+    grant: &RefreshGrant,
+    seed: anyhow::Result<crate::config::Password>,
+) -> Result<(String, Stored), String> {
+    let seed = seed.map_err(|err| format!("{err:#}"))?;
     let seed_fp = fingerprint(seed.expose());
     let stored = store::load(&grant.store).map_err(|err| format!("{err:#}"))?;
     Ok(match stored {
@@ -200,7 +200,10 @@ async fn refresh(
         what: what.clone(),
         detail,
     };
-    let (refresh_token, mut stored) = current_refresh_token(grant).map_err(failed)?;
+    let timeout = Duration::from_secs(30);
+    // A seed from a command runs under the timeout, and stops with delega.
+    let seed = grant.refresh_token.resolve_within(timeout).await;
+    let (refresh_token, mut stored) = current_refresh_token(grant, seed).map_err(failed)?;
     let token_fp = fingerprint(&refresh_token);
     if let Some(refused) = &stored.refused
         && refused.token == token_fp
@@ -214,13 +217,13 @@ async fn refresh(
     }
     let secret = match &grant.client_secret {
         Some(s) => Some(
-            s.resolve()
+            s.resolve_within(timeout)
+                .await
                 .map_err(|err| failed(format!("client secret: {err:#}")))?,
         ),
         None => None,
     };
     debug!(grant = key, "asking the token endpoint for an access token");
-    let timeout = Duration::from_secs(30);
     match endpoint::refresh(grant, &refresh_token, secret.as_ref(), timeout).await {
         Ok(issued) => {
             let expires = now + issued.expires_in.map_or(3600, |s| s as i64);
@@ -352,7 +355,7 @@ pub fn grant_status(oauth: &OAuth2) -> GrantStatus {
         TokenSource::Refresh(grant) => grant,
     };
     let source = format!("refresh token from {}", secret_source(&grant.refresh_token));
-    let (current, stored) = match current_refresh_token(grant) {
+    let (current, stored) = match current_refresh_token(grant, grant.refresh_token.resolve()) {
         Ok((token, stored)) => (Some(fingerprint(&token)), stored),
         // The seed cannot be read here (a systemd credential outside the unit): what the
         // state file says is all there is.
