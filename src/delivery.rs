@@ -22,6 +22,8 @@ use crate::failpoint;
 use crate::forward::{ForwardRequest, compose};
 use crate::message::Message;
 use crate::metrics::{self, ForwardOutcome};
+pub use crate::reason::NotSent;
+use crate::reason::Reason;
 use crate::smtp::{Mailer, SendError};
 use crate::state::{OutboxRow, OutboxState, State};
 
@@ -98,11 +100,10 @@ pub fn next_due(state: &State, account: &str) -> anyhow::Result<Option<i64>> {
 /// found after a renumbering); a forward already sent stays so. Returns the reason, as
 /// recorded.
 pub fn give_up(state: &State, row: Option<&OutboxRow>, why: &NotSent) -> anyhow::Result<String> {
-    let why = why.to_string();
     if let Some(r) = row.filter(|r| r.state != OutboxState::Sent) {
-        state.outbox_update(r.id, OutboxState::Failed, now(), Some(&why), now())?;
+        state.outbox_not_sent(r.id, why, now())?;
     }
-    Ok(why)
+    Ok(why.to_string())
 }
 
 impl Delivery {
@@ -189,13 +190,14 @@ impl Delivery {
         let task = state.task_for(row.ledger_id)?;
         let (email, assistant) = match self.compose(account, job, task.as_ref()) {
             Ok(ready) => ready,
-            Err(err) => {
+            Err(why) => {
                 // Nothing to retry: the forward cannot be made as configured now.
-                warn!(uid = job.uid, %err, "forward impossible: the message stays in the Inbox");
-                state.outbox_update(row.id, OutboxState::Failed, now, Some(&err), now)?;
-                state.record_event(&account.name, "forward", &err, now)?;
+                warn!(uid = job.uid, err = %why, "forward impossible: the message stays in the Inbox");
+                state.outbox_not_sent(row.id, &why, now)?;
+                let reason = Reason::NotSent(why.clone());
+                state.record_event_with_reason(&account.name, "forward", "", Some(&reason), now)?;
                 metrics::forwards(&account.name, ForwardOutcome::Failed, 1);
-                return Ok(Delivered::Failed(err));
+                return Ok(Delivered::Failed(why.to_string()));
             }
         };
         failpoint::hit(failpoint::BEFORE_SEND);
@@ -273,11 +275,11 @@ impl Delivery {
         account: &'a Account,
         job: &Forward<'_>,
         task: Option<&crate::task::TaskRow>,
-    ) -> Result<(lettre::Message, &'a Assistant), String> {
+    ) -> Result<(lettre::Message, &'a Assistant), NotSent> {
         let row = job.planned;
         let assistant = account
             .assistant(&row.assistant)
-            .ok_or_else(|| NotSent::AssistantGone(row.assistant.clone()).to_string())?;
+            .ok_or_else(|| NotSent::AssistantGone(row.assistant.clone()))?;
         // The task this forward is: its reference and how to close it go in the forward.
         let note = task.map(|task| {
             crate::task::policy::note(account, &task.reference, job.rule, task.created_at)
@@ -298,76 +300,13 @@ impl Delivery {
             now: jiff::Timestamp::now(),
             task: note.as_ref(),
         })
-        .map_err(|err| NotSent::Compose(format!("{err:#}")).to_string())?;
+        .map_err(|err| NotSent::Compose(format!("{err:#}")))?;
         Ok((email, assistant))
     }
 }
 
 fn now() -> i64 {
     jiff::Timestamp::now().as_second()
-}
-
-/// Why a planned forward did not go out, when delega itself is the one to say it (the
-/// server's own refusals are quoted as they come). Its English form (`Display`) is what the
-/// ledger and the outbox record and the log shows; [`NotSent::parse`] reads it back, so the
-/// digest can say it in the account's language.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NotSent {
-    /// The rule's assistant was removed from the config after the decision.
-    AssistantGone(String),
-    /// The forward could not be built (the reason from the composer).
-    Compose(String),
-    /// The message was moved out of the Inbox before it could be forwarded.
-    LeftInbox,
-    /// The server renumbered the mailbox before the forward went out.
-    Renumbered,
-    /// Refused, with no reason on record.
-    Refused,
-}
-
-// The fixed parts of the English forms: written by `Display`, matched by `parse`.
-const ASSISTANT_GONE: (&str, &str) = (
-    "assistant ",
-    " of a planned forward is no longer in the config",
-);
-const COMPOSE: &str = "cannot compose the forward: ";
-const LEFT_INBOX: &str = "the message left the Inbox before it was forwarded";
-const RENUMBERED: &str = "the server renumbered the mailbox";
-const REFUSED: &str = "forward refused";
-
-impl NotSent {
-    /// The reason a recorded text gives, if delega wrote it.
-    pub fn parse(text: &str) -> Option<NotSent> {
-        if let Some(id) = text
-            .strip_prefix(ASSISTANT_GONE.0)
-            .and_then(|t| t.strip_suffix(ASSISTANT_GONE.1))
-        {
-            return Some(NotSent::AssistantGone(id.to_string()));
-        }
-        if let Some(why) = text.strip_prefix(COMPOSE) {
-            return Some(NotSent::Compose(why.to_string()));
-        }
-        match text {
-            LEFT_INBOX => Some(NotSent::LeftInbox),
-            RENUMBERED => Some(NotSent::Renumbered),
-            REFUSED => Some(NotSent::Refused),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for NotSent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NotSent::AssistantGone(id) => {
-                write!(f, "{}{id}{}", ASSISTANT_GONE.0, ASSISTANT_GONE.1)
-            }
-            NotSent::Compose(why) => write!(f, "{COMPOSE}{why}"),
-            NotSent::LeftInbox => f.write_str(LEFT_INBOX),
-            NotSent::Renumbered => f.write_str(RENUMBERED),
-            NotSent::Refused => f.write_str(REFUSED),
-        }
-    }
 }
 
 /// How long to wait before retry number `attempt` (1-based): 1, 2, 4 minutes, then every 5,
@@ -395,9 +334,9 @@ mod tests {
             NotSent::Renumbered,
             NotSent::Refused,
         ] {
-            assert_eq!(NotSent::parse(&reason.to_string()), Some(reason));
+            assert_eq!(NotSent::parse_legacy(&reason.to_string()), Some(reason));
         }
-        assert_eq!(NotSent::parse("550 5.1.1 no such user"), None);
+        assert_eq!(NotSent::parse_legacy("550 5.1.1 no such user"), None);
     }
 
     #[test]

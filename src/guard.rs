@@ -9,7 +9,9 @@ use std::str::FromStr;
 
 use crate::classify::{Category, Decision};
 use crate::config::Account;
-use crate::message::{AutoEvidence, Message};
+use crate::message::Message;
+use crate::reason::Reason;
+pub use crate::reason::{HandKept, Kept, Refusal};
 
 /// The header delega puts on every message it sends, carrying the forward id.
 pub const FORWARD_HEADER: &str = "X-Delega-Forward";
@@ -34,6 +36,7 @@ pub fn own_digest(msg: &Message<'_>, from: &str) -> Option<Decision> {
             instructions: None,
             observe: false,
             why: "delega's own digest: left in the Inbox for you".to_string(),
+            reason: None,
         })
 }
 
@@ -42,161 +45,6 @@ pub fn own_digest(msg: &Message<'_>, from: &str) -> Option<Decision> {
 pub struct History {
     /// A message with the same Message-ID was already forwarded by this account.
     pub already_forwarded: bool,
-}
-
-/// Why a delegable message must not be forwarded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// delega sent it itself: its `X-Delega-Forward` header, with this forward id.
-    OwnForward(String),
-    /// It comes from one of the account's assistants.
-    FromAssistant {
-        /// The assistant's name.
-        name: String,
-        /// The assistant's address.
-        address: String,
-    },
-    /// A machine sent it: an auto-reply, a bounce, a report.
-    Machine(AutoEvidence),
-    /// More `Received:` headers than `forward.max_received`: a mail loop.
-    Loop {
-        /// How many it has.
-        hops: usize,
-        /// The account's `max_received`.
-        max: u32,
-    },
-    /// A message with the same Message-ID was already forwarded.
-    AlreadyForwarded,
-}
-
-/// A delegable decision the guard kept in the Inbox: the rule that would have delegated it,
-/// and why it was not. Its English form (`Display`) is the decision's `why`, as recorded in
-/// the ledger and logged; [`Kept::parse`] reads it back, so the digest can say it in the
-/// account's language.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Kept {
-    /// The rule, if a rule decided.
-    pub rule: Option<String>,
-    /// Why it was not forwarded.
-    pub refusal: Refusal,
-}
-
-// The fixed parts of the English forms: written by `Display`, matched by `parse`.
-const KEPT: (&str, &str) = ("kept in the Inbox: rule ", " would delegate it, but ");
-const NO_RULE: &str = "?";
-const OWN_FORWARD: (&str, &str) = ("delega sent this message itself (forward ", ")");
-const FROM_ASSISTANT: (&str, &str, &str) = (
-    "it comes from the assistant ",
-    " (",
-    "): never forwarded back",
-);
-const MACHINE: (&str, &str) = ("it was sent by a machine (", ")");
-const LOOP: (&str, &str, &str) = (
-    "it crossed ",
-    " mail servers (more than ",
-    "): probably a mail loop",
-);
-const ALREADY_FORWARDED: &str = "a message with this Message-ID was already forwarded";
-
-impl Kept {
-    /// The guard's decision a `why` describes, if it is one.
-    pub fn parse(why: &str) -> Option<Kept> {
-        let (rule, reason) = why.strip_prefix(KEPT.0)?.split_once(KEPT.1)?;
-        Some(Kept {
-            rule: (rule != NO_RULE).then(|| rule.to_string()),
-            refusal: Refusal::parse(reason)?,
-        })
-    }
-}
-
-/// A message the entrepreneur moved into the delegation folder that delega could not
-/// forward: it stays in that folder. Its English form (`Display`) is the decision's `why`;
-/// [`HandKept::parse`] reads it back for the digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandKept {
-    /// The folder it was moved into.
-    pub folder: String,
-    /// Why not: the guard's refusal, or `None` when no rule and no default assistant name
-    /// an assistant for it.
-    pub refusal: Option<Refusal>,
-}
-
-const HAND_KEPT: (&str, &str) = ("moved into ", " by hand, but ");
-const NO_ASSISTANT: &str = "no rule or default_assistant names an assistant";
-
-impl HandKept {
-    /// The hand delegation a `why` describes, if it is one.
-    pub fn parse(why: &str) -> Option<HandKept> {
-        let (folder, reason) = why.strip_prefix(HAND_KEPT.0)?.split_once(HAND_KEPT.1)?;
-        let refusal = match reason {
-            NO_ASSISTANT => None,
-            other => Some(Refusal::parse(other)?),
-        };
-        Some(HandKept {
-            folder: folder.to_string(),
-            refusal,
-        })
-    }
-}
-
-impl std::fmt::Display for HandKept {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{}{}", HAND_KEPT.0, self.folder, HAND_KEPT.1)?;
-        match &self.refusal {
-            Some(refusal) => write!(f, "{refusal}"),
-            None => f.write_str(NO_ASSISTANT),
-        }
-    }
-}
-
-impl std::fmt::Display for Kept {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let rule = self.rule.as_deref().unwrap_or(NO_RULE);
-        write!(f, "{}{rule}{}{}", KEPT.0, KEPT.1, self.refusal)
-    }
-}
-
-impl Refusal {
-    fn parse(s: &str) -> Option<Refusal> {
-        let between = |(open, close): (&str, &str)| s.strip_prefix(open)?.strip_suffix(close);
-        if let Some(id) = between(OWN_FORWARD) {
-            return Some(Refusal::OwnForward(id.to_string()));
-        }
-        if let Some(who) = between((FROM_ASSISTANT.0, FROM_ASSISTANT.2)) {
-            // A name may hold " (", an address never does.
-            let (name, address) = who.rsplit_once(FROM_ASSISTANT.1)?;
-            return Some(Refusal::FromAssistant {
-                name: name.to_string(),
-                address: address.to_string(),
-            });
-        }
-        if let Some(evidence) = between(MACHINE) {
-            return AutoEvidence::parse(evidence).map(Refusal::Machine);
-        }
-        if let Some(counts) = between((LOOP.0, LOOP.2)) {
-            let (hops, max) = counts.split_once(LOOP.1)?;
-            return Some(Refusal::Loop {
-                hops: hops.parse().ok()?,
-                max: max.parse().ok()?,
-            });
-        }
-        (s == ALREADY_FORWARDED).then_some(Refusal::AlreadyForwarded)
-    }
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refusal::OwnForward(id) => write!(f, "{}{id}{}", OWN_FORWARD.0, OWN_FORWARD.1),
-            Refusal::FromAssistant { name, address } => {
-                let (a, b, c) = FROM_ASSISTANT;
-                write!(f, "{a}{name}{b}{address}{c}")
-            }
-            Refusal::Machine(evidence) => write!(f, "{}{evidence}{}", MACHINE.0, MACHINE.1),
-            Refusal::Loop { hops, max } => write!(f, "{}{hops}{}{max}{}", LOOP.0, LOOP.1, LOOP.2),
-            Refusal::AlreadyForwarded => f.write_str(ALREADY_FORWARDED),
-        }
-    }
 }
 
 /// Why a delegable message must not be forwarded, if it must not.
@@ -271,15 +119,16 @@ pub fn decide(
 
 /// A delegable decision the guard refused, made strategic with a [`Kept`] as its `why`.
 fn kept(decision: Decision, refusal: Refusal) -> Decision {
+    let kept = Kept {
+        rule: decision.rule.clone(),
+        refusal,
+    };
     Decision {
         category: Category::Strategic,
         assistant: None,
         instructions: None,
-        why: Kept {
-            rule: decision.rule.clone(),
-            refusal,
-        }
-        .to_string(),
+        why: kept.to_string(),
+        reason: Some(Reason::Kept(kept)),
         ..decision
     }
 }
@@ -305,6 +154,7 @@ pub fn guard(
 mod tests {
     use super::*;
     use crate::config::tests::account;
+    use crate::message::AutoEvidence;
 
     fn delegable() -> Decision {
         Decision {
@@ -314,6 +164,7 @@ mod tests {
             instructions: Some("Pay it.".into()),
             observe: false,
             why: "subject contains \"invoice\"".into(),
+            reason: None,
         }
     }
 
@@ -430,7 +281,7 @@ mod tests {
                 refusal: Some(refusal.clone()),
             };
             assert_eq!(
-                HandKept::parse(&hand.to_string()),
+                HandKept::parse_legacy(&hand.to_string()),
                 Some(hand.clone()),
                 "{hand}"
             );
@@ -439,14 +290,18 @@ mod tests {
                     rule,
                     refusal: refusal.clone(),
                 };
-                assert_eq!(Kept::parse(&kept.to_string()), Some(kept.clone()), "{kept}");
+                assert_eq!(
+                    Kept::parse_legacy(&kept.to_string()),
+                    Some(kept.clone()),
+                    "{kept}"
+                );
             }
         }
         // The ledger's rows from before this type read back too.
         let why = "kept in the Inbox: rule quotes would delegate it, but it was sent by a \
                    machine (Auto-Submitted: auto-replied)";
         assert_eq!(
-            Kept::parse(why),
+            Kept::parse_legacy(why),
             Some(Kept {
                 rule: Some("quotes".into()),
                 refusal: Refusal::Machine(AutoEvidence::AutoSubmitted("auto-replied".into())),
@@ -456,15 +311,18 @@ mod tests {
             folder: "Delegated".into(),
             refusal: None,
         };
-        assert_eq!(HandKept::parse(&unassigned.to_string()), Some(unassigned));
+        assert_eq!(
+            HandKept::parse_legacy(&unassigned.to_string()),
+            Some(unassigned)
+        );
         for other in [
             "subject contains \"invoice\"",
             "delega's own digest: left in the Inbox for you",
             "kept in the Inbox: rule r would delegate it, but the moon is full",
             "moved into Delegated by hand, but the moon is full",
         ] {
-            assert_eq!(Kept::parse(other), None, "{other}");
-            assert_eq!(HandKept::parse(other), None, "{other}");
+            assert_eq!(Kept::parse_legacy(other), None, "{other}");
+            assert_eq!(HandKept::parse_legacy(other), None, "{other}");
         }
     }
 }

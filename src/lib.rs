@@ -28,8 +28,10 @@
 //! - [`task`]: each forward is a task (reference, state, due time in working hours, the
 //!   replies that close it, reminders); its table is `state::tasks`.
 //! - [`digest`]: the daily digest — a period's ledger → the entrepreneur's summary mail
-//!   (pure composition, in Italian or English). **Reasons are put into words in
-//!   `digest::locale`** (and in the CLI's `status`, `undo` and `explain` output).
+//!   (pure composition, in Italian or English). **A reason is put into words in
+//!   `digest::locale`**: why a message was kept, a hand delegation not forwarded, a forward
+//!   not sent are [`reason::Reason`] values (stored as such, `state::reasons` converted the
+//!   old sentences), translated there only; logs and the CLI show their English form.
 //!
 //! What ops run beside the daemon: [`status`] (what each account has been doing),
 //! [`undo`] (take back delega's filings of a time window or a rule), [`suggest`] (rules
@@ -68,6 +70,7 @@ pub mod metrics;
 pub mod net;
 pub mod oauth2;
 pub mod pacing;
+pub mod reason;
 pub mod smtp;
 pub mod state;
 pub mod status;

@@ -62,7 +62,7 @@ impl AddressField {
 }
 
 /// Why a message cannot be read as a mail: it is kept in the Inbox whatever the rules say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Malformed {
     /// Not parseable at all.
     Unparseable,
@@ -80,7 +80,7 @@ const MALFORMED: [(Malformed, &str); 3] = [
 
 impl Malformed {
     /// The reason its English form (`Display`, as recorded in the ledger) names.
-    pub fn parse(s: &str) -> Option<Malformed> {
+    pub fn parse_legacy(s: &str) -> Option<Malformed> {
         MALFORMED.iter().find(|(_, t)| *t == s).map(|(m, _)| *m)
     }
 }
@@ -436,7 +436,7 @@ impl<'a> Message<'a> {
         }
         for name in AUTO_HEADERS {
             if self.has_header(name) {
-                return Some(AutoEvidence::Header(name));
+                return Some(AutoEvidence::Header(name.to_string()));
             }
         }
         if self.content_type() == "multipart/report" {
@@ -460,12 +460,12 @@ impl<'a> Message<'a> {
 const AUTO_HEADERS: [&str; 3] = ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"];
 
 /// What shows that a machine sent a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AutoEvidence {
     /// `Auto-Submitted` with a value other than `no` (RFC 3834): its value.
     AutoSubmitted(String),
     /// A header auto-responders add (`X-Autoreply`, …).
-    Header(&'static str),
+    Header(String),
     /// A `multipart/report`: a delivery or read report (RFC 6522).
     Report,
     /// An empty `Return-Path`: a bounce (RFC 5321 §4.5.5).
@@ -481,7 +481,7 @@ const MAILER_DAEMON: &str = "sent by MAILER-DAEMON (a bounce)";
 
 impl AutoEvidence {
     /// The evidence its English form (`Display`) describes.
-    pub fn parse(s: &str) -> Option<AutoEvidence> {
+    pub fn parse_legacy(s: &str) -> Option<AutoEvidence> {
         if let Some(v) = s.strip_prefix("Auto-Submitted: ") {
             return Some(AutoEvidence::AutoSubmitted(v.to_string()));
         }
@@ -489,7 +489,7 @@ impl AutoEvidence {
             return AUTO_HEADERS
                 .into_iter()
                 .find(|h| *h == name)
-                .map(AutoEvidence::Header);
+                .map(|h| AutoEvidence::Header(h.to_string()));
         }
         match s {
             REPORT => Some(AutoEvidence::Report),
@@ -651,20 +651,24 @@ mod tests {
     fn auto_evidence_reads_back_from_its_english_form() {
         let all = [
             AutoEvidence::AutoSubmitted("auto-replied (vacation)".into()),
-            AutoEvidence::Header("X-Autorespond"),
+            AutoEvidence::Header("X-Autorespond".into()),
             AutoEvidence::Report,
             AutoEvidence::NullReturnPath,
             AutoEvidence::MailerDaemon,
         ];
         for e in all {
-            assert_eq!(AutoEvidence::parse(&e.to_string()), Some(e.clone()), "{e}");
+            assert_eq!(
+                AutoEvidence::parse_legacy(&e.to_string()),
+                Some(e.clone()),
+                "{e}"
+            );
         }
         assert_eq!(
             AutoEvidence::MailerDaemon.to_string(),
             "sent by MAILER-DAEMON (a bounce)"
         );
-        assert_eq!(AutoEvidence::parse("X-Mailer header"), None);
-        assert_eq!(AutoEvidence::parse("a fax"), None);
+        assert_eq!(AutoEvidence::parse_legacy("X-Mailer header"), None);
+        assert_eq!(AutoEvidence::parse_legacy("a fax"), None);
     }
 
     #[test]

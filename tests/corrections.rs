@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use delega::guard::{HandKept, Refusal};
+use delega::reason::{Reason, Refusal};
 use delega::state::Status;
 
 use crate::support::MailSystem;
@@ -119,7 +119,12 @@ async fn a_machine_message_moved_into_delegated_is_not_forwarded_and_says_why() 
         .iter()
         .find(|r| r.mailbox == "Delegated")
         .expect("a ledger row for it");
-    let why = HandKept::parse(&hand.decision.why).expect("a hand delegation's reason");
+    let Some(Reason::HandKept(why)) = hand.decision.reason.clone() else {
+        panic!(
+            "a hand delegation's reason, as data: {:?}",
+            hand.decision.reason
+        );
+    };
     assert_eq!(why.folder, "Delegated");
     assert!(
         matches!(why.refusal, Some(Refusal::Machine(_))),

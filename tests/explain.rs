@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use delega::guard::Kept;
+use delega::reason::Reason;
 
 use crate::support::MailSystem;
 use crate::support::imap::TestImap;
@@ -146,7 +146,10 @@ async fn explain_decides_as_run_does_on_every_guard() -> anyhow::Result<()> {
             decision.starts_with(&run_decision),
             "{subject}: explain says {decision:?}, run decided {run_decision:?}\n{text}"
         );
-        let run_guard = Kept::parse(&e.why).map(|k| k.refusal.to_string());
+        let run_guard = match &e.reason {
+            Some(Reason::Kept(k)) => Some(k.refusal.to_string()),
+            _ => None,
+        };
         assert_eq!(guard, &run_guard, "{subject}: the guard\n{text}");
         let line = log
             .lines()

@@ -15,6 +15,7 @@ use std::sync::Arc;
 pub use matcher::{AddressMatcher, Condition, TextMatcher};
 
 use crate::message::Message;
+use crate::reason::Reason;
 
 /// What delega does with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -119,8 +120,12 @@ pub struct Decision {
     pub instructions: Option<String>,
     /// True when the rule only observes: record, do not act.
     pub observe: bool,
-    /// Which condition matched, or why the default applied.
+    /// Which condition matched, or why the default applied (English, for logs and
+    /// `explain`).
     pub why: String,
+    /// When the decision is not what the rules alone would say (a malformed message, a
+    /// guard): why, as data, for the ledger's `reason` column and the digest's words.
+    pub reason: Option<Reason>,
 }
 
 /// A rule that did not match but got part of the way, for `delega explain`.
@@ -160,6 +165,7 @@ impl RuleSet {
                     instructions: rule.instructions.clone(),
                     observe: rule.observe,
                     why,
+                    reason: None,
                 };
             }
         }
@@ -170,6 +176,7 @@ impl RuleSet {
             instructions: None,
             observe: false,
             why: format!("no rule matched: the default is {}", self.default),
+            reason: None,
         }
     }
 
@@ -255,12 +262,6 @@ impl Rule {
     }
 }
 
-/// The fixed parts of a malformed message's `why`, around its [`Malformed`] reason: the
-/// digest reads the reason back to say it in the account's language.
-///
-/// [`Malformed`]: crate::message::Malformed
-pub const MALFORMED_WHY: (&str, &str) = ("malformed message (", "): kept in the Inbox");
-
 fn fallback(msg: &Message<'_>) -> Decision {
     Decision {
         category: Category::Strategic,
@@ -268,13 +269,11 @@ fn fallback(msg: &Message<'_>) -> Decision {
         assistant: None,
         instructions: None,
         observe: false,
-        why: format!(
-            "{}{}{}",
-            MALFORMED_WHY.0,
-            msg.malformed()
-                .map_or_else(|| "?".to_string(), |m| m.to_string()),
-            MALFORMED_WHY.1
-        ),
+        why: match msg.malformed() {
+            Some(m) => Reason::Malformed(m).to_string(),
+            None => "malformed message (?): kept in the Inbox".to_string(),
+        },
+        reason: msg.malformed().map(Reason::Malformed),
     }
 }
 

@@ -8,9 +8,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::config::Language;
-use crate::delivery::NotSent;
-use crate::guard::{HandKept, Kept, Refusal};
-use crate::message::{AutoEvidence, Malformed};
+use crate::reason::{AutoEvidence, HandKept, Kept, Malformed, NotSent, Reason, Refusal};
 
 /// The words of one language.
 #[derive(Debug, Clone, Copy)]
@@ -252,12 +250,17 @@ impl Words {
         }
     }
 
-    /// Why a forward did not go out: delega's own reasons in the digest's language, a
-    /// server's refusal as it came.
-    pub(super) fn send_error(self, error: &str) -> String {
-        let Some(reason) = NotSent::parse(error) else {
-            return error.to_string();
-        };
+    /// Why a forward did not go out: delega's own reason (`reason`, data) in the digest's
+    /// language, else the server's refusal (`error`) as it came.
+    pub(super) fn send_error(self, reason: Option<&NotSent>, error: &str) -> String {
+        match reason {
+            Some(reason) => self.not_sent(reason),
+            None => error.to_string(),
+        }
+    }
+
+    /// delega's own reason a forward did not go out, in the digest's language.
+    pub(super) fn not_sent(self, reason: &NotSent) -> String {
         match (self.0, reason) {
             (Language::It, NotSent::AssistantGone(id)) => {
                 format!("l'assistente {id} non è più nella configurazione")
@@ -272,7 +275,7 @@ impl Words {
                 "il server ha rinumerato la casella di posta".to_string()
             }
             (Language::It, NotSent::Refused) => "inoltro rifiutato".to_string(),
-            // The English form is the one recorded.
+            // The English form is the one the log shows.
             (Language::En, reason) => reason.to_string(),
         }
     }
@@ -480,15 +483,18 @@ impl Words {
         }
     }
 
-    /// A recorded event's detail: delega's own reasons in the digest's language, the rest
-    /// (a server's words, an error) as recorded.
-    pub(super) fn event_detail(self, kind: &str, detail: &str) -> String {
-        // A hand delegation not forwarded: `"subject": ` and its reason.
-        if kind == "delegation"
-            && let Some(at) = detail.find("\": moved into ")
-            && let Some(hand) = HandKept::parse(&detail[at + 3..])
-        {
-            return format!("{}: {}", &detail[..=at], self.hand_kept(&hand));
+    /// A recorded event: delega's own reason (`reason`, data) in the digest's language, the
+    /// rest (a server's words, an error) as recorded.
+    pub(super) fn event_detail(self, kind: &str, detail: &str, reason: Option<&Reason>) -> String {
+        match reason {
+            // A hand delegation not forwarded: `detail` is the quoted subject.
+            Some(Reason::HandKept(hand)) => {
+                return format!("{detail}: {}", self.hand_kept(hand));
+            }
+            Some(Reason::NotSent(why)) => return self.not_sent(why),
+            Some(Reason::Kept(kept)) => return self.kept(kept),
+            Some(Reason::Malformed(why)) => return self.malformed(*why),
+            None => {}
         }
         // The command that enrols the account again.
         if kind == "reauth" {
@@ -507,7 +513,7 @@ impl Words {
                 )
                 .to_string();
         }
-        self.send_error(detail)
+        detail.to_string()
     }
 
     /// What a kind of recorded event is, for people.

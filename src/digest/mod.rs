@@ -137,6 +137,8 @@ pub struct Problem {
     pub count: u64,
     /// The last time (Unix time).
     pub last: i64,
+    /// Why, when it is one of delega's own reasons (then `detail` says what it concerns).
+    pub reason: Option<crate::reason::Reason>,
 }
 
 /// How many of each kind the digest lists: the newest messages of each section, the

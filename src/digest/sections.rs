@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::classify::Category;
-use crate::classify::MALFORMED_WHY;
-use crate::guard::{HandKept, Kept};
-use crate::message::Malformed;
+use crate::reason::Reason;
 
 use super::compose::{
     ForwardState, LINE_MAX, assistant_name, bounded, clean, message_item, more_messages,
@@ -38,24 +36,23 @@ pub(super) fn needs_you_section(
             item.note = if h.undone {
                 Some(undone_note(settings, w, h))
             } else if e.category == Category::Delegable {
-                let error = h
-                    .forward
-                    .as_ref()
-                    .and_then(|f| f.last_error.as_deref())
-                    .or(h.entry.detail.as_deref())
-                    .map_or_else(|| "?".to_string(), |e| clean(&w.send_error(e)));
+                let forward = h.forward.as_ref();
+                let error = match forward.and_then(|f| f.reason.as_ref()) {
+                    Some(why) => clean(&w.not_sent(why)),
+                    None => forward
+                        .and_then(|f| f.last_error.as_deref())
+                        .or(h.entry.detail.as_deref())
+                        .map_or_else(|| "?".to_string(), clean),
+                };
                 Some(w.forward_failed(&assistant_name(settings, e.assistant.as_deref()), &error))
-            } else if let Some(hand) = HandKept::parse(&e.why) {
-                Some(w.hand_kept(&hand))
-            } else if let Some(kept) = Kept::parse(&e.why) {
-                Some(w.not_forwarded(&clean(&w.kept(&kept))))
-            } else if let Some(why) = malformed(&e.why) {
-                Some(w.malformed(why))
-            } else if e.why.starts_with("kept in the Inbox") {
-                // A reason this delega does not know (a newer one wrote it): as recorded.
-                Some(w.not_forwarded(&clean(&e.why)))
             } else {
-                None
+                match &e.reason {
+                    Some(Reason::HandKept(hand)) => Some(w.hand_kept(hand)),
+                    Some(Reason::Kept(kept)) => Some(w.not_forwarded(&clean(&w.kept(kept)))),
+                    Some(Reason::Malformed(why)) => Some(w.malformed(*why)),
+                    Some(Reason::NotSent(why)) => Some(w.not_forwarded(&clean(&w.not_sent(why)))),
+                    None => None,
+                }
             };
             item.note = item.note.map(|n| bounded(&n, 300));
             item
@@ -84,14 +81,6 @@ fn undone_note(settings: &Settings<'_>, w: Words, h: &Handled) -> String {
         .filter(|f| f.state == OutboxState::Sent || f.may_be_duplicate())
         .map(|_| assistant_name(settings, e.assistant.as_deref()));
     w.undone(&folder, forwarded_to.as_deref())
-}
-
-/// The reason a malformed message's recorded `why` names (`classify`'s fallback).
-fn malformed(why: &str) -> Option<Malformed> {
-    let reason = why
-        .strip_prefix(MALFORMED_WHY.0)?
-        .strip_suffix(MALFORMED_WHY.1)?;
-    Malformed::parse(reason)
 }
 
 /// The forwards to each assistant: the newest `max` of each, under its count.
@@ -151,7 +140,11 @@ fn delegated_item(settings: &Settings<'_>, w: Words, h: &Handled) -> Item {
         _ if h.undone => Some(undone_note(settings, w, h)),
         (ForwardState::MaybeTwice, _) => Some(w.maybe_twice_note().to_string()),
         (ForwardState::Waiting | ForwardState::Failed, Some(e)) => {
-            Some(bounded(&w.last_attempt(&clean(&w.send_error(e))), 300))
+            let reason = h.forward.as_ref().and_then(|f| f.reason.as_ref());
+            Some(bounded(
+                &w.last_attempt(&clean(&w.send_error(reason, e))),
+                300,
+            ))
         }
         _ => None,
     };
@@ -287,7 +280,10 @@ pub(super) fn problems_section(
                 lead: w.short_datetime(p.last, tz),
                 tone: Tone::Bad,
                 // delega's own reasons in the digest's language; anything else as recorded.
-                title: bounded(&clean(&w.event_detail(&p.kind, &p.detail)), 300),
+                title: bounded(
+                    &clean(&w.event_detail(&p.kind, &p.detail, p.reason.as_ref())),
+                    300,
+                ),
                 meta: Some(meta),
                 detail: None,
                 note: None,

@@ -33,6 +33,7 @@ fn row(id: i64, category: Category, action: Action, minutes_before_end: i64) -> 
                 category,
                 rule: None,
                 why: "no rule matched".into(),
+                reason: None,
                 observe: false,
                 assistant: None,
                 action,
@@ -82,6 +83,7 @@ fn forward(id: i64, assistant: &str, state: OutboxState, error: Option<&str>) ->
         next_attempt_at: END,
         last_error: error.map(str::to_string),
         interrupted: 0,
+        reason: None,
     });
     h
 }
@@ -98,10 +100,14 @@ fn maybe_twice(mut h: Handled) -> Handled {
 fn fixture() -> Report {
     let mut guarded = keep(2, 30);
     guarded.entry.decision.rule = Some("quotes".into());
-    guarded.entry.decision.why =
-        "kept in the Inbox: rule quotes would delegate it, but it was sent by a machine \
-         (Auto-Submitted: auto-replied)"
-            .into();
+    let kept = crate::reason::Kept {
+        rule: Some("quotes".into()),
+        refusal: crate::reason::Refusal::Machine(crate::reason::AutoEvidence::AutoSubmitted(
+            "auto-replied".into(),
+        )),
+    };
+    guarded.entry.decision.why = kept.to_string();
+    guarded.entry.decision.reason = Some(crate::reason::Reason::Kept(kept));
     let mut observed_delegable = row(20, Category::Delegable, Action::Nothing, 50);
     observed_delegable.entry.decision.observe = true;
     observed_delegable.entry.decision.assistant = Some("luca".into());
@@ -270,6 +276,7 @@ fn report(messages: Vec<Handled>, events: &[(i64, &str, &str)]) -> Report {
                 detail: detail.into(),
                 count: 1,
                 last: at,
+                reason: None,
             }),
         }
     }
@@ -470,6 +477,7 @@ fn why_a_message_was_not_forwarded_reads_in_the_digests_language() {
         instructions: None,
         observe: false,
         why: "subject contains \"quote\"".into(),
+        reason: None,
     };
     let mut messages: Vec<Handled> = raws
         .iter()
@@ -480,6 +488,7 @@ fn why_a_message_was_not_forwarded_reads_in_the_digests_language() {
             let decision = crate::guard::guard(delegable.clone(), &msg, &account, history);
             let mut h = keep(i as i64 + 1, 10 * i as i64);
             h.entry.decision.why = decision.why;
+            h.entry.decision.reason = decision.reason;
             h
         })
         .collect();
@@ -492,7 +501,9 @@ fn why_a_message_was_not_forwarded_reads_in_the_digests_language() {
         rule: None,
         ..delegable.clone()
     };
-    again.entry.decision.why = crate::guard::guard(no_rule, &msg, &account, history).why;
+    let guarded = crate::guard::guard(no_rule, &msg, &account, history);
+    again.entry.decision.why = guarded.why;
+    again.entry.decision.reason = guarded.reason;
     messages.push(again);
     let report = report(messages, &[]);
 
@@ -557,7 +568,11 @@ fn why_a_forward_did_not_go_out_reads_in_the_digests_language() {
         .enumerate()
         .map(|(i, reason)| {
             let error = reason.to_string();
-            forward(i as i64 + 1, "marta", OutboxState::Failed, Some(&error))
+            let mut h = forward(i as i64 + 1, "marta", OutboxState::Failed, Some(&error));
+            if let Some(f) = h.forward.as_mut() {
+                f.reason = Some(reason.clone());
+            }
+            h
         })
         .collect();
     // A server's own refusal is quoted as it came.
@@ -567,8 +582,8 @@ fn why_a_forward_did_not_go_out_reads_in_the_digests_language() {
         OutboxState::Failed,
         Some("550 5.1.1 no such user"),
     ));
-    let left = NotSent::LeftInbox.to_string();
-    let report = report(messages, &[(END - HOUR, "forward", left.as_str())]);
+    let mut report = report(messages, &[(END - HOUR, "forward", "")]);
+    report.problems[0].reason = Some(crate::reason::Reason::NotSent(NotSent::LeftInbox));
 
     let it = compose_in(Language::It, &report).text;
     assert_in_order(
@@ -657,29 +672,26 @@ fn a_filing_undone_is_counted_as_back_in_the_inbox_not_as_filed_or_handled() {
 fn a_hand_delegation_not_forwarded_says_where_the_message_is_and_why() {
     use crate::guard::{HandKept, Refusal};
     use crate::message::AutoEvidence;
-    let mut refused = keep(1, 10);
-    refused.entry.decision.why = HandKept {
+    use crate::reason::Reason;
+    let machine = HandKept {
         folder: "Delegated".into(),
         refusal: Some(Refusal::Machine(AutoEvidence::NullReturnPath)),
-    }
-    .to_string();
+    };
+    let mut refused = keep(1, 10);
+    refused.entry.decision.why = machine.to_string();
+    refused.entry.decision.reason = Some(Reason::HandKept(machine.clone()));
     let mut unassigned = keep(2, 20);
-    unassigned.entry.decision.why = HandKept {
+    let nobody = HandKept {
         folder: "Delegated".into(),
         refusal: None,
-    }
-    .to_string();
-    let event = format!(
-        "\"Fuori ufficio: \"ferie\"\": {}",
-        HandKept {
-            folder: "Delegated".into(),
-            refusal: Some(Refusal::Machine(AutoEvidence::NullReturnPath)),
-        }
-    );
-    let report = report(
+    };
+    unassigned.entry.decision.why = nobody.to_string();
+    unassigned.entry.decision.reason = Some(Reason::HandKept(nobody));
+    let mut report = report(
         vec![refused, unassigned],
-        &[(END - HOUR, "delegation", event.as_str())],
+        &[(END - HOUR, "delegation", "\"Fuori ufficio: \"ferie\"\"")],
     );
+    report.problems[0].reason = Some(Reason::HandKept(machine));
     let it = compose_in(Language::It, &report).text;
     assert_in_order(
         &it,
@@ -1290,6 +1302,7 @@ fn a_malformed_message_says_why_it_stayed_in_the_inbox_in_the_digests_language()
     let decision = account().rules.classify(&msg);
     let mut h = keep(1, 60);
     h.entry.decision.why = decision.why;
+    h.entry.decision.reason = decision.reason;
     let r = report(vec![h], &[]);
     assert_in_order(
         &compose_in(Language::En, &r).text,

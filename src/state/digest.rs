@@ -12,6 +12,7 @@ use rusqlite::{OptionalExtension, params};
 use super::ledger::{SELECT_ENTRY, entry_row};
 use super::{Action, Entry, State};
 use crate::digest::{Forwards, Handled, Limits, NoiseSource, Problem, Report, Totals};
+use crate::reason::Reason;
 
 // Where `compose` places a ledger row, in SQL. An unknown category reads as strategic, as
 // in `entry_row`.
@@ -259,13 +260,13 @@ impl State {
     ) -> anyhow::Result<(Vec<Problem>, u64)> {
         const EVENTS: &str = "FROM event WHERE account = ?1 AND at >= ?2 AND at < ?3";
         let count = self.conn.query_row(
-            &format!("SELECT COUNT(*) FROM (SELECT 1 {EVENTS} GROUP BY kind, detail)"),
+            &format!("SELECT COUNT(*) FROM (SELECT 1 {EVENTS} GROUP BY kind, detail, reason)"),
             params![account, from, to],
             |r| r.get(0),
         )?;
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT kind, detail, COUNT(*), MAX(at) {EVENTS} GROUP BY kind, detail
-             ORDER BY MAX(at) DESC, MIN(at), MIN(id) LIMIT ?4"
+            "SELECT kind, detail, COUNT(*), MAX(at), reason {EVENTS}
+             GROUP BY kind, detail, reason ORDER BY MAX(at) DESC, MIN(at), MIN(id) LIMIT ?4"
         ))?;
         let problems = stmt
             .query_map(params![account, from, to, limit(max)], |r| {
@@ -274,6 +275,10 @@ impl State {
                     detail: r.get(1)?,
                     count: r.get(2)?,
                     last: r.get(3)?,
+                    reason: r
+                        .get::<_, Option<String>>(4)?
+                        .as_deref()
+                        .and_then(Reason::from_json),
                 })
             })?
             .collect::<Result<_, _>>()?;

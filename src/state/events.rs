@@ -4,6 +4,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::State;
+use crate::reason::Reason;
 
 impl State {
     /// Notes a successful check of the account's mailbox.
@@ -24,14 +25,34 @@ impl State {
         detail: &str,
         now: i64,
     ) -> anyhow::Result<()> {
+        self.record_event_with_reason(account, kind, detail, None, now)
+    }
+
+    /// Notes a problem whose cause is one of delega's own reasons: `detail` says what it
+    /// concerns (a message's subject; empty when the reason says it all), `reason` why, as
+    /// data (the `reason` column).
+    pub fn record_event_with_reason(
+        &self,
+        account: &str,
+        kind: &str,
+        detail: &str,
+        reason: Option<&Reason>,
+        now: i64,
+    ) -> anyhow::Result<()> {
         self.conn.execute(
-            "INSERT INTO event (account, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-            params![account, now, kind, detail],
+            "INSERT INTO event (account, at, kind, detail, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![account, now, kind, detail, reason.map(Reason::to_json)],
         )?;
+        // Status shows the last error as it stands, in English like the rest of the log.
+        let last_error = match reason {
+            Some(reason) if detail.is_empty() => format!("{kind}: {reason}"),
+            Some(reason) => format!("{kind}: {detail}: {reason}"),
+            None => format!("{kind}: {detail}"),
+        };
         self.conn.execute(
             "INSERT INTO account_status (account, last_error, last_error_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (account) DO UPDATE SET last_error = ?2, last_error_at = ?3",
-            params![account, format!("{kind}: {detail}"), now],
+            params![account, last_error, now],
         )?;
         Ok(())
     }

@@ -12,6 +12,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::cursor::{Cursor, set_cursor};
 use super::{OutboxRow, State, outbox, tasks};
 use crate::classify::Category;
+use crate::reason::Reason;
 
 /// What delega does about a decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +109,9 @@ pub struct NewEntry {
     pub rule: Option<String>,
     /// Why.
     pub why: String,
+    /// Why, as data, when the decision is not what the rules alone would say (stored in
+    /// its own column; put into words by the digest).
+    pub reason: Option<Reason>,
     /// Decided by an observe-only rule or in observe mode.
     pub observe: bool,
     /// The assistant, for delegable decisions.
@@ -242,9 +246,10 @@ impl State {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO ledger (account, mailbox, uidvalidity, uid, message_id, date,
                     from_addr, from_name, subject, excerpt, list_id, category, rule, why,
-                    observe, assistant, action, status, decided_at, done_at, date_written)
+                    observe, assistant, action, status, decided_at, done_at, date_written,
+                    reason)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, ?18, ?19, ?20, ?21)",
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
             )?;
             for e in entries {
                 let (status, done_at) = match e.action {
@@ -273,6 +278,7 @@ impl State {
                     now,
                     done_at,
                     e.date_written,
+                    e.reason.as_ref().map(Reason::to_json),
                 ])?;
                 let id = tx.last_insert_rowid();
                 let mut forward = None;
@@ -353,7 +359,7 @@ impl State {
 pub(super) const SELECT_ENTRY: &str =
     "SELECT id, mailbox, uidvalidity, uid, message_id, date, from_addr,
     from_name, subject, excerpt, list_id, category, rule, why, observe, assistant, action,
-    status, detail, decided_at, date_written FROM ledger";
+    status, detail, decided_at, date_written, reason FROM ledger";
 
 pub(super) fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     let category: String = r.get(11)?;
@@ -376,6 +382,10 @@ pub(super) fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
             category: category.parse().unwrap_or(Category::Strategic),
             rule: r.get(12)?,
             why: r.get(13)?,
+            reason: r
+                .get::<_, Option<String>>(21)?
+                .as_deref()
+                .and_then(Reason::from_json),
             observe: r.get(14)?,
             assistant: r.get(15)?,
             action: Action::decode(&action),

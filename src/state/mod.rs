@@ -20,6 +20,7 @@ mod ledger;
 mod lock;
 mod outbox;
 mod pool;
+mod reasons;
 mod schema;
 mod tasks;
 #[cfg(test)]

@@ -13,6 +13,7 @@ use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::State;
+use crate::reason::{NotSent, Reason};
 
 /// Where a forward stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -70,6 +71,9 @@ pub struct OutboxRow {
     pub next_attempt_at: i64,
     /// The last failure.
     pub last_error: Option<String>,
+    /// Why delega itself gave the forward up, as data (`last_error` then holds its English
+    /// form, for logs); `None` when the server's own words are all there is.
+    pub reason: Option<NotSent>,
     /// Sends cut off between the end of the message and the server's reply: each may have
     /// reached the assistant, so a forward with any is one that may have gone twice.
     pub interrupted: u32,
@@ -101,13 +105,13 @@ pub(super) fn enqueue(
          VALUES (?1, ?2, ?2 || '.' || ?1 || '.' || lower(hex(randomblob(6))), ?3, ?4,
             'pending', ?5, ?5)
          RETURNING id, ledger_id, forward_id, assistant, address, state, attempts,
-            next_attempt_at, last_error, interrupted",
+            next_attempt_at, last_error, interrupted, reason",
     )?
     .query_row(params![ledger_id, account, assistant, address, now], row)
 }
 
 const SELECT_ROW: &str = "SELECT id, ledger_id, forward_id, assistant, address, state, attempts,
-    next_attempt_at, last_error, interrupted FROM outbox";
+    next_attempt_at, last_error, interrupted, reason FROM outbox";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
     let state: String = r.get(5)?;
@@ -122,6 +126,14 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
         next_attempt_at: r.get(7)?,
         last_error: r.get(8)?,
         interrupted: r.get(9)?,
+        reason: match r
+            .get::<_, Option<String>>(10)?
+            .as_deref()
+            .map(Reason::from_json)
+        {
+            Some(Some(Reason::NotSent(why))) => Some(why),
+            _ => None,
+        },
     })
 }
 
@@ -222,6 +234,23 @@ impl State {
                     next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
             params![id, next_attempt_at, error],
         )?;
+        Ok(())
+    }
+
+    /// Gives a forward up for a reason of delega's own (its assistant gone, its message
+    /// gone, a forward that cannot be composed): failed, the reason kept as data.
+    pub fn outbox_not_sent(&self, id: i64, why: &NotSent, now: i64) -> anyhow::Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox SET state = 'failed', next_attempt_at = ?2, last_error = ?3,
+                    reason = ?4 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                now,
+                why.to_string(),
+                Reason::NotSent(why.clone()).to_json()
+            ])?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 use anyhow::Context;
 use rusqlite::Connection;
 
-use super::tasks;
+use super::{reasons, tasks};
 
 /// Schema migrations; `PRAGMA user_version` says how many have run. Append, never edit.
 pub(super) const MIGRATIONS: &[&str] = &[
@@ -127,6 +127,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX undo_message_id ON undo (account, message_id);",
     // 6: each forward is a task (`state/tasks.rs`), every forward already made included.
     tasks::MIGRATION,
+    // 7: reasons are data (`crate::reason`), each in its own column; the English sentences
+    // older versions stored are turned into them by `reasons::convert` right after.
+    reasons::MIGRATION,
 ];
 
 /// Sets the connection's pragmas and runs the migrations it has not run yet.
@@ -147,6 +150,10 @@ pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         tx.execute_batch(sql)
             .with_context(|| format!("migration {}", i + 1))?;
+        // The one migration SQL alone cannot do: reading old sentences back into reasons.
+        if *sql == reasons::MIGRATION {
+            reasons::convert(&tx).with_context(|| format!("migration {}", i + 1))?;
+        }
         tx.pragma_update(None, "user_version", i + 1)?;
     }
     tx.commit()?;

@@ -19,6 +19,7 @@ pub(crate) fn entry(uid: u32, category: Category, action: Action) -> NewEntry {
         category,
         rule: Some("r".into()),
         why: "because".into(),
+        reason: None,
         observe: false,
         assistant: None,
         action,

@@ -16,6 +16,7 @@ use crate::classify::{Category, Decision};
 use crate::guard::{HandKept, History, refuse_forward};
 use crate::imap::{Connection, Fetched, KEYWORD};
 use crate::message::Message;
+use crate::reason::Reason;
 use crate::state::{Action, Correction, Cursor, Entry, State};
 
 /// True when a new arrival in the Inbox carries delega's keyword.
@@ -195,6 +196,10 @@ async fn delegate_by_hand(
     let assistant = closest
         .and_then(|r| r.assistant.clone())
         .or_else(|| account.default_assistant.clone());
+    let unassigned = HandKept {
+        folder: folder.to_string(),
+        refusal: None,
+    };
     let decision = match assistant {
         Some(assistant) => Decision {
             category: Category::Delegable,
@@ -206,6 +211,7 @@ async fn delegate_by_hand(
                 Some(r) => format!("moved into {folder} by hand; rule {} came closest", r.name),
                 None => format!("moved into {folder} by hand; the default assistant takes it"),
             },
+            reason: None,
         },
         None => Decision {
             category: Category::Strategic,
@@ -213,28 +219,28 @@ async fn delegate_by_hand(
             assistant: None,
             instructions: None,
             observe: false,
-            why: HandKept {
-                folder: folder.to_string(),
-                refusal: None,
-            }
-            .to_string(),
+            why: unassigned.to_string(),
+            reason: Some(Reason::HandKept(unassigned)),
         },
     };
     // The usual guards; a refused one stays in the folder, not in the Inbox as a guarded
     // decision would say.
     let decision = match decision.category {
         Category::Delegable => match refuse_forward(&msg, account, History::default()) {
-            Some(refusal) => Decision {
-                category: Category::Strategic,
-                assistant: None,
-                instructions: None,
-                why: HandKept {
+            Some(refusal) => {
+                let hand = HandKept {
                     folder: folder.to_string(),
                     refusal: Some(refusal),
+                };
+                Decision {
+                    category: Category::Strategic,
+                    assistant: None,
+                    instructions: None,
+                    why: hand.to_string(),
+                    reason: Some(Reason::HandKept(hand)),
+                    ..decision
                 }
-                .to_string(),
-                ..decision
-            },
+            }
             None => decision,
         },
         _ => decision,
@@ -244,10 +250,16 @@ async fn delegate_by_hand(
         // Not forwardable: the message stays where the entrepreneur put it, untouched.
         entry.action = Action::Nothing;
         warn!(uid, why = %entry.why, "hand delegation not forwarded");
-        state.record_event(
+        // The subject says which message; the reason why, as data.
+        let detail = match &entry.reason {
+            Some(_) => format!("\"{}\"", entry.subject),
+            None => format!("\"{}\": {}", entry.subject, entry.why),
+        };
+        state.record_event_with_reason(
             &account.name,
             "delegation",
-            &format!("\"{}\": {}", entry.subject, entry.why),
+            &detail,
+            entry.reason.as_ref(),
             now(),
         )?;
     }

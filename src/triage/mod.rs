@@ -25,10 +25,11 @@ use crate::classify::{Category, Decision};
 use crate::config::Account;
 use crate::delivery::{self, Delivered, Delivery, NotSent};
 use crate::failpoint;
-use crate::guard::{self, History, Kept};
+use crate::guard::{self, History};
 use crate::imap::{Connection, MailboxInfo};
 use crate::message::{DateHeader, Message};
 use crate::metrics;
+use crate::reason::Reason;
 use crate::state::{Action, Cursor, Entry, NewEntry, OutboxRow, OutboxState, State, Status};
 pub use backfill::BackfillReport;
 use filing::{FLUSH_AT, Filing};
@@ -390,6 +391,7 @@ pub(crate) fn plan(t: &Triage<'_>, msg: &Message<'_>, uid: u32, decision: Decisi
         category: decision.category,
         rule: decision.rule,
         why: decision.why,
+        reason: decision.reason,
         observe,
         assistant: decision.assistant,
         action,
@@ -399,7 +401,10 @@ pub(crate) fn plan(t: &Triage<'_>, msg: &Message<'_>, uid: u32, decision: Decisi
 /// Logs a decision as it is recorded.
 pub(crate) fn log_decision(entry: &NewEntry) {
     // A decision a guard changed says which guard: the rule alone would mislead.
-    let kept = Kept::parse(&entry.why).map(|k| k.refusal.to_string());
+    let kept = match &entry.reason {
+        Some(Reason::Kept(k)) => Some(k.refusal.to_string()),
+        _ => None,
+    };
     info!(
         uid = entry.uid,
         category = %entry.category,

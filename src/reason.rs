@@ -1,0 +1,268 @@
+//! Why delega did not do the obvious thing, kept as data: a delegable message kept in the
+//! Inbox by a guard ([`Kept`]), a hand delegation not forwarded ([`HandKept`]), a malformed
+//! message ([`Malformed`]), a forward that did not go out ([`NotSent`]).
+//!
+//! A [`Reason`] is stored as such (JSON in its own column: `ledger.reason`, `outbox.reason`,
+//! `event.reason`) and put into Italian or English words only where a person reads it: the
+//! digest (`digest::locale`) and the CLI. The English `Display` forms are for logs. The
+//! `parse_legacy` readers exist for one job: migration 7, which turned the English sentences
+//! older versions stored into these values.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::message::{AutoEvidence, Malformed};
+
+/// Why a decision or a forward is not what the rules alone would say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// A guard kept a delegable message in the Inbox.
+    Kept(Kept),
+    /// Moved into the delegation folder by hand, but not forwarded.
+    HandKept(HandKept),
+    /// The message could not be read as mail: strategic whatever the rules say.
+    Malformed(Malformed),
+    /// A planned forward did not go out.
+    NotSent(NotSent),
+}
+
+impl Reason {
+    /// The stored form (JSON), for a `reason` column.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a reason is plain data and always serialises")
+    }
+
+    /// A stored reason; `None` for what this delega cannot read (a newer one wrote it).
+    pub fn from_json(text: &str) -> Option<Reason> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Kept(k) => k.fmt(f),
+            Reason::HandKept(h) => h.fmt(f),
+            Reason::Malformed(m) => write!(f, "malformed message ({m}): kept in the Inbox"),
+            Reason::NotSent(n) => n.fmt(f),
+        }
+    }
+}
+
+/// Why a delegable message must not be forwarded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// delega sent it itself: its `X-Delega-Forward` header, with this forward id.
+    OwnForward(String),
+    /// It comes from one of the account's assistants.
+    FromAssistant {
+        /// The assistant's name.
+        name: String,
+        /// The assistant's address.
+        address: String,
+    },
+    /// A machine sent it: an auto-reply, a bounce, a report.
+    Machine(AutoEvidence),
+    /// More `Received:` headers than `forward.max_received`: a mail loop.
+    Loop {
+        /// How many it has.
+        hops: usize,
+        /// The account's `max_received`.
+        max: u32,
+    },
+    /// A message with the same Message-ID was already forwarded.
+    AlreadyForwarded,
+}
+
+/// A delegable decision the guard kept in the Inbox: the rule that would have delegated it,
+/// and why it was not. Its English form (`Display`) is the decision's `why`, as recorded in
+/// the ledger and logged; [`Kept::parse_legacy`] reads
+/// the sentences older versions stored, for the migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kept {
+    /// The rule, if a rule decided.
+    pub rule: Option<String>,
+    /// Why it was not forwarded.
+    pub refusal: Refusal,
+}
+
+// The fixed parts of the English forms: written by `Display`, matched by `parse`.
+const KEPT: (&str, &str) = ("kept in the Inbox: rule ", " would delegate it, but ");
+const NO_RULE: &str = "?";
+const OWN_FORWARD: (&str, &str) = ("delega sent this message itself (forward ", ")");
+const FROM_ASSISTANT: (&str, &str, &str) = (
+    "it comes from the assistant ",
+    " (",
+    "): never forwarded back",
+);
+const MACHINE: (&str, &str) = ("it was sent by a machine (", ")");
+const LOOP: (&str, &str, &str) = (
+    "it crossed ",
+    " mail servers (more than ",
+    "): probably a mail loop",
+);
+const ALREADY_FORWARDED: &str = "a message with this Message-ID was already forwarded";
+
+impl Kept {
+    /// The guard's decision a `why` describes, if it is one.
+    pub fn parse_legacy(why: &str) -> Option<Kept> {
+        let (rule, reason) = why.strip_prefix(KEPT.0)?.split_once(KEPT.1)?;
+        Some(Kept {
+            rule: (rule != NO_RULE).then(|| rule.to_string()),
+            refusal: Refusal::parse_legacy(reason)?,
+        })
+    }
+}
+
+/// A message the entrepreneur moved into the delegation folder that delega could not
+/// forward: it stays in that folder. Its English form (`Display`) is the decision's `why`;
+/// [`HandKept::parse_legacy`] reads older rows, for the migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandKept {
+    /// The folder it was moved into.
+    pub folder: String,
+    /// Why not: the guard's refusal, or `None` when no rule and no default assistant name
+    /// an assistant for it.
+    pub refusal: Option<Refusal>,
+}
+
+const HAND_KEPT: (&str, &str) = ("moved into ", " by hand, but ");
+const NO_ASSISTANT: &str = "no rule or default_assistant names an assistant";
+
+impl HandKept {
+    /// The hand delegation a `why` describes, if it is one.
+    pub fn parse_legacy(why: &str) -> Option<HandKept> {
+        let (folder, reason) = why.strip_prefix(HAND_KEPT.0)?.split_once(HAND_KEPT.1)?;
+        let refusal = match reason {
+            NO_ASSISTANT => None,
+            other => Some(Refusal::parse_legacy(other)?),
+        };
+        Some(HandKept {
+            folder: folder.to_string(),
+            refusal,
+        })
+    }
+}
+
+impl std::fmt::Display for HandKept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}{}", HAND_KEPT.0, self.folder, HAND_KEPT.1)?;
+        match &self.refusal {
+            Some(refusal) => write!(f, "{refusal}"),
+            None => f.write_str(NO_ASSISTANT),
+        }
+    }
+}
+
+impl std::fmt::Display for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rule = self.rule.as_deref().unwrap_or(NO_RULE);
+        write!(f, "{}{rule}{}{}", KEPT.0, KEPT.1, self.refusal)
+    }
+}
+
+impl Refusal {
+    fn parse_legacy(s: &str) -> Option<Refusal> {
+        let between = |(open, close): (&str, &str)| s.strip_prefix(open)?.strip_suffix(close);
+        if let Some(id) = between(OWN_FORWARD) {
+            return Some(Refusal::OwnForward(id.to_string()));
+        }
+        if let Some(who) = between((FROM_ASSISTANT.0, FROM_ASSISTANT.2)) {
+            // A name may hold " (", an address never does.
+            let (name, address) = who.rsplit_once(FROM_ASSISTANT.1)?;
+            return Some(Refusal::FromAssistant {
+                name: name.to_string(),
+                address: address.to_string(),
+            });
+        }
+        if let Some(evidence) = between(MACHINE) {
+            return AutoEvidence::parse_legacy(evidence).map(Refusal::Machine);
+        }
+        if let Some(counts) = between((LOOP.0, LOOP.2)) {
+            let (hops, max) = counts.split_once(LOOP.1)?;
+            return Some(Refusal::Loop {
+                hops: hops.parse().ok()?,
+                max: max.parse().ok()?,
+            });
+        }
+        (s == ALREADY_FORWARDED).then_some(Refusal::AlreadyForwarded)
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::OwnForward(id) => write!(f, "{}{id}{}", OWN_FORWARD.0, OWN_FORWARD.1),
+            Refusal::FromAssistant { name, address } => {
+                let (a, b, c) = FROM_ASSISTANT;
+                write!(f, "{a}{name}{b}{address}{c}")
+            }
+            Refusal::Machine(evidence) => write!(f, "{}{evidence}{}", MACHINE.0, MACHINE.1),
+            Refusal::Loop { hops, max } => write!(f, "{}{hops}{}{max}{}", LOOP.0, LOOP.1, LOOP.2),
+            Refusal::AlreadyForwarded => f.write_str(ALREADY_FORWARDED),
+        }
+    }
+}
+
+/// Why a planned forward did not go out, when delega itself is the one to say it (the
+/// server's own refusals are quoted as they come). Its English form (`Display`) is what the
+/// ledger and the outbox record and the log shows; [`NotSent::parse_legacy`] reads
+/// the sentences older versions stored, for the migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NotSent {
+    /// The rule's assistant was removed from the config after the decision.
+    AssistantGone(String),
+    /// The forward could not be built (the reason from the composer).
+    Compose(String),
+    /// The message was moved out of the Inbox before it could be forwarded.
+    LeftInbox,
+    /// The server renumbered the mailbox before the forward went out.
+    Renumbered,
+    /// Refused, with no reason on record.
+    Refused,
+}
+
+// The fixed parts of the English forms: written by `Display`, matched by `parse`.
+const ASSISTANT_GONE: (&str, &str) = (
+    "assistant ",
+    " of a planned forward is no longer in the config",
+);
+const COMPOSE: &str = "cannot compose the forward: ";
+const LEFT_INBOX: &str = "the message left the Inbox before it was forwarded";
+const RENUMBERED: &str = "the server renumbered the mailbox";
+const REFUSED: &str = "forward refused";
+
+impl NotSent {
+    /// The reason a recorded text gives, if delega wrote it.
+    pub fn parse_legacy(text: &str) -> Option<NotSent> {
+        if let Some(id) = text
+            .strip_prefix(ASSISTANT_GONE.0)
+            .and_then(|t| t.strip_suffix(ASSISTANT_GONE.1))
+        {
+            return Some(NotSent::AssistantGone(id.to_string()));
+        }
+        if let Some(why) = text.strip_prefix(COMPOSE) {
+            return Some(NotSent::Compose(why.to_string()));
+        }
+        match text {
+            LEFT_INBOX => Some(NotSent::LeftInbox),
+            RENUMBERED => Some(NotSent::Renumbered),
+            REFUSED => Some(NotSent::Refused),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for NotSent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotSent::AssistantGone(id) => {
+                write!(f, "{}{id}{}", ASSISTANT_GONE.0, ASSISTANT_GONE.1)
+            }
+            NotSent::Compose(why) => write!(f, "{COMPOSE}{why}"),
+            NotSent::LeftInbox => f.write_str(LEFT_INBOX),
+            NotSent::Renumbered => f.write_str(RENUMBERED),
+            NotSent::Refused => f.write_str(REFUSED),
+        }
+    }
+}

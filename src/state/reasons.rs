@@ -1,0 +1,178 @@
+//! Migration 7: reasons become data. Adds a `reason` column (a [`Reason`] as JSON) to the
+//! ledger, the outbox and the event table, and converts the rows older versions wrote, whose
+//! reasons were English sentences (`ledger.why`, `outbox.last_error`, an event's `detail`).
+//!
+//! This is the only place those sentences are ever read back; from here on the digest and
+//! the CLI put the stored reason into words. A sentence that is not one of delega's (a
+//! server's refusal) is left as it is, with no reason.
+
+use rusqlite::{Transaction, params};
+
+use crate::reason::{HandKept, Kept, Malformed, NotSent, Reason};
+
+/// The schema change; [`convert`] runs right after it, in the same transaction.
+pub(super) const MIGRATION: &str = "ALTER TABLE ledger ADD COLUMN reason TEXT;
+    ALTER TABLE outbox ADD COLUMN reason TEXT;
+    ALTER TABLE event ADD COLUMN reason TEXT;";
+
+/// The fixed parts of a malformed message's old `why`, around its [`Malformed`] reason.
+const MALFORMED_WHY: (&str, &str) = ("malformed message (", "): kept in the Inbox");
+
+/// The separator between an old hand-delegation event's subject and its reason.
+const HAND_EVENT: &str = "\": moved into ";
+
+/// Converts the rows written before migration 7.
+pub(super) fn convert(tx: &Transaction<'_>) -> anyhow::Result<()> {
+    let mut set = tx.prepare("UPDATE ledger SET reason = ?2 WHERE id = ?1")?;
+    let rows: Vec<(i64, String)> = tx
+        .prepare("SELECT id, why FROM ledger")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, why) in rows {
+        if let Some(reason) = ledger_reason(&why) {
+            set.execute(params![id, reason.to_json()])?;
+        }
+    }
+    let mut set = tx.prepare("UPDATE outbox SET reason = ?2 WHERE id = ?1")?;
+    let rows: Vec<(i64, String)> = tx
+        .prepare("SELECT id, last_error FROM outbox WHERE last_error IS NOT NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, error) in rows {
+        if let Some(why) = NotSent::parse_legacy(&error) {
+            set.execute(params![id, Reason::NotSent(why).to_json()])?;
+        }
+    }
+    let mut set = tx.prepare("UPDATE event SET detail = ?2, reason = ?3 WHERE id = ?1")?;
+    let rows: Vec<(i64, String)> = tx
+        .prepare("SELECT id, detail FROM event WHERE kind = 'delegation'")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, detail) in rows {
+        if let Some(at) = detail.find(HAND_EVENT)
+            && let Some(hand) = HandKept::parse_legacy(&detail[at + 3..])
+        {
+            let subject = &detail[..=at];
+            set.execute(params![id, subject, Reason::HandKept(hand).to_json()])?;
+        }
+    }
+    Ok(())
+}
+
+/// The reason an old ledger `why` states, if it is one of delega's.
+fn ledger_reason(why: &str) -> Option<Reason> {
+    if let Some(hand) = HandKept::parse_legacy(why) {
+        return Some(Reason::HandKept(hand));
+    }
+    if let Some(kept) = Kept::parse_legacy(why) {
+        return Some(Reason::Kept(kept));
+    }
+    let malformed = why
+        .strip_prefix(MALFORMED_WHY.0)?
+        .strip_suffix(MALFORMED_WHY.1)?;
+    Malformed::parse_legacy(malformed).map(Reason::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::super::schema::{MIGRATIONS, migrate};
+    use crate::reason::{AutoEvidence, HandKept, Kept, Malformed, NotSent, Reason, Refusal};
+
+    /// A database as delega left it before reasons were data (schema 6), holding the
+    /// sentences it used to write; then opened by this delega.
+    #[test]
+    fn migration_7_turns_old_sentences_into_reasons_and_leaves_the_rest_alone() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| *m == super::MIGRATION)
+            .expect("the reasons migration is listed");
+        for sql in &MIGRATIONS[..before] {
+            conn.execute_batch(sql).expect("an older migration");
+        }
+        conn.pragma_update(None, "user_version", before)
+            .expect("version");
+        let kept = Kept {
+            rule: Some("quotes".into()),
+            refusal: Refusal::Machine(AutoEvidence::AutoSubmitted("auto-replied".into())),
+        };
+        let hand = HandKept {
+            folder: "Delegated".into(),
+            refusal: None,
+        };
+        let whys = [
+            // The exact sentences older versions wrote.
+            "kept in the Inbox: rule quotes would delegate it, but it was sent by a machine \
+             (Auto-Submitted: auto-replied)",
+            "moved into Delegated by hand, but no rule or default_assistant names an assistant",
+            "malformed message (no From address): kept in the Inbox",
+            "subject contains \"invoice\"",
+        ];
+        for (i, why) in whys.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO ledger (id, account, mailbox, uidvalidity, uid, from_addr, subject,
+                    excerpt, category, why, observe, action, status, decided_at)
+                 VALUES (?1, 'g', 'INBOX', 1, ?1, 'a@x.example', 's', '', 'strategic', ?2, 0,
+                    'keep', 'done', 0)",
+                rusqlite::params![i as i64 + 1, why],
+            )
+            .expect("old ledger row");
+        }
+        for (id, error) in [
+            (1, "the message left the Inbox before it was forwarded"),
+            (2, "550 5.1.1 no such user"),
+        ] {
+            conn.execute(
+                "INSERT INTO outbox (id, ledger_id, account, forward_id, assistant, address,
+                    state, next_attempt_at, last_error, created_at)
+                 VALUES (?1, ?1, 'g', 'g.' || ?1, 'marta', 'm@x.example', 'failed', 0, ?2, 0)",
+                rusqlite::params![id, error],
+            )
+            .expect("old outbox row");
+        }
+        conn.execute_batch(
+            "INSERT INTO event (account, at, kind, detail) VALUES
+                ('g', 1, 'delegation', '\"Hi\": moved into Delegated by hand, but no rule or \
+                    default_assistant names an assistant'),
+                ('g', 2, 'imap', 'connection refused');",
+        )
+        .expect("old events");
+
+        migrate(&mut conn).expect("migrated");
+
+        let reason = |sql: &str| -> Vec<Option<Reason>> {
+            let mut stmt = conn.prepare(sql).expect("query");
+            stmt.query_map([], |r| r.get::<_, Option<String>>(0))
+                .expect("rows")
+                .map(|r| r.expect("row").as_deref().and_then(Reason::from_json))
+                .collect()
+        };
+        assert_eq!(
+            reason("SELECT reason FROM ledger ORDER BY id"),
+            [
+                Some(Reason::Kept(kept)),
+                Some(Reason::HandKept(hand.clone())),
+                Some(Reason::Malformed(Malformed::NoFrom)),
+                None,
+            ]
+        );
+        assert_eq!(
+            reason("SELECT reason FROM outbox ORDER BY id"),
+            [Some(Reason::NotSent(NotSent::LeftInbox)), None]
+        );
+        assert_eq!(
+            reason("SELECT reason FROM event ORDER BY id"),
+            [Some(Reason::HandKept(hand)), None]
+        );
+        let details: Vec<String> = conn
+            .prepare("SELECT detail FROM event ORDER BY id")
+            .expect("query")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .map(|r| r.expect("row"))
+            .collect();
+        assert_eq!(details, ["\"Hi\"", "connection refused"]);
+    }
+}
