@@ -20,6 +20,14 @@ fn newsletter(n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// `raw` with its body grown by `bytes` of text, in lines of 76 characters.
+fn padded(mut raw: Vec<u8>, bytes: usize) -> Vec<u8> {
+    let line = format!("{}\r\n", "x".repeat(76));
+    raw.extend(line.as_bytes().iter().cycle().take(bytes));
+    raw.extend_from_slice(b"\r\n");
+    raw
+}
+
 fn wait_for_cursor(office: &Office) {
     let ready = wait_until(PATIENCE, || {
         office
@@ -41,9 +49,14 @@ async fn sigterm_during_a_backlog_exits_0_and_loses_or_repeats_nothing() -> anyh
     let office = Office::new(ms);
     office.run_once_ok();
     let mut imap = TestImap::login(ms, &office.giulia).await?;
+    // A backlog of several fetch batches (bounded at 8 MiB each): 1,200 newsletters of
+    // 24 KiB make four, so a stop after the first is recorded lands mid-backlog (the
+    // daemon looks for a stop between batches).
     const BACKLOG: usize = 1200;
+    const PADDING: usize = 24 * 1024;
     for n in 0..BACKLOG {
-        imap.append("INBOX", &newsletter(n), &[]).await?;
+        imap.append("INBOX", &padded(newsletter(n), PADDING), &[])
+            .await?;
     }
 
     let mut daemon = office.spawn();
@@ -59,6 +72,11 @@ async fn sigterm_during_a_backlog_exits_0_and_loses_or_repeats_nothing() -> anyh
         office.daemon_log()
     );
     let done_before_restart = office.ledger().len();
+    assert!(
+        (1..BACKLOG).contains(&done_before_restart),
+        "stopped mid-backlog: {done_before_restart} of {BACKLOG} decided before the restart\n{}",
+        office.daemon_log()
+    );
 
     office.run_once_ok();
     let ledger = office.ledger();

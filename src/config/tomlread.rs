@@ -436,10 +436,15 @@ mod tests {
 
     #[test]
     fn numbers_accept_integers_and_floats() {
-        read("a = 100\nb = 2.5\nc = 0x10\n", |t| {
+        let mut read_all = false;
+        let diags = read("a = 100\nb = 2.5\nc = 0x10\n", |t| {
             assert_eq!(t.number("a").map(|n| *n.get_ref()), Some(100.0));
             assert_eq!(t.number("b").map(|n| *n.get_ref()), Some(2.5));
             assert_eq!(t.uint("c").map(|n| *n.get_ref()), Some(16));
+            read_all = true;
         });
+        // `read` skips the checks when the text does not parse: it must parse, cleanly.
+        assert!(read_all, "the document did not parse: {diags:?}");
+        assert!(diags.is_empty(), "{diags:?}");
     }
 }
