@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::attention::{self, SLOW_RETRY, needs_attention};
 use crate::config::{self, Account, Config, Folders};
@@ -192,14 +192,15 @@ async fn reload(
     // What every account task uses besides its own table.
     let common_changed =
         fingerprint(&(&old.state, &old.smtp)) != fingerprint(&(&new.state, &new.smtp));
+    let wanted: std::collections::HashMap<&str, &Account> =
+        new.accounts.iter().map(|a| (a.name.as_str(), a)).collect();
     let mut kept = std::collections::HashMap::new();
     let mut stopped = Vec::new();
     for r in running {
         let same = !common_changed
-            && new
-                .accounts
-                .iter()
-                .any(|a| a.name == r.name && fingerprint(a) == r.fingerprint);
+            && wanted
+                .get(r.name.as_str())
+                .is_some_and(|a| fingerprint(a) == r.fingerprint);
         if same || refused.is_err() {
             kept.insert(r.name.clone(), r);
         } else {
@@ -437,7 +438,13 @@ async fn account_task(
         let outcome = tokio::select! {
             outcome = work => outcome,
             () = stopped => {
-                warn!("stopping: the server did not finish in time, the work in hand is left for the next start");
+                if health.is_busy() {
+                    warn!("stopping: the server did not finish in time, the work in hand is left for the next start");
+                } else {
+                    // Idle, only saying goodbye: a hibernated IDLE session answers DONE slowly
+                    // (Dovecot thaws it first), and nothing is lost by closing it unanswered.
+                    debug!("stopping: the server did not answer the goodbye in time");
+                }
                 return Ok(PassReport::default());
             }
         };
@@ -448,6 +455,10 @@ async fn account_task(
         metrics::imap_connected(&account.name, false);
         health.tried(false);
         health.waiting();
+        if shutdown.is_cancelled() && !opts.once {
+            // Cut off by the stop itself (or failing as it came): nothing to retry or tell.
+            return Ok(PassReport::default());
+        }
         if let Some(oauth2::TokenError::NeedsReauth { command, .. }) = err.downcast_ref() {
             if !reauth_told {
                 reauth_told = true;
@@ -483,19 +494,33 @@ async fn account_task(
             // Retrying soon would only repeat it: a person must act (a reload retries
             // at once).
             warn!(reason = %detail, retry_in_secs = SLOW_RETRY.as_secs(), "account needs attention");
+            note(&shared.pool, &account.name, kind, &detail).await;
             SLOW_RETRY
         } else {
             progress.failures += 1;
             let wait = reconnect_delay(progress.failures);
-            warn!(error = %detail, retry_in_secs = wait.as_secs(), "account unavailable");
+            // An outage is told when it starts and then every few minutes, not at every
+            // retry: with thousands of accounts on a server that is down, a line and a
+            // database write per retry would be thousands a minute, all saying the same.
+            if told(progress.failures) {
+                warn!(error = %detail, retry_in_secs = wait.as_secs(), failures = progress.failures, "account unavailable");
+                note(&shared.pool, &account.name, kind, &detail).await;
+            } else {
+                debug!(error = %detail, retry_in_secs = wait.as_secs(), "account still unavailable");
+            }
             wait
         };
-        note(&shared.pool, &account.name, kind, &detail).await;
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = shutdown.cancelled() => return Ok(PassReport::default()),
         }
     }
+}
+
+/// Whether the `failures`-th failure in a row is logged and recorded: the first, then one
+/// in 30 (about every five minutes at the 10 s retry cap).
+fn told(failures: u32) -> bool {
+    failures == 1 || failures.is_multiple_of(30)
 }
 
 /// Records an event for `status` and the digest; a database that cannot take it is logged.
@@ -537,16 +562,24 @@ async fn session(
     let account: &Account = t.account;
     settle(&shared.pool, &account.name, progress).await?;
     health.waiting();
-    if !shared.pacer.turn(shutdown).await {
+    let Some(turn) = shared.pacer.turn(shutdown).await else {
         return Ok(PassReport::default());
-    }
+    };
     health.busy(now());
     let connecting = async { Connection::new(imap::connect(&account.imap).await?).await };
     // A connection still being set up holds nothing to finish: a stop drops it at once.
-    let mut boxes = tokio::select! {
-        boxes = connecting => boxes?,
+    let boxes = tokio::select! {
+        boxes = connecting => boxes,
         () = shutdown.cancelled() => return Ok(PassReport::default()),
     };
+    drop(turn);
+    match &boxes {
+        Ok(_) => shared.pacer.connected(),
+        // A refusal (a wrong password, a certificate) says nothing about the server's load.
+        Err(err) if needs_attention(err).is_none() => shared.pacer.failed(),
+        Err(_) => {}
+    }
+    let mut boxes = boxes?;
     let resolved;
     let resolved_triage;
     let t = if opts.observe || account.observe {
@@ -747,6 +780,12 @@ fn reconnect_delay(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::reconnect_delay;
+
+    #[test]
+    fn an_outage_is_told_when_it_starts_then_every_few_minutes() {
+        let told: Vec<u32> = (1..=90).filter(|&n| super::told(n)).collect();
+        assert_eq!(told, [1, 30, 60, 90]);
+    }
 
     #[test]
     fn reconnect_delay_grows_and_is_capped() {

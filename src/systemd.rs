@@ -126,6 +126,11 @@ impl Health {
         self.connected.store(true, Ordering::Relaxed);
     }
 
+    /// True while an operation is running (not waiting for mail or for a retry).
+    pub fn is_busy(&self) -> bool {
+        self.busy_since.load(Ordering::Relaxed) != 0
+    }
+
     /// (tried at least once, connected now, last pass time or 0).
     pub fn snapshot(&self) -> (bool, bool, i64) {
         (

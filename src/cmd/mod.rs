@@ -112,7 +112,14 @@ pub(crate) fn load(path: &std::path::Path) -> Result<Loaded, Failed> {
 /// A tokio runtime for a command, or the failure after saying why there is none.
 pub(crate) fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, Failed> {
     let mut builder = if multi_thread {
-        tokio::runtime::Builder::new_multi_thread()
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        // The state database is written from the account tasks, and a commit blocks its
+        // thread for an fsync: with only one worker per core (the default), a few slow
+        // commits would stall every other account's connection. Threads are cheap next to
+        // ten thousand connections.
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        builder.worker_threads(cores.max(8));
+        builder
     } else {
         tokio::runtime::Builder::new_current_thread()
     };
