@@ -10,8 +10,9 @@
 use anyhow::Context;
 use tracing::{info, warn};
 
+use super::act::{finish_pending, forward, log_decision, plan};
 use super::filing::Filing;
-use super::{PassReport, Triage, finish_pending, forward, log_decision, now, plan};
+use super::{PassReport, Triage, now};
 use crate::classify::{Category, Decision};
 use crate::guard::{HandKept, History, refuse_forward};
 use crate::imap::{Connection, Fetched, KEYWORD};
