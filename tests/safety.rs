@@ -489,3 +489,108 @@ fn children(pid: u32) -> Vec<u32> {
         })
         .collect()
 }
+
+/// A plain-SMTP relay to `upstream` that hands the whole message over but never passes on
+/// the server's answer to its end (the `.` line): the server has the forward, delega
+/// hears nothing, the worst moment to be stopped.
+fn smtp_relay_silent_after_data(upstream: u16) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            let silent = Arc::new(AtomicBool::new(false));
+            let mut to_server = server.try_clone().expect("clone");
+            let mut to_client = client.try_clone().expect("clone");
+            let quiet = Arc::clone(&silent);
+            std::thread::spawn(move || {
+                let mut lines = BufReader::new(client);
+                let (mut line, mut data) = (Vec::new(), false);
+                while lines.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                    if !data && line.eq_ignore_ascii_case(b"DATA\r\n") {
+                        data = true;
+                    } else if data && line == b".\r\n" {
+                        // From here on the server's words are dropped.
+                        quiet.store(true, Ordering::Relaxed);
+                    }
+                    if to_server.write_all(&line).is_err() {
+                        return;
+                    }
+                    line.clear();
+                }
+            });
+            std::thread::spawn(move || {
+                let mut lines = BufReader::new(server);
+                let mut line = Vec::new();
+                while lines.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                    if !silent.load(Ordering::Relaxed) {
+                        let _ = to_client.write_all(&line);
+                    }
+                    line.clear();
+                }
+                std::thread::park();
+                drop(to_client);
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn sigterm_while_the_server_holds_a_forward_unanswered_exits_0_within_5_s_and_flags_it()
+-> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    office.smtp = SmtpRoute::Plain(smtp_relay_silent_after_data(ms.smtp_port()));
+    office.write_config();
+    office.run_once_ok();
+    let mut giulia = office.deliver(ms, &["015-meeting-request"]).await?;
+    let mut daemon = office.spawn();
+    // The message went out and no answer comes: the forward is in doubt.
+    let state = |office: &Office| -> Vec<OutboxState> {
+        let state = office.state();
+        office
+            .ledger()
+            .iter()
+            .filter_map(|e| state.outbox_for(e.id).ok().flatten())
+            .map(|o| o.state)
+            .collect()
+    };
+    let held = wait_until(PATIENCE, || state(&office) == [OutboxState::InDoubt]);
+    assert!(held.is_some(), "{}", office.daemon_log());
+
+    let asked = Instant::now();
+    let status = daemon.terminate(Duration::from_secs(5));
+    let took = asked.elapsed();
+    let status = status
+        .unwrap_or_else(|| panic!("still running 5 s after SIGTERM:\n{}", office.daemon_log()));
+    assert!(status.success(), "{status}\n{}", office.daemon_log());
+    eprintln!("SIGTERM with the SMTP server silent after DATA: exit 0 after {took:?}");
+
+    // Nothing lost: the original waits in the Inbox, the forward is pending again and
+    // flagged, since the server may have it (it does).
+    assert_eq!(giulia.fetch_all("INBOX").await?.len(), 1);
+    let row = office
+        .state()
+        .outbox_for(office.ledger()[0].id)?
+        .expect("outbox row");
+    assert_eq!(row.state, OutboxState::Pending);
+    assert!(row.may_be_duplicate());
+    office.smtp = SmtpRoute::Plain(ms.smtp_port());
+    office.write_config();
+    let out = office.run_once_ok();
+    assert!(out.contains("1 forwarded"), "{out}");
+    let mut marta = TestImap::login(ms, &office.marta).await?;
+    marta.wait_for("INBOX", 2, PATIENCE).await?;
+    let status = office.command(&["status"]).output()?;
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("1 may have gone twice"), "{status}");
+    assert_eq!(giulia.fetch_all("Delegated").await?.len(), 1);
+    Ok(())
+}
