@@ -7,7 +7,7 @@ use super::*;
 use crate::classify::Category;
 use crate::config::Language;
 use crate::config::tests::account;
-use crate::state::{Action, NewEntry, OutboxState, Status};
+use crate::state::{Action, Entry, InDoubt, NewEntry, OutboxRow, OutboxState, Status};
 
 /// 2026-11-24T17:00:00Z, 18:00 in Rome: the end of the fixture's period.
 const END: i64 = 1_795_539_600;

@@ -10,8 +10,8 @@ use jiff::civil::Date;
 use rusqlite::{OptionalExtension, params};
 
 use super::ledger::{SELECT_ENTRY, entry_row};
+use super::report::{Forwards, Handled, Limits, NoiseSource, Problem, Report, Totals};
 use super::{Action, Entry, State};
-use crate::digest::{Forwards, Handled, Limits, NoiseSource, Problem, Report, Totals};
 use crate::reason::Reason;
 
 // Where `compose` places a ledger row, in SQL. An unknown category reads as strategic, as

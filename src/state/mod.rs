@@ -21,6 +21,7 @@ mod lock;
 mod outbox;
 mod pool;
 mod reasons;
+pub mod report;
 mod schema;
 mod tasks;
 #[cfg(test)]
