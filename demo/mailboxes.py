@@ -9,6 +9,9 @@ password); all users are on delega.test and share the demo password.
     mailboxes.py ENV count USER MAILBOX                 how many it holds (0 if missing)
     mailboxes.py ENV folders USER MAILBOX...            sender and subject, per mailbox
     mailboxes.py ENV forwards PREFIX USER...            what each assistant received
+    mailboxes.py ENV reply USER CC MATCH TEXT           USER answers the forward whose subject
+                                                        holds MATCH: to its Reply-To, CC in Cc,
+                                                        as a reply to it; sent to CC through Postfix
 """
 
 import email
@@ -243,7 +246,44 @@ def cmd_forwards(env, prefix, *users):
     return 0
 
 
-COMMANDS = {"wait": cmd_wait, "count": cmd_count, "folders": cmd_folders, "forwards": cmd_forwards}
+def cmd_reply(env, user, cc, match, text):
+    """The assistant's answer to the client, the entrepreneur in Cc, written as a reply to
+    the forward (as a mail client's Reply does): prints the subject it answered."""
+    import smtplib
+    from email.message import EmailMessage
+
+    imap = connect(env, user)
+    forwards = fetch_all(imap, "INBOX", "")
+    imap.logout()
+    forward = next((m for m in forwards if match in header(m, "Subject")), None)
+    if forward is None:
+        print(f"mailboxes.py: reply: no forward with {match!r} in {user}'s INBOX", file=sys.stderr)
+        return 1
+    me = f"{user}@{env['DOMAIN']}"
+    reply = EmailMessage()
+    reply["From"] = me
+    reply["To"] = header(forward, "Reply-To") or header(forward, "From")
+    reply["Cc"] = cc
+    reply["Subject"] = "Re: " + header(forward, "Subject")
+    reply["Message-ID"] = email.utils.make_msgid(domain=env["DOMAIN"])
+    reply["In-Reply-To"] = forward["Message-ID"]
+    reply["References"] = forward["Message-ID"]
+    reply["Date"] = email.utils.formatdate(localtime=True)
+    reply.set_content(text + "\n")
+    # Only the Cc is ours to deliver: the client's address is outside the demo.
+    with smtplib.SMTP("127.0.0.1", int(env["SMTP_PORT"]), timeout=30) as smtp:
+        smtp.send_message(reply, from_addr=me, to_addrs=[cc])
+    print(reply["Subject"])
+    return 0
+
+
+COMMANDS = {
+    "wait": cmd_wait,
+    "count": cmd_count,
+    "folders": cmd_folders,
+    "forwards": cmd_forwards,
+    "reply": cmd_reply,
+}
 
 
 def main(argv):

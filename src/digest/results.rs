@@ -26,6 +26,8 @@ struct Text {
     due: &'static str,
     delegated: &'static str,
     median: &'static str,
+    /// Plurals for the per-assistant counts: done, open, overdue.
+    counts: [&'static str; 3],
     list_heading: &'static str,
     list_intro: &'static str,
 }
@@ -34,7 +36,7 @@ fn text(language: Language) -> &'static Text {
     match language {
         Language::It => &Text {
             heading: "Risultati",
-            intro: "Per assistente: cosa è stato fatto da allora (e in quanto tempo, in ore \
+            intro: "Per assistente: cosa è stato fatto dall'ultimo riepilogo (e in quanto tempo, in ore \
                     lavorative), cosa è ancora aperto, cosa è in ritardo.",
             done: "fatto",
             open: "aperto",
@@ -45,13 +47,14 @@ fn text(language: Language) -> &'static Text {
             due: "scadenza",
             delegated: "affidato",
             median: "tempo mediano per completare (30 giorni)",
+            counts: ["fatti", "aperti", "in ritardo"],
             list_heading: "Le tue attività aperte",
             list_intro: "Per chiuderne una, usa il link «Fatto» nell'inoltro o rispondi con \
                          FATTO e il riferimento nell'oggetto.",
         },
         Language::En => &Text {
             heading: "Results",
-            intro: "Per assistant: what was done since then (and how long it took, in working \
+            intro: "Per assistant: what was done since the last digest (how long it took, in working \
                     hours), what is still open, what is overdue.",
             done: "done",
             open: "open",
@@ -62,6 +65,7 @@ fn text(language: Language) -> &'static Text {
             due: "due",
             delegated: "delegated",
             median: "median time to done (30 days)",
+            counts: ["done", "open", "overdue"],
             list_heading: "Your open tasks",
             list_intro: "To close one, use the \"Done\" link in its forward, or reply with DONE \
                          and the reference in the subject.",
@@ -146,14 +150,12 @@ pub(super) fn results_section(
             .median_done_secs
             .map(|m| format!(" · {} {}", t.median, working_duration(m, day)))
             .unwrap_or_default();
+        let [done, open, overdue] = t.counts;
         let heading = format!(
-            "{name}: {} {}, {} {}, {} {}{median}",
+            "{name}: {done} {}, {open} {}, {overdue} {}{median}",
             w.integer(r.done.len() as u64),
-            t.done,
             w.integer((r.open.len() + r.overdue.len()) as u64),
-            t.open,
             w.integer(r.overdue.len() as u64),
-            t.overdue,
         );
         let mut items = Vec::new();
         // Overdue first, oldest first: never hidden behind the others.
@@ -271,7 +273,7 @@ mod tests {
         assert!(text.contains("RESULTS (5)"), "{text}");
         assert!(
             text.contains(
-                "Marta Verdi: 1 done, 4 open, 3 overdue · median time to done (30 days) 1h 30m"
+                "Marta Verdi: done 1, open 4, overdue 3 · median time to done (30 days) 1h 30m"
             ),
             "{text}"
         );
@@ -287,7 +289,7 @@ mod tests {
             Reference::of(1)
         )));
         assert!(text.contains("open     Fattura 2"), "{text}");
-        assert!(mail.html.contains("Marta Verdi: 1 done, 4 open, 3 overdue"));
+        assert!(mail.html.contains("Marta Verdi: done 1, open 4, overdue 3"));
 
         // Marta's own list: her open and overdue tasks with their age, even on a day
         // when nothing new was delegated to her.

@@ -199,6 +199,11 @@ impl Due {
     /// Reads `"4h"`, `"2d"`, `"90m"`, `"1d4h"`; the error is for a help line.
     pub fn parse(s: &str) -> Result<Due, String> {
         let s = s.trim();
+        if s.contains(char::is_whitespace) {
+            return Err(
+                "write each number and its unit together, without spaces (\"2d\", \"1d4h\")".into(),
+            );
+        }
         let mut due = Due {
             days: 0,
             minutes: 0,
@@ -366,6 +371,7 @@ mod tests {
         assert!(Due::parse("4w").unwrap_err().contains("not a unit"));
         assert!(Due::parse("0h").is_err());
         assert!(Due::parse("h").is_err());
+        assert!(Due::parse("2 days").unwrap_err().contains("without spaces"));
         assert!(Due::parse("400d").is_err());
     }
 
