@@ -1,6 +1,7 @@
 //! Why delega did not do the obvious thing, kept as data: a delegable message kept in the
 //! Inbox by a guard ([`Kept`]), a hand delegation not forwarded ([`HandKept`]), a malformed
-//! message ([`Malformed`]), a forward that did not go out ([`NotSent`]).
+//! message ([`Malformed`]), a forward that did not go out ([`NotSent`]), an assistant's mail
+//! about a task filed with it (`TaskStatus`).
 //!
 //! A [`Reason`] is stored as such (JSON in its own column: `ledger.reason`, `outbox.reason`,
 //! `event.reason`) and put into Italian or English words only where a person reads it: the
@@ -24,6 +25,13 @@ pub enum Reason {
     Malformed(Malformed),
     /// A planned forward did not go out.
     NotSent(NotSent),
+    /// An assistant's mail about a task: filed with the task, never forwarded back.
+    TaskStatus {
+        /// The task's reference (`T-7K3Q`).
+        reference: String,
+        /// The task's state once the mail was read.
+        state: crate::task::TaskState,
+    },
 }
 
 impl Reason {
@@ -45,6 +53,11 @@ impl std::fmt::Display for Reason {
             Reason::HandKept(h) => h.fmt(f),
             Reason::Malformed(m) => write!(f, "malformed message ({m}): kept in the Inbox"),
             Reason::NotSent(n) => n.fmt(f),
+            Reason::TaskStatus { reference, state } => write!(
+                f,
+                "status mail of task {reference} from its assistant (now {}): filed with the task",
+                state.as_str()
+            ),
         }
     }
 }

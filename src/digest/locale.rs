@@ -483,6 +483,35 @@ impl Words {
         }
     }
 
+    /// An assistant's mail about a task, filed with it.
+    pub(super) fn task_status(self, reference: &str, state: crate::task::TaskState) -> String {
+        use crate::task::TaskState as S;
+        match self.0 {
+            Language::It => {
+                let state = match state {
+                    S::Open => "aperta",
+                    S::Answered => "risposta",
+                    S::Done => "fatta",
+                    S::Dropped => "annullata",
+                    S::Unknown => "stato sconosciuto",
+                };
+                format!(
+                    "aggiornamento dell'attività {reference} dall'assistente (ora {state}): archiviato con l'attività"
+                )
+            }
+            Language::En => format!(
+                "update on task {reference} from its assistant (now {}): filed with the task",
+                match state {
+                    S::Open => "open",
+                    S::Answered => "answered",
+                    S::Done => "done",
+                    S::Dropped => "dropped",
+                    S::Unknown => "state unknown",
+                }
+            ),
+        }
+    }
+
     /// A recorded event: delega's own reason (`reason`, data) in the digest's language, the
     /// rest (a server's words, an error) as recorded.
     pub(super) fn event_detail(self, kind: &str, detail: &str, reason: Option<&Reason>) -> String {
@@ -494,6 +523,9 @@ impl Words {
             Some(Reason::NotSent(why)) => return self.not_sent(why),
             Some(Reason::Kept(kept)) => return self.kept(kept),
             Some(Reason::Malformed(why)) => return self.malformed(*why),
+            Some(Reason::TaskStatus { reference, state }) => {
+                return self.task_status(reference, *state);
+            }
             None => {}
         }
         // The command that enrols the account again.

@@ -51,6 +51,9 @@ pub(super) fn needs_you_section(
                     Some(Reason::Kept(kept)) => Some(w.not_forwarded(&clean(&w.kept(kept)))),
                     Some(Reason::Malformed(why)) => Some(w.malformed(*why)),
                     Some(Reason::NotSent(why)) => Some(w.not_forwarded(&clean(&w.not_sent(why)))),
+                    Some(Reason::TaskStatus { reference, state }) => {
+                        Some(w.task_status(reference, *state))
+                    }
                     None => None,
                 }
             };

@@ -56,7 +56,9 @@ pub struct TaskRow {
 }
 
 /// Where a task stands. Stored as its [`TaskState::as_str`] in its own column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     /// Forwarded; no word from the assistant yet.

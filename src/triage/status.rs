@@ -88,11 +88,12 @@ pub(crate) fn apply(
     entry.category = Category::Noise;
     entry.rule = None;
     entry.assistant = Some(task.assistant.clone());
-    entry.why = format!(
-        "status mail of task {} from its assistant: {}",
-        task.reference,
-        now_state.as_str()
-    );
+    let reason = crate::reason::Reason::TaskStatus {
+        reference: task.reference.to_string(),
+        state: now_state,
+    };
+    entry.why = reason.to_string();
+    entry.reason = Some(reason);
     if entry.action != Action::Nothing {
         entry.action = Action::File(account.folders.delegated.clone());
     }
