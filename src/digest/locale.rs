@@ -201,8 +201,8 @@ impl Words {
         }
     }
 
-    pub(super) fn state(self, state: super::compose::ForwardState) -> &'static str {
-        use super::compose::ForwardState::*;
+    pub(super) fn state(self, state: super::view::ForwardState) -> &'static str {
+        use super::view::ForwardState::*;
         match state {
             Sent => self.pick("inviato", "sent"),
             MaybeTwice => self.pick("forse doppio", "maybe twice"),

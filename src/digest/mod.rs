@@ -11,6 +11,7 @@
 
 mod compose;
 mod deliver;
+mod item;
 mod locale;
 mod render;
 mod results;

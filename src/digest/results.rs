@@ -9,7 +9,7 @@ use crate::config::Language;
 use crate::task::review::{AssistantReview, TaskView, working_duration};
 
 use super::Settings;
-use super::compose::{assistant_name, bounded, clean, more_messages};
+use super::item::{assistant_name, bounded, clean, more_messages};
 use super::locale::Words;
 use super::view::{Group, Item, Section, Tone, section};
 

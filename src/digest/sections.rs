@@ -6,12 +6,11 @@ use std::collections::BTreeMap;
 use crate::classify::Category;
 use crate::reason::Reason;
 
-use super::compose::{
-    ForwardState, LINE_MAX, assistant_name, bounded, clean, message_item, more_messages,
-    newest_first,
+use super::item::{
+    LINE_MAX, assistant_name, bounded, clean, message_item, more_messages, newest_first,
 };
 use super::locale::Words;
-use super::view::{Group, Item, Section, Tone, one_group, section};
+use super::view::{ForwardState, Group, Item, Section, Tone, one_group, section};
 use super::{Forwards, Handled, NoiseSource, Report, Settings, Totals};
 use crate::state::{Action, OutboxState};
 
@@ -295,7 +294,7 @@ pub(super) fn problems_section(
         .collect();
     // Every forward that may have gone twice, however many: each one is something to check.
     for d in &report.in_doubt {
-        let assistant = super::compose::assistant_name(settings, Some(&d.assistant));
+        let assistant = assistant_name(settings, Some(&d.assistant));
         items.push(Item {
             lead: w.short_datetime(d.decided_at, tz),
             tone: Tone::Bad,

@@ -1,6 +1,9 @@
 //! The digest as data: sections of items, in plain strings already in the account's
 //! language. `compose` and `sections` build it; `render` lays it out as text and HTML, and
-//! adds nothing to what it says.
+//! adds nothing to what it says. [`ForwardState`] is where a forward stands, as told.
+
+use super::Handled;
+use crate::state::{OutboxState, Status};
 
 /// A digest (or an assistant's list) as both renderings show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,4 +101,43 @@ pub(super) fn one_group(items: Vec<Item>, more: Option<String>) -> Vec<Group> {
         items,
         more,
     }]
+}
+
+/// Where a forward stands, as the digest tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ForwardState {
+    /// The assistant's server accepted it.
+    Sent,
+    /// Sent, after a send cut off with the message already out: the assistant may have it
+    /// twice.
+    MaybeTwice,
+    /// Not sent yet (rate limit, retries).
+    Waiting,
+    /// Refused for good: the message stays in the Inbox.
+    Failed,
+}
+
+impl ForwardState {
+    pub(super) fn of(h: &Handled) -> ForwardState {
+        if h.entry.status == Status::Failed {
+            return ForwardState::Failed;
+        }
+        match &h.forward {
+            None => ForwardState::Waiting,
+            Some(f) => match f.state {
+                OutboxState::Sent if f.may_be_duplicate() => ForwardState::MaybeTwice,
+                OutboxState::Sent => ForwardState::Sent,
+                OutboxState::Failed => ForwardState::Failed,
+                OutboxState::Pending | OutboxState::InDoubt => ForwardState::Waiting,
+            },
+        }
+    }
+
+    pub(super) fn tone(self) -> Tone {
+        match self {
+            ForwardState::Sent => Tone::Good,
+            ForwardState::MaybeTwice | ForwardState::Waiting => Tone::Wait,
+            ForwardState::Failed => Tone::Bad,
+        }
+    }
 }
