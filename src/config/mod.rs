@@ -2,7 +2,8 @@
 //! validated, and handed out in their final form.
 //!
 //! Loading happens in two stages, like ripgrep's flags: `read.rs` walks the TOML and checks
-//! each value where it stands (reporting `file:line:col`); what leaves this module is the
+//! each value where it stands (reporting `file:line:col`), with `server.rs` reading `[smtp]`
+//! and each `imap` table and `account.rs` each `[[account]]`; what leaves this module is the
 //! validated [`Config`], with defaults filled in, paths resolved against the config file,
 //! rules compiled and timezones parsed. Secrets are only referenced here; `secret.rs`
 //! resolves them when a connection needs them. `rules.rs` compiles the rules directory
@@ -10,11 +11,13 @@
 //! `diagnostic.rs` are what both files are read with: TOML with positions, and mistakes
 //! reported as `file:line:col` with a `help:` line.
 
+mod account;
 pub mod diagnostic;
 mod oauth2;
 mod read;
 mod rules;
 mod secret;
+mod server;
 mod tasks;
 mod tomlread;
 
@@ -22,9 +25,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use oauth2::{OAuth2, Provider, RefreshGrant, Sasl, TokenSource};
-pub use read::is_loopback;
 pub use rules::{RULE_FILE_EXTENSION, load_rules_dir, parse_rules, rules_dir_problem};
 pub use secret::{Password, Secret, try_command};
+pub use server::is_loopback;
 pub use tasks::{TaskSettings, due as read_due};
 
 use crate::classify::RuleSet;

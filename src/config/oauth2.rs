@@ -202,7 +202,7 @@ pub(super) fn read(t: &Table<'_, '_>, base: &Path, what: &str, role: &Role<'_>) 
             Some("add `username = \"giulia@example.com\"` (the mailbox's address)".into()),
         );
     }
-    for k in super::read::PASSWORD_KEYS {
+    for k in super::server::PASSWORD_KEYS {
         if let Some(v) = t.get(k) {
             reader.error(
                 v.span(),
