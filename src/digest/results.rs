@@ -215,33 +215,11 @@ pub(super) fn list_section(
 mod tests {
     use super::super::{Report, Settings, compose, compose_list};
     use crate::config::Language;
+    use crate::task::fixtures::{TUE_9, task};
     use crate::task::review::review;
-    use crate::task::{Due, Reference, TaskRow, TaskState};
+    use crate::task::{Due, Reference, TaskState};
 
-    /// Tuesday 24 November 2026, 09:00 in Rome.
-    const TUE_9: i64 = 1_795_507_200;
     const H: i64 = 3600;
-
-    fn task(id: i64, state: TaskState, created: i64, closed: Option<i64>) -> TaskRow {
-        TaskRow {
-            id,
-            account: "giulia".into(),
-            reference: Reference::of(id as u64),
-            ledger_id: id,
-            assistant: "marta".into(),
-            state,
-            created_at: created,
-            answered_at: None,
-            closed_at: closed,
-            reminded_day: None,
-            reminders: 0,
-            subject: format!("Fattura {id}"),
-            from_addr: "c@x.example".into(),
-            rule: None,
-            forward_id: format!("giulia.{id}.aa"),
-            sent: true,
-        }
-    }
 
     #[test]
     fn the_digest_reviews_results_per_assistant_overdue_never_hidden() {
@@ -253,12 +231,18 @@ mod tests {
             minutes: 120,
         });
         let mut tasks = vec![
-            task(1, TaskState::Done, TUE_9, Some(TUE_9 + 90 * 60)),
-            task(2, TaskState::Open, TUE_9 + 7 * H, None),
+            task(1, "marta", TaskState::Done, TUE_9, Some(TUE_9 + 90 * 60)),
+            task(2, "marta", TaskState::Open, TUE_9 + 7 * H, None),
         ];
         // Three overdue: two listed (the cap), the third counted.
         for id in 3..=5 {
-            tasks.push(task(id, TaskState::Open, TUE_9 + (id - 3) * 60, None));
+            tasks.push(task(
+                id,
+                "marta",
+                TaskState::Open,
+                TUE_9 + (id - 3) * 60,
+                None,
+            ));
         }
         let now = TUE_9 + 8 * H;
         let report = Report {

@@ -47,30 +47,15 @@ pub fn reminders<'a>(account: &Account, tasks: &'a [TaskRow], now: i64) -> Vec<D
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::{Due as DueIn, Reference, TaskState};
+    use crate::task::fixtures::{self, TUE_9};
+    use crate::task::{Due as DueIn, TaskState};
 
-    /// Tuesday 24 November 2026, 09:00 in Rome.
-    const TUE_9: i64 = 1_795_507_200;
     const H: i64 = 3600;
 
     fn task(id: i64, state: TaskState, reminded_day: Option<&str>) -> TaskRow {
         TaskRow {
-            id,
-            account: "giulia".into(),
-            reference: Reference::of(id as u64),
-            ledger_id: id,
-            assistant: "marta".into(),
-            state,
-            created_at: TUE_9,
-            answered_at: None,
-            closed_at: None,
             reminded_day: reminded_day.map(str::to_string),
-            reminders: 0,
-            subject: "s".into(),
-            from_addr: "c@x.example".into(),
-            rule: None,
-            forward_id: format!("giulia.{id}.aa"),
-            sent: true,
+            ..fixtures::task(id, "marta", state, TUE_9, None)
         }
     }
 

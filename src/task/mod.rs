@@ -236,3 +236,41 @@ pub mod policy {
         )
     }
 }
+
+/// The task the unit tests of tasks, follow-up and the digest's results start from.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{Reference, TaskRow, TaskState};
+
+    /// Tuesday 24 November 2026, 09:00 in Rome.
+    pub(crate) const TUE_9: i64 = 1_795_507_200;
+
+    /// Giulia's task `id` ("Fattura {id}"), forwarded to `assistant` at `created`, sent and
+    /// never reminded.
+    pub(crate) fn task(
+        id: i64,
+        assistant: &str,
+        state: TaskState,
+        created: i64,
+        closed: Option<i64>,
+    ) -> TaskRow {
+        TaskRow {
+            id,
+            account: "giulia".into(),
+            reference: Reference::of(id as u64),
+            ledger_id: id,
+            assistant: assistant.into(),
+            state,
+            created_at: created,
+            answered_at: None,
+            closed_at: closed,
+            reminded_day: None,
+            reminders: 0,
+            subject: format!("Fattura {id}"),
+            from_addr: "c@x.example".into(),
+            rule: None,
+            forward_id: format!("giulia.{id}.aa"),
+            sent: true,
+        }
+    }
+}

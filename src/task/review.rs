@@ -158,37 +158,8 @@ pub fn working_duration(secs: i64, day_secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::{Due, Reference};
-
-    fn task(
-        id: i64,
-        assistant: &str,
-        state: TaskState,
-        created: i64,
-        closed: Option<i64>,
-    ) -> TaskRow {
-        TaskRow {
-            id,
-            account: "giulia".into(),
-            reference: Reference::of(id as u64),
-            ledger_id: id,
-            assistant: assistant.into(),
-            state,
-            created_at: created,
-            answered_at: None,
-            closed_at: closed,
-            reminded_day: None,
-            reminders: 0,
-            subject: format!("s{id}"),
-            from_addr: "c@x.example".into(),
-            rule: None,
-            forward_id: format!("giulia.{id}.aa"),
-            sent: true,
-        }
-    }
-
-    /// Tuesday 24 November 2026, 09:00 in Rome.
-    const TUE_9: i64 = 1_795_507_200;
+    use crate::task::Due;
+    use crate::task::fixtures::{TUE_9, task};
 
     #[test]
     fn results_per_assistant_done_open_overdue_and_median() {
