@@ -128,7 +128,7 @@ fn trusted(
     Ok((roots, pinned))
 }
 
-/// A TLS client config trusting [`trusted_roots`], and `ca_file`'s certificates as themselves.
+/// A TLS client config trusting [`trusted`], and `ca_file`'s certificates as themselves.
 fn tls_config(ca_file: Option<&Path>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let (roots, pinned) = trusted(ca_file)?;

@@ -22,7 +22,7 @@ enum Credential {
 }
 
 /// A logged-in IMAP session; every wait on the server is bounded by its timeout
-/// ([`Deadline`]).
+/// (`imap::deadline`).
 pub type Session = async_imap::Session<Deadline<Stream>>;
 
 /// A connection before login.

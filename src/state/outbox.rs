@@ -194,7 +194,7 @@ impl State {
     }
 
     /// Marks a forward as in doubt: the server said go ahead to DATA, the message is about
-    /// to go out. Committed before the first byte of it does (see [`State::relaxed`]).
+    /// to go out. Committed before the first byte of it does (see `State::relaxed`).
     pub fn outbox_in_doubt(&self, id: i64, now: i64) -> anyhow::Result<()> {
         self.relaxed(
             "UPDATE outbox SET state = 'in_doubt', next_attempt_at = ?2 WHERE id = ?1",
