@@ -38,7 +38,8 @@
 //! proposed from the entrepreneur's corrections), [`doctor`] (what each server can do, asked
 //! without changing anything).
 //!
-//! Supporting pieces: [`net`] (TCP and verified TLS under IMAP and SMTP), [`trust`] (which
+//! Supporting pieces: `html` (the one way an HTML part is written, the digest's and the
+//! forward's: a minijinja template whose values are escaped), [`net`] (TCP and verified TLS under IMAP and SMTP), [`trust`] (which
 //! certificates are trusted; TLS failures in words), [`certificate`] (what a certificate
 //! says), [`oauth2`] (access tokens for IMAP and SMTP sign-in), [`attention`] (failures that
 //! will not fix themselves, retried slowly), [`pacing`] (new connections at a bounded rate,
@@ -62,6 +63,7 @@ pub mod doctor;
 pub mod failpoint;
 pub mod forward;
 pub mod guard;
+mod html;
 pub mod imap;
 pub mod limits;
 pub mod logging;

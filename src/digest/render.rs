@@ -1,14 +1,15 @@
 //! Lays a composed [`View`] out as the plain-text part and, through a minijinja template, as
 //! the HTML part.
 //!
-//! The template's name ends in `.html`, so minijinja escapes every value it prints: a subject
-//! or a sender name from a message can never become markup. Nothing here adds to the view's
-//! content; what to say is `compose`'s.
+//! The template's name ends in `.html`, so minijinja escapes every value it prints (rendered
+//! by [`crate::html`], as the forward's note is): a subject or a sender name from a message
+//! can never become markup. Nothing here adds to the view's content; what to say is
+//! `compose`'s.
 
 use std::fmt::Write;
 
+use minijinja::context;
 use minijinja::value::Value;
-use minijinja::{Environment, UndefinedBehavior, context};
 
 use super::view::{Group, Item, Section, View};
 
@@ -18,14 +19,7 @@ const TEMPLATE: &str = include_str!("templates/digest.html");
 
 /// The view as an HTML document, readable on a phone, with nothing loaded from outside.
 pub(super) fn html(view: &View) -> String {
-    let mut env = Environment::new();
-    // A name misspelt in the template fails the tests instead of printing nothing.
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.add_template(TEMPLATE_NAME, TEMPLATE)
-        .expect("the built-in template parses (checked by the tests)");
-    env.get_template(TEMPLATE_NAME)
-        .and_then(|t| t.render(view_value(view)))
-        .expect("the built-in template renders any view (checked by the tests)")
+    crate::html::render(TEMPLATE_NAME, TEMPLATE, view_value(view))
 }
 
 fn view_value(view: &View) -> Value {

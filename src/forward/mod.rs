@@ -16,6 +16,8 @@ use lettre::message::header::{
     ContentDisposition, ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
 };
 use lettre::message::{Body, Mailbox as LettreMailbox, MultiPart, SinglePart};
+use minijinja::context;
+use minijinja::value::Value;
 
 use crate::config::{Assistant, Language};
 use crate::message::{AddressField, Message, NamedAddress, one_line};
@@ -281,7 +283,7 @@ fn valid_message_id(id: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
 }
 
-/// What the forward says about the original, as plain strings (escaped later for HTML).
+/// What the forward says about the original, as plain strings (the HTML template escapes them).
 struct Summary<'a> {
     task: Option<&'a TaskNote>,
     instructions: Option<&'a str>,
@@ -482,77 +484,49 @@ fn plain_text(s: &Summary<'_>, labels: &Labels, forward_id: &str) -> String {
     out
 }
 
-fn html_text(s: &Summary<'_>, labels: &Labels, forward_id: &str) -> String {
-    let instructions = match s.instructions {
-        Some(text) => escape_html(text).replace('\n', "<br>\n"),
-        None => escape_html(labels.no_instructions),
-    };
-    let mut rows = String::new();
-    for (label, value) in s.rows(labels) {
-        rows.push_str(&format!(
-            "<tr><th style=\"text-align:left;padding:2px 12px 2px 0;color:#555\">{}</th>\
-             <td>{}</td></tr>\n",
-            escape_html(label),
-            escape_html(value)
-        ));
-    }
-    let excerpt = if s.excerpt.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<p style=\"color:#555;margin-bottom:4px\">{}</p>\n\
-             <blockquote style=\"margin:0;padding-left:12px;border-left:2px solid #ccc;color:#444\">{}</blockquote>\n",
-            escape_html(labels.excerpt),
-            escape_html(&s.excerpt)
-        )
-    };
-    let task_note = s.task.map_or_else(String::new, |task| {
-        format!(
-            "<div style=\"border-left:4px solid #2f855a;background:#f0fff4;padding:8px 12px;margin-bottom:12px\">\n\
-             <div style=\"font-weight:bold\">{heading}</div>\n{due}<div>{keep}</div>\n\
-             <p style=\"margin:8px 0 0\"><a href=\"{link}\" style=\"display:inline-block;background:#2f855a;\
-             color:#fff;padding:6px 12px;border-radius:4px;text-decoration:none\">{label}</a></p>\n</div>\n",
-            heading = escape_html(&task.heading),
-            due = task
-                .due
-                .as_deref()
-                .map_or_else(String::new, |d| format!("<div>{}</div>\n", escape_html(d))),
-            keep = escape_html(&task.keep_in_loop),
-            link = escape_html(&task.done_link),
-            label = escape_html(&task.done_label),
-        )
-    });
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
-         <body style=\"font-family:sans-serif;line-height:1.4;color:#222\">\n{task_note}\
-         <div style=\"border-left:4px solid #2b6cb0;background:#eef4fb;padding:8px 12px;margin-bottom:16px\">\n\
-         <div style=\"font-size:0.85em;color:#2b6cb0\">{task}</div>\n\
-         <div style=\"font-size:1.15em;font-weight:bold\">{instructions}</div>\n</div>\n\
-         <p>{hint}</p>\n<table style=\"border-collapse:collapse\">\n{rows}</table>\n{excerpt}\
-         <p style=\"font-size:0.8em;color:#888\">{footer} ({id})</p>\n</body></html>\n",
-        lang = labels.lang,
-        title = escape_html(&s.subject),
-        task = escape_html(labels.task),
-        hint = escape_html(s.reply_hint),
-        footer = escape_html(labels.footer),
-        id = escape_html(forward_id),
-    )
-}
+/// The HTML template of the note; its `.html` name turns minijinja's escaping on, so nothing
+/// taken from the message, the rule or the task can become markup.
+const TEMPLATE_NAME: &str = "forward.html";
+const TEMPLATE: &str = include_str!("templates/forward.html");
 
-/// Escapes text for HTML element content and quoted attribute values.
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+fn html_text(s: &Summary<'_>, labels: &Labels, forward_id: &str) -> String {
+    let instructions: Vec<String> = s
+        .instructions
+        .unwrap_or(labels.no_instructions)
+        .split('\n')
+        .map(str::to_string)
+        .collect();
+    let rows: Vec<Value> = s
+        .rows(labels)
+        .into_iter()
+        .map(|(label, value)| context! { label, value })
+        .collect();
+    let task = s.task.map(|task| {
+        context! {
+            heading => &task.heading,
+            due => &task.due,
+            keep_in_loop => &task.keep_in_loop,
+            done_link => &task.done_link,
+            done_label => &task.done_label,
         }
-    }
-    out
+    });
+    crate::html::render(
+        TEMPLATE_NAME,
+        TEMPLATE,
+        context! {
+            lang => labels.lang,
+            subject => &s.subject,
+            task,
+            what_to_do => labels.task,
+            instructions,
+            reply_hint => s.reply_hint,
+            rows,
+            excerpt_label => labels.excerpt,
+            excerpt => &s.excerpt,
+            footer => labels.footer,
+            forward_id,
+        },
+    )
 }
 
 mod labels;

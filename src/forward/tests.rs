@@ -1,4 +1,6 @@
-//! Tests of the forward: each composes a message and parses it back with mail-parser.
+//! Tests of the forward: each composes a message and parses it back with mail-parser; the
+//! note's two parts are also compared with golden files in tests/fixtures/forward (on a
+//! mismatch the actual part is written beside its file as `.failed`, to inspect or accept).
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
@@ -204,19 +206,44 @@ fn labels_and_dates_follow_the_language() {
 }
 
 #[test]
-fn html_escapes_a_hostile_subject_and_sender_name() {
-    let raw = b"From: \"<script>alert(1)</script>\" <evil@x.example>\r\n\
-        Subject: <script>alert('x')</script> & \"more\"\r\n\r\n<img src=x onerror=y>\r\n";
-    let bytes = forward(raw, |r| r.instructions = Some("Check <b>this</b>"));
+fn html_escapes_everything_taken_from_the_message_the_rule_and_the_task() {
+    let (original, assistant, tz) = (Message::parse(HOSTILE), anna(), rome());
+    let task = golden_task("hostile");
+    let mut req = request(&original, &assistant, &tz);
+    req.task = task.as_ref();
+    req.instructions = Some("Check <b>this</b> & \"that\"");
+    req.rule = "quotes<i>";
+    let bytes = compose(&req).expect("composes").formatted();
     let m = parse(&bytes);
     let html = m.body_html(0).expect("an HTML part");
-    assert!(!html.contains("<script>"), "{html}");
-    assert!(!html.contains("<img"), "{html}");
-    assert!(!html.contains("<b>this"), "{html}");
-    assert!(
-        html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;more&quot;")
-    );
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &lt;evil@x.example&gt;"));
+    for markup in [
+        "<script",
+        "<img",
+        "<b>",
+        "<i>",
+        "</b>",
+        "</i>",
+        "onerror=\"",
+        "x=\"",
+    ] {
+        assert!(!html.contains(markup), "{markup} in:\n{html}");
+    }
+    for escaped in [
+        // the sender's name, the subject, the excerpt (from the message)
+        "&lt;script&gt;alert(&#x27;n&#x27;)&lt;&#x2f;script&gt; &amp; Co &quot;Ltd&quot; &lt;evil@x.example&gt;",
+        "&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2f;script&gt; &amp; &quot;more&quot;",
+        "&lt;img src=x onerror=&quot;y(&#x27;z&#x27;)&quot;&gt; &amp;amp; a &lt; b &gt; c",
+        // the rule's instructions and name
+        "Check &lt;b&gt;this&lt;&#x2f;b&gt; &amp; &quot;that&quot;",
+        "quotes&lt;i&gt;",
+        // the task note, and the done link inside its attribute
+        "Task &lt;script&gt;&#x27;&amp;&quot;&lt;&#x2f;script&gt;",
+        "Due &lt;i&gt;now&lt;&#x2f;i&gt;",
+        "&amp;x=&quot;&#x27;&gt;&lt;script&gt;\"",
+        "&quot;g&amp;&lt;b&gt;&quot; &lt;giulia@example.com&gt;",
+    ] {
+        assert!(html.contains(escaped), "{escaped} missing from:\n{html}");
+    }
 }
 
 #[test]
@@ -393,14 +420,6 @@ fn invalid_configuration_is_a_typed_error() {
 }
 
 #[test]
-fn escape_html_escapes_the_five_characters() {
-    assert_eq!(
-        escape_html(r#"<a href="x">Tom & Jerry's</a>"#),
-        "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;"
-    );
-}
-
-#[test]
 fn no_reply_senders_get_no_reply_to() {
     for from in [
         "no-reply@shop.example",
@@ -417,4 +436,122 @@ fn no_reply_senders_get_no_reply_to() {
         assert!(text.contains("no-reply address"), "{text}");
     }
     assert!(!is_no_reply("norah@x.example"));
+}
+
+/// The note of `req` as the forward carries it: the plain-text part and the HTML part.
+fn note_parts(req: &ForwardRequest<'_>) -> (String, String) {
+    let labels = Labels::for_language(req.language);
+    let summary = Summary::new(req, labels, !reply_to(req.original).is_empty());
+    (
+        plain_text(&summary, labels, req.forward_id),
+        html_text(&summary, labels, req.forward_id),
+    )
+}
+
+/// A message whose every field a sender controls tries to be markup or to break a line.
+const HOSTILE: &[u8] =
+    b"From: \"<script>alert('n')</script> & Co \\\"Ltd\\\"\" <evil@x.example>\r\n\
+    Reply-To: <desk@x.example>\r\n\
+    Subject: <script>alert('x')</script> & \"more\" =?UTF-8?B?YQ1i?= </b>\r\n\
+    Date: Tue, 25 Nov 2025 23:59:00 +0000\r\n\
+    \r\n\
+    <img src=x onerror=\"y('z')\"> &amp; a < b > c\r\n";
+
+/// How a golden case's request differs from [`request`]'s.
+type Edit = Box<dyn Fn(&mut ForwardRequest<'_>)>;
+
+/// Every case of the golden files: name, original, and how the request differs.
+fn golden_cases() -> Vec<(&'static str, &'static [u8], Edit)> {
+    vec![
+        ("plain-en", ORIGINAL, Box::new(|_| {})),
+        (
+            "task-it",
+            ORIGINAL,
+            Box::new(|r| {
+                r.language = Language::It;
+                r.instructions =
+                    Some("  Prepara il preventivo.\nPoi invialo entro due giorni.\r\nGrazie  ");
+            }),
+        ),
+        (
+            "no-sender-no-instructions",
+            b"Subject: who sent this?\r\n\r\n",
+            Box::new(|r| r.instructions = None),
+        ),
+        (
+            "hostile",
+            HOSTILE,
+            Box::new(|r| {
+                r.instructions = Some(
+                    "Check <b>this</b> & \"that\" isn't <script>x()</script>\r\nX-Evil: 1\nthen reply",
+                );
+                r.rule = "quotes<script>\r\n&\"'";
+                r.forward_id = "a&b'c/d<e";
+            }),
+        ),
+    ]
+}
+
+fn golden_task(case: &str) -> Option<TaskNote> {
+    let tz = rome();
+    let reference = crate::task::reference::Reference::of(7);
+    match case {
+        "task-it" => Some(crate::task::notice::task_note(
+            &reference,
+            "giulia@example.com",
+            Language::It,
+            Some(1_764_100_000),
+            &tz,
+        )),
+        "hostile" => {
+            let mut note = crate::task::notice::task_note(
+                &reference,
+                "\"g&<b>\" <giulia@example.com>",
+                Language::En,
+                None,
+                &tz,
+            );
+            note.heading = "Task <script>'&\"</script>".into();
+            note.due = Some("Due <i>now</i> & \"then\"\r\nX: y".into());
+            note.done_label = "Done <b>'&\"</b>".into();
+            note.done_link.push_str("&x=\"'><script>");
+            Some(note)
+        }
+        _ => None,
+    }
+}
+
+#[test]
+fn the_note_matches_its_golden_files() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/forward");
+    let mut failures = Vec::new();
+    let cases = golden_cases();
+    for (name, raw, edit) in &cases {
+        let (original, assistant, tz) = (Message::parse(raw), anna(), rome());
+        let task = golden_task(name);
+        let mut req = request(&original, &assistant, &tz);
+        req.task = task.as_ref();
+        edit(&mut req);
+        let (text, html) = note_parts(&req);
+        for (ext, actual) in [("txt", text), ("html", html)] {
+            let path = dir.join(format!("{name}.{ext}"));
+            let failed = dir.join(format!("{name}.{ext}.failed"));
+            if std::fs::read_to_string(&path).is_ok_and(|expected| expected == actual) {
+                let _ = std::fs::remove_file(&failed);
+            } else {
+                std::fs::write(&failed, &actual).expect("write .failed");
+                failures.push(format!(
+                    "{} (actual in {})",
+                    path.display(),
+                    failed.display()
+                ));
+            }
+        }
+    }
+    assert!(cases.len() >= 4, "the golden cases did not run");
+    assert!(
+        failures.is_empty(),
+        "differs from its golden file:\n{}",
+        failures.join("\n")
+    );
 }
