@@ -181,8 +181,9 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// The tasks (each forward is one): per assistant, open, overdue (oldest first) and
-    /// done in the last 30 days, with the median time to done in working hours.
+    /// The tasks (each forward is one): per assistant, open, overdue (oldest first), done
+    /// in the last 30 days, with the median time to done in working hours, and those whose
+    /// forward was refused for good (not sent, with the reason).
     Tasks {
         #[command(flatten)]
         config: ConfigArg,
@@ -190,14 +191,17 @@ enum Command {
         #[arg(long, short)]
         account: Option<String>,
         /// Only open ones (overdue included).
-        #[arg(long, conflicts_with_all = ["overdue", "done"])]
+        #[arg(long, conflicts_with_all = ["overdue", "done", "not_sent"])]
         open: bool,
         /// Only overdue ones.
-        #[arg(long, conflicts_with = "done")]
+        #[arg(long, conflicts_with_all = ["done", "not_sent"])]
         overdue: bool,
         /// Only those done in the last 30 days.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "not_sent")]
         done: bool,
+        /// Only those whose forward was refused for good, with the reason.
+        #[arg(long)]
+        not_sent: bool,
         /// Only this assistant's (its id).
         #[arg(long, value_name = "ID")]
         assistant: Option<String>,
@@ -356,12 +360,14 @@ fn try_main(cli: Cli) -> cmd::CmdResult {
             open,
             overdue,
             done,
+            not_sent,
             assistant,
         } => {
-            let show = match (open, overdue, done) {
-                (true, _, _) => cmd::TaskShow::Open,
-                (_, true, _) => cmd::TaskShow::Overdue,
-                (_, _, true) => cmd::TaskShow::Done,
+            let show = match (open, overdue, done, not_sent) {
+                (true, ..) => cmd::TaskShow::Open,
+                (_, true, ..) => cmd::TaskShow::Overdue,
+                (_, _, true, _) => cmd::TaskShow::Done,
+                (.., true) => cmd::TaskShow::NotSent,
                 _ => cmd::TaskShow::All,
             };
             cmd::tasks(

@@ -40,13 +40,17 @@ pub struct AccountStatus {
     pub oauth2: Option<crate::oauth2::GrantStatus>,
 }
 
-/// An account's open tasks (`answered` included: not said done) and the overdue ones.
+/// An account's open tasks (`answered` included: not said done), the overdue ones, and
+/// those that never reached their assistant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TaskCounts {
     /// Open, overdue included.
     pub open: usize,
     /// Past their due time.
     pub overdue: usize,
+    /// Their forward was refused for good, and nobody has closed or delegated them again
+    /// ([`crate::task::TaskRow::not_sent`]): not open, since nothing is expected of anyone.
+    pub not_sent: usize,
 }
 
 /// `today` with every category, 0 where nothing was decided, as the text shows it.
@@ -118,13 +122,11 @@ fn task_counts(account: &Account, state: &State, now: i64) -> anyhow::Result<Tas
         ..Default::default()
     };
     let tasks = state.tasks(&account.name, &filter)?;
-    let overdue = tasks
-        .iter()
-        .filter(|t| crate::task::review::view(account, t, now).overdue)
-        .count();
+    let c = crate::task::review::counts(&crate::task::review::review(account, &tasks, now, now));
     Ok(TaskCounts {
-        open: tasks.len(),
-        overdue,
+        open: c.open,
+        overdue: c.overdue,
+        not_sent: c.not_sent,
     })
 }
 
@@ -174,8 +176,8 @@ pub fn render(config: &Config, statuses: &[AccountStatus]) -> String {
         );
         let _ = writeln!(
             out,
-            "  tasks:         {} open, {} overdue (`delega tasks --account {}`)",
-            s.tasks.open, s.tasks.overdue, s.name
+            "  tasks:         {} open, {} overdue, {} not sent (`delega tasks --account {}`)",
+            s.tasks.open, s.tasks.overdue, s.tasks.not_sent, s.name
         );
         // All of them: each is a message to check with its assistant.
         for d in &s.in_doubt {
@@ -265,6 +267,7 @@ mod tests {
             tasks: TaskCounts {
                 open: 4,
                 overdue: 1,
+                not_sent: 1,
             },
             last_error: Some(("login refused".into(), 1_700_000_100)),
             next_digest: None,
@@ -281,7 +284,7 @@ mod tests {
                 "waiting": 1,
                 "failed": 2,
                 "in_doubt": [],
-                "tasks": {"open": 4, "overdue": 1},
+                "tasks": {"open": 4, "overdue": 1, "not_sent": 1},
                 "last_error": {"message": "login refused", "at": 1_700_000_100},
                 "next_digest": null,
             }]})

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use delega::state::TaskFilter;
-use delega::task::TaskState;
+use delega::task::{Forwarded, TaskState};
 use lettre::address::Envelope;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
 use mail_parser::MessageParser;
@@ -203,7 +203,7 @@ async fn an_overdue_task_reminds_its_assistant_once_per_working_day() -> anyhow:
     let status = office.command(&["status"]).output()?;
     let status = String::from_utf8_lossy(&status.stdout);
     assert!(
-        status.contains("tasks:         1 open, 1 overdue"),
+        status.contains("tasks:         1 open, 1 overdue, 0 not sent"),
         "{status}"
     );
     let out = office.command(&["tasks", "--overdue"]).output()?;
@@ -211,6 +211,118 @@ async fn an_overdue_task_reminds_its_assistant_once_per_working_day() -> anyhow:
     assert!(
         listing.contains(&format!("{}  overdue", task.reference)),
         "{listing}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refused_forwards_task_is_not_sent_until_delegated_anew_by_hand() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let office = office_with_tasks(ms);
+    office.run_once_ok();
+    // Luca's address is one the server refuses for good (550 at RCPT).
+    let good = std::fs::read_to_string(office.config_path())?;
+    std::fs::write(
+        office.config_path(),
+        good.replace(&office.luca, "luca@elsewhere.example"),
+    )?;
+    let mut giulia = office.deliver(ms, &["021-translation"]).await?;
+    office.run_once_ok();
+    let task = office
+        .state()
+        .tasks("giulia", &TaskFilter::default())?
+        .remove(0);
+    let reference = task.reference.to_string();
+    assert_eq!(
+        (task.assistant.as_str(), task.state),
+        ("luca", TaskState::Open)
+    );
+    let Forwarded::NotSent { error, .. } = &task.forward else {
+        panic!("refused for good: {:?}", task.forward);
+    };
+    assert!(error.contains("550"), "{error}");
+    assert_eq!(
+        giulia.fetch_all("INBOX").await?.len(),
+        1,
+        "kept in the Inbox"
+    );
+
+    let text = |args: &[&str]| -> anyhow::Result<String> {
+        let out = office.command(args).output()?;
+        assert!(out.status.success(), "{args:?}");
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let listing = text(&["tasks"])?;
+    assert!(
+        listing.contains("giulia: 0 open (0 overdue), 0 done in the last 30 days, 1 not sent"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("Luca Bianchi: 0 open, 0 overdue, 0 done, 1 not sent"),
+        "{listing}"
+    );
+    let line = listing
+        .lines()
+        .find(|l| l.contains(&reference))
+        .expect("the task is listed");
+    assert!(line.contains(&format!("{reference}  not sent")), "{line}");
+    assert!(line.contains("reason: permanent error (550)"), "{line}");
+    assert!(listing.contains("not sent again, not even by `delega retry`"));
+    assert!(text(&["tasks", "--not-sent"])?.contains(&reference));
+    assert!(!text(&["tasks", "--open"])?.contains(&reference));
+    let status = text(&["status"])?;
+    assert!(
+        status.contains("tasks:         0 open, 0 overdue, 1 not sent"),
+        "{status}"
+    );
+    let digest = text(&["digest", "--preview"])?;
+    assert!(
+        digest.contains("Luca Bianchi: done 0, open 0, overdue 0, not sent 1"),
+        "{digest}"
+    );
+    assert!(digest.contains("550"), "{digest}");
+
+    // The address fixed, `delega retry` does not send it: a refusal for good stays one.
+    std::fs::write(office.config_path(), &good)?;
+    text(&["retry"])?;
+    let again = office.state().task_for(task.ledger_id)?.expect("task");
+    assert!(matches!(again.forward, Forwarded::NotSent { .. }));
+    let mut luca = TestImap::login(ms, &office.luca).await?;
+    assert!(luca.fetch_all("INBOX").await?.is_empty());
+
+    // Moved into Delegated by hand, it is delegated anew: a new task, due from now.
+    let uid = giulia.fetch_all("INBOX").await?[0].uid;
+    giulia.uid_move(uid, "INBOX", "Delegated").await?;
+    let before = jiff::Timestamp::now().as_second();
+    office.run_once_ok();
+    let forward = luca.wait_for("INBOX", 1, DELIVERY).await?.remove(0).raw;
+    let tasks = office.state().tasks("giulia", &TaskFilter::default())?;
+    assert_eq!(tasks.len(), 2, "{tasks:?}");
+    let anew = &tasks[1];
+    assert_eq!(
+        (anew.state, &anew.forward),
+        (TaskState::Open, &Forwarded::Sent)
+    );
+    assert!(anew.created_at >= before);
+    assert_eq!(tasks[0].redelegated.as_ref(), Some(&anew.reference));
+    let subject = MessageParser::default()
+        .parse(&forward)
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_default();
+    assert!(
+        subject.contains(&format!("[{}]", anew.reference)),
+        "{subject}"
+    );
+    let listing = text(&["tasks"])?;
+    assert!(
+        listing.contains("giulia: 1 open (0 overdue), 0 done in the last 30 days\n"),
+        "{listing}"
+    );
+    assert!(!listing.contains(&reference), "{listing}");
+    let status = text(&["status"])?;
+    assert!(
+        status.contains("tasks:         1 open, 0 overdue, 0 not sent"),
+        "{status}"
     );
     Ok(())
 }

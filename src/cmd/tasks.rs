@@ -5,7 +5,7 @@
 use delega::config::Account;
 use delega::state::{State, TaskFilter};
 use delega::task::review::{self, TaskView, working_duration};
-use delega::task::{Event, Reference, TaskState, notice};
+use delega::task::{Event, Forwarded, Reference, TaskState, notice};
 
 use super::{CmdResult, Failed, load, select_accounts};
 
@@ -18,7 +18,9 @@ pub(crate) enum Show {
     Overdue,
     /// Done in the last 30 days.
     Done,
-    /// Everything: done in the last 30 days, open, overdue.
+    /// Those whose forward was refused for good.
+    NotSent,
+    /// Everything: not sent, overdue, open, done in the last 30 days.
     All,
 }
 
@@ -66,11 +68,12 @@ pub(crate) fn tasks(
         let reviews = review::review(account, &all, since, now);
         let c = review::counts(&reviews);
         outln!(
-            "{}: {} open ({} overdue), {} done in the last 30 days",
+            "{}: {} open ({} overdue), {} done in the last 30 days{}",
             account.name,
             c.open,
             c.overdue,
-            c.done
+            c.done,
+            not_sent(c.not_sent)
         );
         let day = account.tasks.work_hours.day_secs();
         for r in &reviews {
@@ -81,13 +84,23 @@ pub(crate) fn tasks(
                 .median_done_secs
                 .map_or_else(|| "-".to_string(), |s| working_duration(s, day));
             outln!(
-                "  {name}: {} open, {} overdue, {} done; median time to done {median} (working time)",
+                "  {name}: {} open, {} overdue, {} done{}; median time to done {median} (working time)",
                 r.open.len() + r.overdue.len(),
                 r.overdue.len(),
-                r.done.len()
+                r.done.len(),
+                not_sent(r.not_sent.len())
             );
-            let lists: [(&[TaskView], &str, bool); 3] = [
-                (&r.overdue, "overdue", show != Show::Done),
+            let lists: [(&[TaskView], &str, bool); 4] = [
+                (
+                    &r.not_sent,
+                    "not sent",
+                    matches!(show, Show::NotSent | Show::All),
+                ),
+                (
+                    &r.overdue,
+                    "overdue",
+                    matches!(show, Show::Open | Show::Overdue | Show::All),
+                ),
                 (&r.open, "open", matches!(show, Show::Open | Show::All)),
                 (&r.done, "done", matches!(show, Show::Done | Show::All)),
             ];
@@ -99,8 +112,24 @@ pub(crate) fn tasks(
                 }
             }
         }
+        if c.not_sent > 0 && matches!(show, Show::NotSent | Show::All) {
+            outln!(
+                "  (a forward refused for good is not sent again, not even by `delega retry`: \
+                 fix what the reason says, then move the message into {} to delegate it anew, \
+                 or `delega task drop REF`)",
+                account.folders.delegated
+            );
+        }
     }
     Ok(())
+}
+
+/// `, 2 not sent`, or nothing when there is none.
+fn not_sent(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        n => format!(", {n} not sent"),
+    }
 }
 
 fn line(account: &Account, v: &TaskView, label: &str, day: i64) -> String {
@@ -114,11 +143,20 @@ fn line(account: &Account, v: &TaskView, label: &str, day: i64) -> String {
     };
     let time = match label {
         "done" => format!("took {}", working_duration(v.working_secs, day)),
+        "not sent" => format!(
+            "reason: {}",
+            t.forward
+                .why()
+                .map(|why| delega::message::one_line(&why))
+                .unwrap_or_default()
+        ),
         _ => format!("open {}", working_duration(v.working_secs, day)),
     };
-    let due = v.due_at.map_or_else(String::new, |d| {
-        format!(", due {}", notice::local_time(d, tz, lang))
-    });
+    // A task that never reached its assistant has nothing due.
+    let due = match v.due_at {
+        Some(d) if label != "not sent" => format!(", due {}", notice::local_time(d, tz, lang)),
+        _ => String::new(),
+    };
     format!(
         "{}  {:<17} \"{}\" from {}, delegated {}{due}, {time}{}",
         t.reference,
@@ -126,10 +164,9 @@ fn line(account: &Account, v: &TaskView, label: &str, day: i64) -> String {
         delega::message::one_line(&t.subject),
         t.from_addr,
         notice::local_time(t.created_at, tz, lang),
-        if t.sent {
-            ""
-        } else {
-            " (forward not sent yet)"
+        match t.forward {
+            Forwarded::Waiting => " (forward not sent yet)",
+            Forwarded::Sent | Forwarded::NotSent { .. } => "",
         }
     )
 }

@@ -9,7 +9,7 @@ use crate::config::Language;
 use crate::task::review::{AssistantReview, TaskView, working_duration};
 
 use super::Settings;
-use super::item::{assistant_name, bounded, clean, more_messages};
+use super::item::{LINE_MAX, assistant_name, bounded, clean, more_messages};
 use super::locale::Words;
 use super::view::{Group, Item, Section, Tone, section};
 
@@ -26,8 +26,11 @@ struct Text {
     due: &'static str,
     delegated: &'static str,
     median: &'static str,
-    /// Plurals for the per-assistant counts: done, open, overdue.
-    counts: [&'static str; 3],
+    not_sent: &'static str,
+    /// After the reason a task's forward was not sent: what the entrepreneur can do.
+    not_sent_hint: &'static str,
+    /// Plurals for the per-assistant counts: done, open, overdue, not sent.
+    counts: [&'static str; 4],
     list_heading: &'static str,
     list_intro: &'static str,
 }
@@ -47,7 +50,10 @@ fn text(language: Language) -> &'static Text {
             due: "scadenza",
             delegated: "affidato",
             median: "tempo mediano per completare (30 giorni)",
-            counts: ["fatti", "aperti", "in ritardo"],
+            not_sent: "non inviato",
+            not_sent_hint: " — non verrà ritentato: per affidarlo di nuovo, sposta il messaggio \
+                            nella cartella delle deleghe; per chiuderlo, delega task drop.",
+            counts: ["fatti", "aperti", "in ritardo", "non inviati"],
             list_heading: "Le tue attività aperte",
             list_intro: "Per chiuderne una, usa il link «Fatto» nell'inoltro o rispondi con \
                          FATTO e il riferimento nell'oggetto.",
@@ -65,7 +71,10 @@ fn text(language: Language) -> &'static Text {
             due: "due",
             delegated: "delegated",
             median: "median time to done (30 days)",
-            counts: ["done", "open", "overdue"],
+            not_sent: "not sent",
+            not_sent_hint: " — it is not tried again: to delegate it anew, move the message \
+                            into the delegation folder; to close it, delega task drop.",
+            counts: ["done", "open", "overdue", "not sent"],
             list_heading: "Your open tasks",
             list_intro: "To close one, use the \"Done\" link in its forward, or reply with DONE \
                          and the reference in the subject.",
@@ -77,6 +86,23 @@ fn text(language: Language) -> &'static Text {
 fn item(settings: &Settings<'_>, w: Words, t: &Text, v: &TaskView, day: i64) -> Item {
     let task = &v.task;
     let tz = &settings.digest.timezone;
+    if let Some(crate::task::Forwarded::NotSent { reason, error }) = task.not_sent() {
+        // It never reached the assistant: no age, nothing due; the reason instead.
+        let why = clean(&w.send_error(reason.as_ref(), error));
+        return Item {
+            lead: t.not_sent.to_string(),
+            tone: Tone::Bad,
+            title: subject(w, task),
+            meta: Some(format!(
+                "{} · {} {}",
+                task.reference,
+                t.delegated,
+                w.datetime(task.created_at, tz)
+            )),
+            detail: None,
+            note: Some(format!("{}{}", bounded(&why, LINE_MAX), t.not_sent_hint)),
+        };
+    }
     let (lead, tone) = match task.state {
         crate::task::TaskState::Done => (t.done, Tone::Good),
         _ if v.overdue => (t.overdue, Tone::Bad),
@@ -97,17 +123,20 @@ fn item(settings: &Settings<'_>, w: Words, t: &Text, v: &TaskView, day: i64) -> 
     if let (Some(due), false) = (v.due_at, task.state == crate::task::TaskState::Done) {
         meta.push_str(&format!(" · {} {}", t.due, w.datetime(due, tz)));
     }
-    let subject = match clean(&task.subject) {
-        s if s.is_empty() => w.no_subject().to_string(),
-        s => bounded(&s, 200),
-    };
     Item {
         lead: lead.to_string(),
         tone,
-        title: subject,
+        title: subject(w, task),
         meta: Some(meta),
         detail: None,
         note: None,
+    }
+}
+
+fn subject(w: Words, task: &crate::task::TaskRow) -> String {
+    match clean(&task.subject) {
+        s if s.is_empty() => w.no_subject().to_string(),
+        s => bounded(&s, 200),
     }
 }
 
@@ -140,7 +169,7 @@ pub(super) fn results_section(
     let t = text(w.0);
     let total: usize = reviews
         .iter()
-        .map(|r| r.done.len() + r.open.len() + r.overdue.len())
+        .map(|r| r.done.len() + r.open.len() + r.overdue.len() + r.not_sent.len())
         .sum();
     let mut s = section(t.heading, Some(w.integer(total as u64)), Some(t.intro));
     s.key = "results";
@@ -150,16 +179,21 @@ pub(super) fn results_section(
             .median_done_secs
             .map(|m| format!(" · {} {}", t.median, working_duration(m, day)))
             .unwrap_or_default();
-        let [done, open, overdue] = t.counts;
+        let [done, open, overdue, not_sent] = t.counts;
+        let not_sent = match r.not_sent.len() {
+            0 => String::new(),
+            n => format!(", {not_sent} {}", w.integer(n as u64)),
+        };
         let heading = format!(
-            "{name}: {done} {}, {open} {}, {overdue} {}{median}",
+            "{name}: {done} {}, {open} {}, {overdue} {}{not_sent}{median}",
             w.integer(r.done.len() as u64),
             w.integer((r.open.len() + r.overdue.len()) as u64),
             w.integer(r.overdue.len() as u64),
         );
         let mut items = Vec::new();
-        // Overdue first, oldest first: never hidden behind the others.
+        // Not sent and overdue first, oldest first: never hidden behind the others.
         let mut more = Vec::new();
+        more.extend(capped(settings, w, t, &r.not_sent, max, day, &mut items));
         more.extend(capped(settings, w, t, &r.overdue, max, day, &mut items));
         more.extend(capped(settings, w, t, &r.done, max, day, &mut items));
         more.extend(capped(settings, w, t, &r.open, max, day, &mut items));
@@ -286,5 +320,58 @@ mod tests {
             list.text
         );
         assert!(!list.text.contains("DELEGATED"), "{}", list.text);
+    }
+
+    #[test]
+    fn a_task_whose_forward_was_refused_is_listed_as_not_sent_with_the_reason() {
+        let mut account = crate::config::tests::account();
+        let mut refused = task(1, "luca", TaskState::Open, TUE_9, None);
+        refused.forward = crate::task::Forwarded::NotSent {
+            reason: None,
+            error: "550 5.1.1 <luca@elsewhere.example>: Recipient address rejected".into(),
+        };
+        let mut gone = task(2, "luca", TaskState::Open, TUE_9, None);
+        gone.forward = crate::task::Forwarded::NotSent {
+            reason: Some(crate::reason::NotSent::LeftInbox),
+            error: crate::reason::NotSent::LeftInbox.to_string(),
+        };
+        let tasks = [refused, gone];
+        let now = TUE_9 + 2 * H;
+        for (language, heading, lead, reason) in [
+            (
+                Language::En,
+                "Luca Bianchi: done 0, open 0, overdue 0, not sent 2",
+                "not sent  Fattura 1",
+                "the message left the Inbox before it was forwarded — it is not tried again",
+            ),
+            (
+                Language::It,
+                "Luca Bianchi: fatti 0, aperti 0, in ritardo 0, non inviati 2",
+                "non inviato  Fattura 1",
+                "il messaggio è uscito dalla Posta in arrivo prima dell'inoltro — non verrà ritentato",
+            ),
+        ] {
+            account.digest.language = language;
+            let report = Report {
+                start: TUE_9 - H,
+                end: now,
+                tasks: review(&account, &tasks, TUE_9 - H, now),
+                work_day_secs: account.tasks.work_hours.day_secs(),
+                ..Report::default()
+            };
+            let mail = compose(&Settings::of(&account), &report);
+            let text = &mail.text;
+            assert!(text.contains(heading), "{text}");
+            assert!(text.contains(lead), "{text}");
+            assert!(
+                text.contains("550 5.1.1 <luca@elsewhere.example>: Recipient address rejected"),
+                "the server's words as they came: {text}"
+            );
+            assert!(text.contains(reason), "{text}");
+            assert!(mail.html.contains(heading));
+            // Luca never got them: not in his own list.
+            let luca = &account.assistants[1];
+            assert!(compose_list(&Settings::of(&account), &report, luca).is_none());
+        }
     }
 }

@@ -8,8 +8,9 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::State;
-use crate::task::{Event, NoChange, Reference, TaskRow, TaskState};
+use super::{OutboxState, State};
+use crate::reason::{NotSent, Reason};
+use crate::task::{Event, Forwarded, NoChange, Reference, TaskRow, TaskState};
 
 /// Migration: the tables, and a task for every forward already made (`open` while it is
 /// still to be sent, `unknown` once sent: delega did not watch for its answer then). The
@@ -104,15 +105,40 @@ pub(super) fn open(
     Ok(())
 }
 
+// The forward's state, reason and error say whether the task reached its assistant; the
+// last column is the task made when the same message was delegated again after this one.
 const SELECT_TASK: &str = "SELECT t.id, t.account, t.reference, t.ledger_id, t.assistant,
     t.state, t.created_at, t.answered_at, t.closed_at, t.reminded_day, t.reminders,
-    l.subject, l.from_addr, l.rule, o.forward_id, o.state
+    l.subject, l.from_addr, l.rule, o.forward_id, o.state, o.reason, o.last_error,
+    (SELECT t2.reference FROM ledger l2 JOIN task t2 ON t2.ledger_id = l2.id
+        WHERE l.message_id IS NOT NULL AND l2.account = t.account
+            AND l2.message_id = l.message_id AND t2.id > t.id
+        ORDER BY t2.id LIMIT 1)
     FROM task t JOIN ledger l ON l.id = t.ledger_id JOIN outbox o ON o.ledger_id = t.ledger_id";
 
 fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
     let reference: String = r.get(2)?;
     let state: String = r.get(5)?;
-    let forward: String = r.get(15)?;
+    let forward = match OutboxState::decode(&r.get::<_, String>(15)?) {
+        OutboxState::Sent => Forwarded::Sent,
+        OutboxState::Pending | OutboxState::InDoubt => Forwarded::Waiting,
+        OutboxState::Failed => {
+            let reason = match r
+                .get::<_, Option<String>>(16)?
+                .as_deref()
+                .map(Reason::from_json)
+            {
+                Some(Some(Reason::NotSent(why))) => Some(why),
+                _ => None,
+            };
+            let error: Option<String> = r.get(17)?;
+            Forwarded::NotSent {
+                error: error.unwrap_or_else(|| NotSent::Refused.to_string()),
+                reason,
+            }
+        }
+    };
+    let redelegated: Option<String> = r.get(18)?;
     Ok(TaskRow {
         id: r.get(0)?,
         account: r.get(1)?,
@@ -130,7 +156,8 @@ fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
         from_addr: r.get(12)?,
         rule: r.get(13)?,
         forward_id: r.get(14)?,
-        sent: forward == "sent",
+        forward,
+        redelegated: redelegated.as_deref().and_then(Reference::parse),
     })
 }
 
@@ -173,12 +200,12 @@ impl State {
             .optional()?)
     }
 
-    /// An account's tasks whose forward was not refused (a refused forward reached no
-    /// one: nothing is expected of anybody), oldest first.
+    /// An account's tasks, oldest first; those whose forward was refused for good too
+    /// ([`TaskRow::not_sent`]).
     pub fn tasks(&self, account: &str, filter: &TaskFilter) -> anyhow::Result<Vec<TaskRow>> {
         let states: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
         let sql = format!(
-            "{SELECT_TASK} WHERE t.account = ?1 AND o.state != 'failed'
+            "{SELECT_TASK} WHERE t.account = ?1
                 AND (?2 = '[]' OR t.state IN (SELECT value FROM json_each(?2)))
                 AND (?3 IS NULL OR t.assistant = ?3)
                 AND (?4 IS NULL OR t.closed_at >= ?4)

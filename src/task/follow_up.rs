@@ -5,7 +5,7 @@
 //! it has not reminded on yet: never more than one reminder per task per working day.
 //! Pure: the caller sends them, under the hourly limit, and records each.
 
-use super::{TaskRow, policy};
+use super::{Forwarded, TaskRow, policy};
 use crate::config::Account;
 
 /// A reminder to send.
@@ -28,7 +28,7 @@ pub fn reminders<'a>(account: &Account, tasks: &'a [TaskRow], now: i64) -> Vec<D
     let day = day.to_string();
     let mut due: Vec<Due<'a>> = tasks
         .iter()
-        .filter(|t| t.state.is_open() && t.sent)
+        .filter(|t| t.state.is_open() && t.forward == Forwarded::Sent)
         .filter(|t| t.reminded_day.as_deref() != Some(day.as_str()))
         .filter(|t| policy::remind(account, t.rule.as_deref()))
         .filter_map(|t| {
@@ -106,9 +106,14 @@ mod tests {
         assert!(reminders(&account(false), &open, now).is_empty());
         assert_eq!(reminders(&account(true), &open, now).len(), 1);
         let mut waiting = task(4, TaskState::Open, None);
-        waiting.sent = false;
+        waiting.forward = Forwarded::Waiting;
+        let mut refused = task(5, TaskState::Open, None);
+        refused.forward = Forwarded::NotSent {
+            reason: None,
+            error: "550 no such user".into(),
+        };
         assert!(
-            reminders(&account(true), &[waiting], now).is_empty(),
+            reminders(&account(true), &[waiting, refused], now).is_empty(),
             "never reached them"
         );
     }

@@ -51,8 +51,58 @@ pub struct TaskRow {
     pub rule: Option<String>,
     /// The forward id (the left part of the forward's Message-ID).
     pub forward_id: String,
-    /// The forward reached the server (else it is still waiting to go out).
-    pub sent: bool,
+    /// Whether the forward reached the assistant's server.
+    pub forward: Forwarded,
+    /// The task made when the same message (by Message-ID) was delegated again after this
+    /// one, e.g. moved into the delegation folder by hand after this forward was refused.
+    pub redelegated: Option<Reference>,
+}
+
+impl TaskRow {
+    /// Why the task never reached its assistant, when nothing has happened to it since:
+    /// its forward was given up for good and it is still `open` (not answered, done or
+    /// dropped by anyone). Nothing is expected of the assistant then; the entrepreneur
+    /// needs to know. A task delegated again ([`TaskRow::redelegated`]) is not counted
+    /// here: the new one stands for it.
+    pub fn not_sent(&self) -> Option<&Forwarded> {
+        (self.state == TaskState::Open && matches!(self.forward, Forwarded::NotSent { .. }))
+            .then_some(&self.forward)
+    }
+
+    /// Still expected of the assistant: open (or answered), and its forward not given up.
+    pub fn expected(&self) -> bool {
+        self.state.is_open() && self.not_sent().is_none()
+    }
+}
+
+/// Where a task's forward stands: the outbox row's state, as a task reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forwarded {
+    /// Still to go out (its turn, its backoff, a server that is down).
+    Waiting,
+    /// The server accepted it.
+    Sent,
+    /// It will never go out (`delega retry` sends only waiting forwards: a refusal for good
+    /// stays one). The message stays in the Inbox.
+    NotSent {
+        /// delega's own reason, as data, when delega gave the forward up itself.
+        reason: Option<crate::reason::NotSent>,
+        /// The server's refusal as it came (or the reason's English form).
+        error: String,
+    },
+}
+
+impl Forwarded {
+    /// The reason in English, for the CLI and logs (the digest says it in its language).
+    pub fn why(&self) -> Option<String> {
+        match self {
+            Forwarded::NotSent {
+                reason: Some(r), ..
+            } => Some(r.to_string()),
+            Forwarded::NotSent { error, .. } => Some(error.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// Where a task stands. Stored as its [`TaskState::as_str`] in its own column.
@@ -270,7 +320,8 @@ pub(crate) mod fixtures {
             from_addr: "c@x.example".into(),
             rule: None,
             forward_id: format!("giulia.{id}.aa"),
-            sent: true,
+            forward: super::Forwarded::Sent,
+            redelegated: None,
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct AssistantReview {
     pub open: Vec<TaskView>,
     /// Overdue, oldest first.
     pub overdue: Vec<TaskView>,
+    /// Never reached the assistant: their forward was refused for good, and nobody has
+    /// done, dropped or delegated them again since ([`TaskRow::not_sent`]); oldest first.
+    pub not_sent: Vec<TaskView>,
     /// The median working time to done of the tasks done in the last 30 days, seconds.
     pub median_done_secs: Option<i64>,
 }
@@ -50,6 +53,8 @@ pub struct Counts {
     pub open: usize,
     /// Overdue.
     pub overdue: usize,
+    /// Never sent ([`AssistantReview::not_sent`]).
+    pub not_sent: usize,
 }
 
 /// Looks at a task at `now`.
@@ -63,7 +68,7 @@ pub fn view(account: &Account, task: &TaskRow, now: i64) -> TaskView {
     };
     TaskView {
         due_at,
-        overdue: task.state.is_open() && due_at.is_some_and(|d| now >= d),
+        overdue: task.expected() && due_at.is_some_and(|d| now >= d),
         working_secs: hours.worked(task.created_at, end, tz),
         task: task.clone(),
     }
@@ -83,6 +88,13 @@ pub fn review(account: &Account, tasks: &[TaskRow], since: i64, now: i64) -> Vec
                 assistant: task.assistant.clone(),
                 ..AssistantReview::default()
             });
+        if task.not_sent().is_some() {
+            // Delegated again: the new task stands for it.
+            if task.redelegated.is_none() {
+                r.not_sent.push(v);
+            }
+            continue;
+        }
         match task.state {
             TaskState::Done => {
                 let closed = task.closed_at.unwrap_or(0);
@@ -104,6 +116,7 @@ pub fn review(account: &Account, tasks: &[TaskRow], since: i64, now: i64) -> Vec
     for r in by.values_mut() {
         r.done.sort_by_key(|v| (v.task.closed_at, v.task.id));
         r.open.sort_by_key(|v| (v.task.created_at, v.task.id));
+        r.not_sent.sort_by_key(|v| (v.task.created_at, v.task.id));
         r.overdue
             .sort_by_key(|v| (v.due_at, v.task.created_at, v.task.id));
         r.median_done_secs = durations
@@ -112,7 +125,10 @@ pub fn review(account: &Account, tasks: &[TaskRow], since: i64, now: i64) -> Vec
     }
     by.into_values()
         .filter(|r| {
-            !(r.done.is_empty() && r.open.is_empty() && r.overdue.is_empty())
+            !(r.done.is_empty()
+                && r.open.is_empty()
+                && r.overdue.is_empty()
+                && r.not_sent.is_empty())
                 || r.median_done_secs.is_some()
         })
         .collect()
@@ -124,6 +140,7 @@ pub fn counts(reviews: &[AssistantReview]) -> Counts {
         done: c.done + r.done.len(),
         open: c.open + r.open.len() + r.overdue.len(),
         overdue: c.overdue + r.overdue.len(),
+        not_sent: c.not_sent + r.not_sent.len(),
     })
 }
 
@@ -200,8 +217,66 @@ mod tests {
             Counts {
                 done: 2,
                 open: 3,
-                overdue: 2
+                overdue: 2,
+                not_sent: 0,
             }
+        );
+    }
+
+    #[test]
+    fn a_task_whose_forward_was_refused_is_not_sent_until_someone_acts() {
+        let mut account = crate::config::tests::account();
+        account.tasks.due = Some(Due {
+            days: 0,
+            minutes: 60,
+        });
+        let refused = crate::task::Forwarded::NotSent {
+            reason: None,
+            error: "550 5.1.1 <luca@elsewhere.example>: Recipient address rejected".into(),
+        };
+        let with = |mut t: TaskRow, forward: &crate::task::Forwarded| {
+            t.forward = forward.clone();
+            t
+        };
+        let h = 3600;
+        let mut again = with(task(3, "luca", TaskState::Open, TUE_9, None), &refused);
+        again.redelegated = Some(crate::task::Reference::of(4));
+        let tasks = [
+            with(task(1, "luca", TaskState::Open, TUE_9, None), &refused),
+            with(
+                task(2, "luca", TaskState::Dropped, TUE_9, Some(TUE_9 + h)),
+                &refused,
+            ),
+            again,
+            task(4, "luca", TaskState::Open, TUE_9 + h, None),
+            with(
+                task(5, "luca", TaskState::Open, TUE_9, None),
+                &crate::task::Forwarded::Waiting,
+            ),
+        ];
+        let now = TUE_9 + 5 * h;
+        let r = review(&account, &tasks, TUE_9, now);
+        let luca = &r[0];
+        let ids = |v: &[TaskView]| v.iter().map(|t| t.task.id).collect::<Vec<_>>();
+        assert_eq!(ids(&luca.not_sent), [1], "not dropped, not delegated again");
+        assert!(!luca.not_sent[0].overdue, "nothing is expected of Luca");
+        assert_eq!(
+            ids(&luca.overdue),
+            [5, 4],
+            "a forward still waiting is still expected"
+        );
+        assert_eq!(
+            counts(&r),
+            Counts {
+                done: 0,
+                open: 2,
+                overdue: 2,
+                not_sent: 1,
+            }
+        );
+        assert_eq!(
+            tasks[0].forward.why().as_deref(),
+            Some("550 5.1.1 <luca@elsewhere.example>: Recipient address rejected")
         );
     }
 

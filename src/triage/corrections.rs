@@ -18,7 +18,7 @@ use crate::guard::{HandKept, History, refuse_forward};
 use crate::imap::{Connection, Fetched, KEYWORD};
 use crate::message::Message;
 use crate::reason::Reason;
-use crate::state::{Action, Correction, Cursor, Entry, State};
+use crate::state::{Action, Correction, Cursor, Entry, State, Status};
 
 /// True when a new arrival in the Inbox carries delega's keyword.
 pub(super) fn is_return(f: &Fetched) -> bool {
@@ -127,10 +127,16 @@ pub(super) async fn watch_folder(
             let ours = known.as_ref().is_some_and(
                 |e| matches!(&e.decision.action, Action::File(f) | Action::Forward(f) if f == folder),
             );
-            if ours {
+            // A forward given up for good left its message in the Inbox (its task is "not
+            // sent"): moved into the delegation folder by hand, it is delegated anew, a new
+            // task, rather than passed over as delega's own filing.
+            let refused = known.as_ref().is_some_and(|e| {
+                e.status == Status::Failed && matches!(e.decision.action, Action::Forward(_))
+            });
+            if ours && !refused {
                 continue;
             }
-            if let Some(e) = &known {
+            if let Some(e) = known.as_ref().filter(|_| !ours) {
                 let c = correction(folder, head.uid, &msg, Some(e), now());
                 if state.record_correction(&account.name, info.uidvalidity, &c)? {
                     report.corrections += 1;
