@@ -7,6 +7,7 @@
 //! validated [`Config`], with defaults filled in, paths resolved against the config file,
 //! rules compiled and timezones parsed. Secrets are only referenced here; `secret.rs`
 //! resolves them when a connection needs them. `rules.rs` compiles the rules directory
+//! (each file's rules in `rules/rule.rs`, their conditions in `rules/condition.rs`)
 //! into the [`RuleSet`] the pure core ([`crate::classify`]) evaluates; `tomlread.rs` and
 //! `diagnostic.rs` are what both files are read with: TOML with positions, and mistakes
 //! reported as `file:line:col` with a `help:` line.
