@@ -535,16 +535,19 @@ async fn note(pool: &Arc<StatePool>, account: &str, kind: &str, detail: &str) {
     }
 }
 
-/// Sends again what the last stop interrupted while handing it over; once per task.
+/// Sends again what the last stop interrupted while handing it over, and fixes the due
+/// times of tasks made before they were stored; once per task.
 async fn settle(
     pool: &Arc<StatePool>,
-    account: &str,
+    account: &Account,
     progress: &mut Progress,
 ) -> anyhow::Result<()> {
     if progress.settled {
         return Ok(());
     }
-    delivery::settle_interrupted(&*pool.get().await?, account)?;
+    let mut state = pool.get().await?;
+    delivery::settle_interrupted(&state, &account.name)?;
+    crate::triage::fix_dues(&mut state, account)?;
     progress.settled = true;
     Ok(())
 }
@@ -560,7 +563,7 @@ async fn session(
     progress: &mut Progress,
 ) -> anyhow::Result<PassReport> {
     let account: &Account = t.account;
-    settle(&shared.pool, &account.name, progress).await?;
+    settle(&shared.pool, account, progress).await?;
     health.waiting();
     let Some(turn) = shared.pacer.turn(shutdown).await else {
         return Ok(PassReport::default());

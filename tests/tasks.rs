@@ -7,8 +7,9 @@
 
 use std::time::Duration;
 
+use delega::config::Language;
 use delega::state::TaskFilter;
-use delega::task::{Forwarded, TaskState};
+use delega::task::{Forwarded, TaskState, notice};
 use lettre::address::Envelope;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
 use mail_parser::MessageParser;
@@ -166,7 +167,7 @@ async fn an_overdue_task_reminds_its_assistant_once_per_working_day() -> anyhow:
     // Two hours pass (due = 1h).
     let db = rusqlite::Connection::open(office.dir.path().join("state.db"))?;
     db.execute(
-        "UPDATE task SET created_at = created_at - 7200 WHERE id = ?1",
+        "UPDATE task SET created_at = created_at - 7200, due_at = due_at - 7200 WHERE id = ?1",
         [task.id],
     )?;
     let out = office.run_once_ok();
@@ -323,6 +324,62 @@ async fn a_refused_forwards_task_is_not_sent_until_delegated_anew_by_hand() -> a
     assert!(
         status.contains("tasks:         1 open, 0 overdue, 0 not sent"),
         "{status}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn changing_due_in_the_config_keeps_the_due_time_a_task_was_given() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let mut office = office_with_tasks(ms);
+    office.run_once_ok();
+    office.deliver(ms, &["021-translation"]).await?;
+    office.run_once_ok();
+    let first = office
+        .state()
+        .tasks("giulia", &TaskFilter::default())?
+        .remove(0);
+    assert!(first.due_fixed);
+    let due = first.due_at.expect("due = 1h");
+    // One working hour (every day 00:00-23:59 here: at most the minute off at midnight).
+    assert!(
+        (3600..=3660).contains(&(due - first.created_at)),
+        "{first:?}"
+    );
+    // The forward states that time.
+    let rome = jiff::tz::TimeZone::get("Europe/Rome")?;
+    let said = format!(
+        "Due by {} (working hours)",
+        notice::local_time(due, &rome, Language::En)
+    );
+    let mut luca = TestImap::login(ms, &office.luca).await?;
+    let forward = luca.wait_for("INBOX", 1, DELIVERY).await?.remove(0).raw;
+    let parsed = MessageParser::default().parse(&forward).expect("parses");
+    let text = parsed.body_text(0).expect("text").to_string();
+    assert!(text.contains(&said), "{said}\n{text}");
+
+    // `due` changes: the task already given keeps its time; a new one gets the new rule.
+    office.account_extra = office.account_extra.replace("due = \"1h\"", "due = \"4h\"");
+    office.write_config();
+    office.deliver(ms, &["022-translation"]).await?;
+    office.run_once_ok();
+    let tasks = office.state().tasks("giulia", &TaskFilter::default())?;
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks[0].due_at, Some(due), "unchanged");
+    let second = tasks[1].due_at.expect("due = 4h") - tasks[1].created_at;
+    assert!((4 * 3600..=4 * 3600 + 60).contains(&second), "{second}");
+    let out = office.command(&["tasks", "--open"]).output()?;
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let line = listing
+        .lines()
+        .find(|l| l.contains(first.reference.as_str()))
+        .expect("listed");
+    assert!(
+        line.contains(&format!(
+            "due {}",
+            notice::local_time(due, &rome, Language::En)
+        )),
+        "{line}"
     );
     Ok(())
 }

@@ -130,6 +130,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 7: reasons are data (`crate::reason`), each in its own column; the English sentences
     // older versions stored are turned into them by `reasons::convert` right after.
     reasons::MIGRATION,
+    // 8: a task's due time is stored when it is made, not worked out from the config at
+    // each reading (`state/tasks.rs`).
+    tasks::DUE_MIGRATION,
 ];
 
 /// Sets the connection's pragmas and runs the migrations it has not run yet.

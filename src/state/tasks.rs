@@ -63,6 +63,16 @@ pub(super) const MIGRATION: &str = "
         FROM outbox o JOIN task_number x ON x.outbox_id = o.id;
     DROP TABLE task_number;";
 
+/// Migration: a task's due time is stored when it is made (`due_fixed`), so that a later
+/// change of `due` in the config moves no deadline already given. The tasks made before
+/// cannot be fixed here (the state database does not know the config): they are left
+/// `due_fixed = 0`, and fixed once from the config at their account's first start
+/// ([`State::fix_task_dues`]); until then their due is worked out from the config as before.
+pub(super) const DUE_MIGRATION: &str = "
+    ALTER TABLE task ADD COLUMN due_at INTEGER;
+    ALTER TABLE task ADD COLUMN due_fixed INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX task_due_unfixed ON task (account) WHERE due_fixed = 0;";
+
 /// Which tasks to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskFilter {
@@ -80,7 +90,8 @@ fn next_number(conn: &Connection, account: &str) -> rusqlite::Result<i64> {
         .query_row(params![account], |r| r.get(0))
 }
 
-/// Opens the task of a forward, inside the transaction that plans it.
+/// Opens the task of a forward, inside the transaction that plans it. Its due time is
+/// fixed right after, by whoever knows the config ([`State::fix_task_dues`]).
 pub(super) fn open(
     conn: &Connection,
     ledger_id: i64,
@@ -113,7 +124,8 @@ const SELECT_TASK: &str = "SELECT t.id, t.account, t.reference, t.ledger_id, t.a
     (SELECT t2.reference FROM ledger l2 JOIN task t2 ON t2.ledger_id = l2.id
         WHERE l.message_id IS NOT NULL AND l2.account = t.account
             AND l2.message_id = l.message_id AND t2.id > t.id
-        ORDER BY t2.id LIMIT 1)
+        ORDER BY t2.id LIMIT 1),
+    t.due_at, t.due_fixed
     FROM task t JOIN ledger l ON l.id = t.ledger_id JOIN outbox o ON o.ledger_id = t.ledger_id";
 
 fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
@@ -148,6 +160,8 @@ fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
         // A state a newer delega wrote: shown as not known rather than guessed.
         state: TaskState::parse(&state).unwrap_or(TaskState::Unknown),
         created_at: r.get(6)?,
+        due_at: r.get(19)?,
+        due_fixed: r.get(20)?,
         answered_at: r.get(7)?,
         closed_at: r.get(8)?,
         reminded_day: r.get(9)?,
@@ -265,6 +279,34 @@ impl State {
         )?;
         tx.commit()?;
         Ok(Ok(next))
+    }
+
+    /// Fixes the due time of the account's tasks that have none fixed yet, with `due_of`
+    /// (the config's answer, `task::policy::due_at`), in one transaction: the tasks just
+    /// recorded, and at an account's first start after the upgrade those made before due
+    /// times were stored. A fixed due time is never changed again. Returns how many.
+    pub fn fix_task_dues(
+        &mut self,
+        account: &str,
+        due_of: &dyn Fn(&TaskRow) -> Option<i64>,
+    ) -> anyhow::Result<usize> {
+        let tx = self.conn.transaction()?;
+        let unfixed: Vec<TaskRow> = {
+            let sql = format!("{SELECT_TASK} WHERE t.account = ?1 AND t.due_fixed = 0");
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![account], task_row)?;
+            rows.collect::<Result<_, _>>()?
+        };
+        {
+            let mut fix = tx.prepare_cached(
+                "UPDATE task SET due_at = ?2, due_fixed = 1 WHERE id = ?1 AND due_fixed = 0",
+            )?;
+            for task in &unfixed {
+                fix.execute(params![task.id, due_of(task)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(unfixed.len())
     }
 
     /// Records a reminder sent on the local day `day`.
@@ -450,5 +492,72 @@ mod tests {
             s.task_for(next).expect("q").expect("t").reference,
             Reference::of(4)
         );
+    }
+
+    #[test]
+    fn a_due_time_is_fixed_once_and_never_moved_by_the_config() {
+        let mut s = State::in_memory().expect("db");
+        let ledger_id = forward(&mut s, 1, 100);
+        let t = s.task_for(ledger_id).expect("q").expect("task");
+        assert!(!t.due_fixed, "recorded: fixed right after, by triage");
+        assert_eq!(
+            s.fix_task_dues("g", &|t| Some(t.created_at + 3600))
+                .expect("fix"),
+            1
+        );
+        let t = s.task_for(ledger_id).expect("q").expect("task");
+        assert_eq!((t.due_fixed, t.due_at), (true, Some(3700)));
+        // The config says something else now: the task keeps its due time.
+        assert_eq!(s.fix_task_dues("g", &|_| Some(1)).expect("fix"), 0);
+        assert_eq!(
+            s.task_for(ledger_id).expect("q").expect("t").due_at,
+            Some(3700)
+        );
+        // No due at all is fixed as such.
+        let other = forward(&mut s, 2, 200);
+        assert_eq!(s.fix_task_dues("g", &|_| None).expect("fix"), 1);
+        let t = s.task_for(other).expect("q").expect("task");
+        assert_eq!((t.due_fixed, t.due_at), (true, None));
+    }
+
+    #[test]
+    fn migration_8_leaves_older_tasks_to_be_fixed_from_the_config() {
+        let conn = Connection::open_in_memory().expect("db");
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| *m == DUE_MIGRATION)
+            .expect("listed");
+        for sql in &MIGRATIONS[..before] {
+            conn.execute_batch(sql).expect("old schema");
+        }
+        conn.pragma_update(None, "user_version", before)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO ledger (id, account, mailbox, uidvalidity, uid, from_addr, subject,
+                excerpt, category, why, observe, action, status, decided_at)
+             VALUES (1, 'g', 'INBOX', 1, 1, 'a@x', 's', '', 'delegable', 'r', 0,
+                'forward:Delegated', 'done', 10);
+             INSERT INTO outbox (ledger_id, account, forward_id, assistant, address, state,
+                next_attempt_at, created_at) VALUES (1, 'g', 'f1', 'marta', 'm@x', 'sent', 0, 10);
+             INSERT INTO task (account, number, reference, ledger_id, assistant, state,
+                created_at) VALUES ('g', 1, 'T-0001', 1, 'marta', 'open', 10);",
+        )
+        .expect("old rows");
+        let mut s = State::setup(conn).expect("migrated");
+        let t = s
+            .tasks("g", &TaskFilter::default())
+            .expect("tasks")
+            .remove(0);
+        assert_eq!((t.due_fixed, t.due_at), (false, None));
+        assert_eq!(
+            s.fix_task_dues("g", &|t| Some(t.created_at + 60))
+                .expect("fix"),
+            1
+        );
+        let t = s
+            .tasks("g", &TaskFilter::default())
+            .expect("tasks")
+            .remove(0);
+        assert_eq!((t.due_fixed, t.due_at), (true, Some(70)));
     }
 }

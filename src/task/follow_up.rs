@@ -32,7 +32,7 @@ pub fn reminders<'a>(account: &Account, tasks: &'a [TaskRow], now: i64) -> Vec<D
         .filter(|t| t.reminded_day.as_deref() != Some(day.as_str()))
         .filter(|t| policy::remind(account, t.rule.as_deref()))
         .filter_map(|t| {
-            let due_at = policy::due_at(account, t.rule.as_deref(), t.created_at)?;
+            let due_at = policy::due(account, t)?;
             (now >= due_at).then(|| Due {
                 task: t,
                 due_at,

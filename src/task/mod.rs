@@ -35,6 +35,12 @@ pub struct TaskRow {
     pub state: TaskState,
     /// When it was delegated (Unix time).
     pub created_at: i64,
+    /// When it is due, as fixed when it was made (`None`: its rule and the account set no
+    /// `due`); read only when [`TaskRow::due_fixed`].
+    pub due_at: Option<i64>,
+    /// `due_at` was fixed: always, except for a task made before delega stored due times
+    /// and not fixed yet (its due is then worked out from the config, [`policy::due`]).
+    pub due_fixed: bool,
     /// When the assistant first wrote about it.
     pub answered_at: Option<i64>,
     /// When it was done or dropped.
@@ -250,8 +256,20 @@ mod tests {
 pub mod policy {
     use crate::config::Account;
 
+    /// When `task` is due: as fixed when it was made, so that a later change of `due` in
+    /// the config moves no deadline already given (the forward states it); worked out from
+    /// the config only for a task made before due times were stored and not fixed yet.
+    pub fn due(account: &Account, task: &super::TaskRow) -> Option<i64> {
+        if task.due_fixed {
+            task.due_at
+        } else {
+            due_at(account, task.rule.as_deref(), task.created_at)
+        }
+    }
+
     /// When a task of `rule` delegated at `created_at` is due: the rule's `due`, else the
     /// account's, counted in the account's working hours; `None` when neither sets one.
+    /// Called once per task, when it is made (or fixed): [`due`] reads it back.
     pub fn due_at(account: &Account, rule: Option<&str>, created_at: i64) -> Option<i64> {
         let rule_due = rule.and_then(|r| account.rules.rule(r)).and_then(|r| r.due);
         let due = rule_due.or(account.tasks.due)?;
@@ -270,18 +288,13 @@ pub mod policy {
             .unwrap_or(account.tasks.remind)
     }
 
-    /// The note a forward carries about its task.
-    pub fn note(
-        account: &Account,
-        reference: &super::Reference,
-        rule: Option<&str>,
-        created_at: i64,
-    ) -> super::notice::TaskNote {
+    /// The note a forward carries about its task, with its due time.
+    pub fn note(account: &Account, task: &super::TaskRow) -> super::notice::TaskNote {
         super::notice::task_note(
-            reference,
+            &task.reference,
             &account.digest.to,
             account.digest.language,
-            due_at(account, rule, created_at),
+            due(account, task),
             &account.digest.timezone,
         )
     }
@@ -312,6 +325,8 @@ pub(crate) mod fixtures {
             assistant: assistant.into(),
             state,
             created_at: created,
+            due_at: None,
+            due_fixed: false,
             answered_at: None,
             closed_at: closed,
             reminded_day: None,

@@ -61,7 +61,7 @@ pub struct Counts {
 pub fn view(account: &Account, task: &TaskRow, now: i64) -> TaskView {
     let hours = &account.tasks.work_hours;
     let tz = &account.digest.timezone;
-    let due_at = policy::due_at(account, task.rule.as_deref(), task.created_at);
+    let due_at = policy::due(account, task);
     let end = match task.state {
         TaskState::Done | TaskState::Dropped => task.closed_at.unwrap_or(now),
         _ => now,

@@ -280,6 +280,7 @@ async fn delegate_by_hand(
         &address_of,
         now(),
     )?;
+    super::follow_up::fix_dues(state, account)?;
     let recorded = recorded.first().context("recorded one entry")?;
     // A forward is sent and settled; any other decision here was recorded done.
     let mut filing = Filing::default();

@@ -1,12 +1,26 @@
 //! Sending the reminders of overdue tasks at the end of a pass ([`crate::task::follow_up`]
 //! says which), under the account's hourly limit (forwards and reminders together), each
-//! recorded as it goes so that a task reminds at most once per working day.
+//! recorded as it goes so that a task reminds at most once per working day. And fixing a
+//! new task's due time from the config, right after it is recorded ([`fix_dues`]).
 
 use tracing::{info, warn};
 
 use super::Triage;
+use crate::config::Account;
 use crate::state::{State, TaskFilter};
-use crate::task::{TaskState, follow_up, notice};
+use crate::task::{TaskState, follow_up, notice, policy};
+
+/// Fixes the due time of the account's tasks that have none yet, from the config as it is
+/// now: the tasks just recorded (before their forward is composed, which states it), and,
+/// at the account's first start after the upgrade that began storing due times, the tasks
+/// made before it (their rule's or the account's `due` from their creation: what the
+/// config says when delega first runs after the upgrade, normally the config they were
+/// made under). Returns how many were fixed.
+pub fn fix_dues(state: &mut State, account: &Account) -> anyhow::Result<usize> {
+    state.fix_task_dues(&account.name, &|task| {
+        policy::due_at(account, task.rule.as_deref(), task.created_at)
+    })
+}
 
 /// Sends the reminders due at `now`; returns how many went out.
 pub(crate) async fn remind(state: &mut State, t: &Triage<'_>, now: i64) -> anyhow::Result<usize> {

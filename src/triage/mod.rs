@@ -34,6 +34,7 @@ use crate::state::{Action, Cursor, State, Status};
 use act::{decide, finish_pending, forward, log_decision};
 pub use backfill::BackfillReport;
 use filing::{FLUSH_AT, Filing};
+pub use follow_up::fix_dues;
 
 /// What a pass needs besides the mailbox and the database.
 pub struct Triage<'a> {
@@ -295,6 +296,7 @@ async fn triage_batch(
         &address_of,
         now(),
     )?;
+    follow_up::fix_dues(state, account)?;
 
     for ((recorded, entry), original) in recorded.iter().zip(&entries).zip(&originals) {
         let id = &recorded.id;
