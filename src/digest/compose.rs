@@ -5,7 +5,6 @@
 //! each into a section of plain strings in the account's language, and `render` lays the
 //! resulting [`View`] out as text and as HTML. The same rows give each assistant's daily list.
 
-use crate::classify::Category;
 use crate::config::Assistant;
 use crate::message::one_line;
 
@@ -17,25 +16,7 @@ use super::sections::{
     time_section,
 };
 use super::view::{ForwardState, Group, Item, Section, Tone, View, section};
-use super::{DigestMail, Handled, Limits, Report, Settings};
-
-/// Which section a ledger row belongs to (`state/digest.rs` says the same in SQL).
-enum Place {
-    NeedsYou,
-    Delegated(ForwardState),
-    Observed,
-    Filed,
-}
-
-fn place(h: &Handled) -> Place {
-    let e = &h.entry.decision;
-    match e.category {
-        Category::Strategic => Place::NeedsYou,
-        _ if e.observe => Place::Observed,
-        Category::Delegable => Place::Delegated(ForwardState::of(h)),
-        Category::Noise => Place::Filed,
-    }
-}
+use super::{DigestMail, Handled, Limits, Place, Report, Settings};
 
 /// Composes the entrepreneur's digest of `report`. Each section lists at most
 /// `digest.max_listed` messages (and the report need hold no more); its count, the subject
@@ -109,8 +90,8 @@ fn listed_needs_you(rows: &[Handled], limits: Limits) -> Vec<&Handled> {
     newest_first(&mut rows);
     let (mut strategic, mut failed) = (0, 0);
     rows.retain(|h| {
-        let (listed, max) = match place(h) {
-            Place::Delegated(ForwardState::Failed) => (&mut failed, limits.failed),
+        let (listed, max) = match h.place {
+            Place::Delegated { failed: true } => (&mut failed, limits.failed),
             _ => (&mut strategic, limits.messages),
         };
         *listed += 1;
@@ -173,7 +154,7 @@ pub fn compose_list(
     let mut mine: Vec<&Handled> = forwards
         .iter()
         .flat_map(|f| &f.rows)
-        .filter(|h| matches!(place(h), Place::Delegated(s) if s != ForwardState::Failed))
+        .filter(|h| h.place == Place::Delegated { failed: false })
         .collect();
     newest_first(&mut mine);
     mine.truncate(Limits::of(settings.digest).messages);

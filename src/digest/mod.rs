@@ -29,7 +29,7 @@ use crate::message::one_line;
 use crate::state::State;
 
 pub use crate::state::report::{
-    Forwards, Handled, Limits, NoiseSource, Problem, Report, RuleUse, Totals,
+    Forwards, Handled, Limits, NoiseSource, Place, Problem, Report, RuleUse, Totals,
 };
 pub use compose::{compose, compose_list};
 pub use deliver::{DigestOutcome, send_if_due};

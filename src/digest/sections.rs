@@ -11,7 +11,7 @@ use super::item::{
 };
 use super::locale::Words;
 use super::view::{ForwardState, Group, Item, Section, Tone, one_group, section};
-use super::{Forwards, Handled, NoiseSource, Report, Settings, Totals};
+use super::{Forwards, Handled, NoiseSource, Place, Report, Settings, Totals};
 use crate::state::{Action, OutboxState};
 
 /// A rule with no match in this long is reported as unused.
@@ -34,7 +34,7 @@ pub(super) fn needs_you_section(
             let e = &h.entry.decision;
             item.note = if h.undone {
                 Some(undone_note(settings, w, h))
-            } else if e.category == Category::Delegable {
+            } else if matches!(h.place, Place::Delegated { .. }) {
                 let forward = h.forward.as_ref();
                 let error = match forward.and_then(|f| f.reason.as_ref()) {
                     Some(why) => clean(&w.not_sent(why)),

@@ -42,6 +42,13 @@ fn row(id: i64, category: Category, action: Action, minutes_before_end: i64) -> 
             detail: None,
             decided_at: at,
         },
+        // Where the state's query places such a row (observed and refused rows are set
+        // where they are made).
+        place: match category {
+            Category::Strategic => Place::NeedsYou,
+            Category::Delegable => Place::Delegated { failed: false },
+            Category::Noise => Place::Filed,
+        },
         forward: None,
         undone: false,
     }
@@ -71,6 +78,7 @@ fn forward(id: i64, assistant: &str, state: OutboxState, error: Option<&str>) ->
     if state == OutboxState::Failed {
         h.entry.status = Status::Failed;
         h.entry.detail = error.map(str::to_string);
+        h.place = Place::Delegated { failed: true };
     }
     h.forward = Some(OutboxRow {
         id,
@@ -110,10 +118,12 @@ fn fixture() -> Report {
     guarded.entry.decision.reason = Some(crate::reason::Reason::Kept(kept));
     let mut observed_delegable = row(20, Category::Delegable, Action::Nothing, 50);
     observed_delegable.entry.decision.observe = true;
+    observed_delegable.place = Place::Observed;
     observed_delegable.entry.decision.assistant = Some("luca".into());
     observed_delegable.entry.decision.rule = Some("invoices".into());
     let mut observed_noise = row(21, Category::Noise, Action::Nothing, 40);
     observed_noise.entry.decision.observe = true;
+    observed_noise.place = Place::Observed;
     observed_noise.entry.decision.rule = Some("promos".into());
     let list = Some("Shop news <news.shop.example>");
     let messages = vec![
@@ -182,23 +192,21 @@ fn report(messages: Vec<Handled>, events: &[(i64, &str, &str)]) -> Report {
         if h.undone {
             r.totals.undone += 1;
             r.needs_you.push(h.clone());
-            if e.category != Category::Delegable {
+            if !matches!(h.place, Place::Delegated { .. }) {
                 continue;
             }
             r.totals.undone_forwards += 1;
         }
-        match (e.category, e.observe) {
-            (Category::Strategic, _) => {
+        match h.place {
+            Place::NeedsYou => {
                 r.totals.strategic += 1;
                 r.needs_you.push(h);
             }
-            (_, true) => {
+            Place::Observed => {
                 r.totals.observed += 1;
                 r.observed.push(h);
             }
-            (Category::Delegable, false) => {
-                let failed = h.entry.status == Status::Failed
-                    || h.forward.as_ref().map(|f| f.state) == Some(OutboxState::Failed);
+            Place::Delegated { failed } => {
                 let assistant = e.assistant.clone().unwrap_or_default();
                 let at = match r.delegated.iter().position(|f| f.assistant == assistant) {
                     Some(at) => at,
@@ -230,7 +238,7 @@ fn report(messages: Vec<Handled>, events: &[(i64, &str, &str)]) -> Report {
                 }
                 forwards.rows.push(h);
             }
-            (Category::Noise, false) => {
+            Place::Filed => {
                 r.totals.filed += 1;
                 let list_id = e.list_id.clone().filter(|l| !l.is_empty());
                 let sender = match list_id {
@@ -1031,6 +1039,7 @@ fn huge_day() -> Report {
     messages.extend((9_000..10_000).map(|i| {
         let mut h = row(i, Category::Noise, Action::Nothing, 50);
         h.entry.decision.observe = true;
+        h.place = Place::Observed;
         h
     }));
     report(messages, &[])

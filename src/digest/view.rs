@@ -2,8 +2,8 @@
 //! language. `compose` and `sections` build it; `render` lays it out as text and HTML, and
 //! adds nothing to what it says. [`ForwardState`] is where a forward stands, as told.
 
-use super::Handled;
-use crate::state::{OutboxState, Status};
+use super::{Handled, Place};
+use crate::state::OutboxState;
 
 /// A digest (or an assistant's list) as both renderings show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,18 +118,18 @@ pub(super) enum ForwardState {
 }
 
 impl ForwardState {
+    /// The state of a delegated row's forward. Refused for good is the row's place (the
+    /// state's query decides it); otherwise its outbox row says.
     pub(super) fn of(h: &Handled) -> ForwardState {
-        if h.entry.status == Status::Failed {
+        if h.place == (Place::Delegated { failed: true }) {
             return ForwardState::Failed;
         }
         match &h.forward {
-            None => ForwardState::Waiting,
-            Some(f) => match f.state {
-                OutboxState::Sent if f.may_be_duplicate() => ForwardState::MaybeTwice,
-                OutboxState::Sent => ForwardState::Sent,
-                OutboxState::Failed => ForwardState::Failed,
-                OutboxState::Pending | OutboxState::InDoubt => ForwardState::Waiting,
-            },
+            Some(f) if f.state == OutboxState::Sent && f.may_be_duplicate() => {
+                ForwardState::MaybeTwice
+            }
+            Some(f) if f.state == OutboxState::Sent => ForwardState::Sent,
+            _ => ForwardState::Waiting,
         }
     }
 

@@ -9,43 +9,55 @@ use anyhow::Context;
 use jiff::civil::Date;
 use rusqlite::{OptionalExtension, params};
 
-use super::ledger::{SELECT_ENTRY, entry_row};
-use super::report::{Forwards, Handled, Limits, NoiseSource, Problem, Report, Totals};
+use super::ledger::{ENTRY_COLUMNS, entry_row};
+use super::report::{Forwards, Handled, Limits, NoiseSource, Place, Problem, Report, Totals};
 use super::{Action, Entry, State};
 use crate::reason::Reason;
 
-// Where `compose` places a ledger row, in SQL. An unknown category reads as strategic, as
-// in `entry_row`.
-const STRATEGIC: &str = "category NOT IN ('delegable', 'noise')";
-const DELEGATED: &str = "(category = 'delegable' AND NOT observe)";
-const OBSERVED: &str = "(category IN ('delegable', 'noise') AND observe)";
-/// Moved back into the Inbox by `delega undo`: no longer filed, nor handled.
-macro_rules! undone {
-    () => {
-        "EXISTS (SELECT 1 FROM undo u WHERE u.ledger_id = ledger.id AND u.outcome = 'moved_back')"
-    };
+/// Where the digest places a ledger row ([`Place`]): the one rule. Every count and list
+/// below selects by it, and each row read carries it to the digest. An unknown category
+/// reads as strategic, as in `entry_row`; a forward is refused for good when its row
+/// failed, or its outbox row did.
+const PLACE: &str = "CASE
+    WHEN category NOT IN ('delegable', 'noise') THEN 'needs_you'
+    WHEN observe THEN 'observed'
+    WHEN category = 'noise' THEN 'filed'
+    WHEN status = 'failed' OR EXISTS (SELECT 1 FROM outbox o
+        WHERE o.ledger_id = ledger.id AND o.state = 'failed') THEN 'failed'
+    ELSE 'delegated' END";
+
+/// A row's place as [`PLACE`] names it.
+fn place(name: &str) -> Place {
+    match name {
+        "delegated" => Place::Delegated { failed: false },
+        "failed" => Place::Delegated { failed: true },
+        "observed" => Place::Observed,
+        "filed" => Place::Filed,
+        _ => Place::NeedsYou,
+    }
 }
-const UNDONE: &str = concat!("(", undone!(), ")");
+
+/// Moved back into the Inbox by `delega undo`: no longer filed, nor handled.
+const UNDONE: &str =
+    "EXISTS (SELECT 1 FROM undo u WHERE u.ledger_id = ledger.id AND u.outcome = 'moved_back')";
+/// The rows of the period (`?1` the account, `[?2, ?3)` the period), each with its
+/// `place` and whether it was `undone`: what the conditions below read.
+fn period_rows() -> String {
+    format!(
+        "(SELECT id, status, date, decided_at, assistant, list_id, from_addr, rule,
+            {PLACE} AS place, {UNDONE} AS undone
+         FROM ledger WHERE account = ?1 AND decided_at >= ?2 AND decided_at < ?3)"
+    )
+}
+/// Delegated, whatever became of the forward: among the delegated.
+const DELEGATED: &str = "place IN ('delegated', 'failed')";
+/// A forward refused for good: delegated, and back with the entrepreneur.
+const FAILED: &str = "place = 'failed'";
 /// Filed means out of the Inbox: a row still pending, only copied, or moved back by undo,
 /// is not.
-const FILED: &str = concat!(
-    "(category = 'noise' AND NOT observe AND status = 'done' AND NOT ",
-    undone!(),
-    ")"
-);
-/// A forward whose message undo moved back: sent all the same, but not handled for you.
-const UNDONE_FORWARD: &str = concat!(
-    "(category = 'delegable' AND NOT observe AND ",
-    undone!(),
-    ")"
-);
+const FILED: &str = "(place = 'filed' AND status = 'done' AND NOT undone)";
 /// Noise copied to its folder on a server that cannot move: the original is in the Inbox.
-const COPIED: &str = "(category = 'noise' AND NOT observe AND status = 'copied')";
-/// A forward refused for good: its row failed, or its outbox row did.
-const FAILED: &str = "(status = 'failed' OR EXISTS (SELECT 1 FROM outbox o
-    WHERE o.ledger_id = ledger.id AND o.state = 'failed'))";
-/// The rows of the period: `?1` the account, `[?2, ?3)` the period.
-const PERIOD: &str = "account = ?1 AND decided_at >= ?2 AND decided_at < ?3";
+const COPIED: &str = "(place = 'filed' AND status = 'copied')";
 /// Newest first, by when a message arrived: its Date, else when delega saw it.
 const NEWEST_FIRST: &str = "ORDER BY COALESCE(date, decided_at) DESC, id DESC";
 /// Where noise came from: its List-Id, or (outside any list) its sender.
@@ -73,12 +85,14 @@ impl State {
         // A deferred transaction: a read snapshot, taken at the first SELECT (WAL).
         let tx = self.conn.unchecked_transaction()?;
         let period = params![account, from, to];
+        let rows = period_rows();
         let mut totals = self.conn.query_row(
             &format!(
-                "SELECT COUNT(*), COALESCE(SUM({STRATEGIC}), 0), COALESCE(SUM({OBSERVED}), 0),
-                    COALESCE(SUM({FILED}), 0), COALESCE(SUM({COPIED}), 0),
-                    COALESCE(SUM({UNDONE}), 0), COALESCE(SUM({UNDONE_FORWARD}), 0)
-                 FROM ledger WHERE {PERIOD}"
+                "SELECT COUNT(*), COALESCE(SUM(place = 'needs_you'), 0),
+                    COALESCE(SUM(place = 'observed'), 0), COALESCE(SUM({FILED}), 0),
+                    COALESCE(SUM({COPIED}), 0), COALESCE(SUM(undone), 0),
+                    COALESCE(SUM({DELEGATED} AND undone), 0)
+                 FROM {rows}"
             ),
             period,
             |r| {
@@ -96,14 +110,13 @@ impl State {
         )?;
         let needs_you = self.handled(
             &format!(
-                "{SELECT_ENTRY} WHERE id IN (
-                    SELECT id FROM ledger WHERE {PERIOD} AND {STRATEGIC} {NEWEST_FIRST} LIMIT ?4
+                "id IN (
+                    SELECT id FROM {rows} WHERE place = 'needs_you' {NEWEST_FIRST} LIMIT ?4
                  ) OR id IN (
-                    SELECT id FROM ledger WHERE {PERIOD} AND {DELEGATED} AND {FAILED}
-                    {NEWEST_FIRST} LIMIT ?5
+                    SELECT id FROM {rows} WHERE {FAILED} {NEWEST_FIRST} LIMIT ?5
                  ) OR id IN (
-                    SELECT id FROM ledger WHERE {PERIOD} AND {UNDONE} {NEWEST_FIRST} LIMIT ?4
-                 ) {NEWEST_FIRST}"
+                    SELECT id FROM {rows} WHERE undone {NEWEST_FIRST} LIMIT ?4
+                 )"
             ),
             params![
                 account,
@@ -115,7 +128,9 @@ impl State {
         )?;
         let delegated = self.forwards(account, from, to, limits.messages)?;
         let observed = self.handled(
-            &format!("{SELECT_ENTRY} WHERE {PERIOD} AND {OBSERVED} {NEWEST_FIRST} LIMIT ?4"),
+            &format!(
+                "id IN (SELECT id FROM {rows} WHERE place = 'observed' {NEWEST_FIRST} LIMIT ?4)"
+            ),
             params![account, from, to, limit(limits.messages)],
         )?;
         let noise;
@@ -138,15 +153,25 @@ impl State {
         })
     }
 
-    /// The rows `sql` selects, each with its forward when it has one.
-    fn handled(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> anyhow::Result<Vec<Handled>> {
-        let mut stmt = self.conn.prepare(sql)?;
+    /// The ledger rows `which` selects (a condition on `ledger`), newest first, each with
+    /// its place and its forward when it has one.
+    fn handled(
+        &self,
+        which: &str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> anyhow::Result<Vec<Handled>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {ENTRY_COLUMNS}, {PLACE} AS place FROM ledger WHERE {which}
+             {NEWEST_FIRST}"
+        ))?;
         let entries = stmt
-            .query_map(params, entry_row)?
-            .collect::<Result<Vec<Entry>, _>>()?;
+            .query_map(params, |r| {
+                Ok((entry_row(r)?, place(&r.get::<_, String>("place")?)))
+            })?
+            .collect::<Result<Vec<(Entry, Place)>, _>>()?;
         entries
             .into_iter()
-            .map(|entry| {
+            .map(|(entry, place)| {
                 let forward = match entry.decision.action {
                     Action::Forward(_) => self.outbox_for(entry.id)?,
                     _ => None,
@@ -154,6 +179,7 @@ impl State {
                 let undone = self.is_undone(entry.id)?;
                 Ok(Handled {
                     entry,
+                    place,
                     forward,
                     undone,
                 })
@@ -169,9 +195,10 @@ impl State {
         to: i64,
         max: usize,
     ) -> anyhow::Result<Vec<Forwards>> {
+        let rows = period_rows();
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT COALESCE(assistant, ''), COUNT(*), SUM({FAILED}) FROM ledger
-             WHERE {PERIOD} AND {DELEGATED} GROUP BY 1 ORDER BY 1"
+            "SELECT COALESCE(assistant, ''), COUNT(*), SUM({FAILED}) FROM {rows}
+             WHERE {DELEGATED} GROUP BY 1 ORDER BY 1"
         ))?;
         let mut groups = stmt
             .query_map(params![account, from, to], |r| {
@@ -185,13 +212,13 @@ impl State {
             .collect::<Result<Vec<_>, _>>()?;
         let rows = self.handled(
             &format!(
-                "{SELECT_ENTRY} WHERE id IN (
+                "id IN (
                     SELECT id FROM (
                         SELECT id, ROW_NUMBER() OVER (PARTITION BY COALESCE(assistant, '')
                             {NEWEST_FIRST}) AS n
-                        FROM ledger WHERE {PERIOD} AND {DELEGATED}
+                        FROM {rows} WHERE {DELEGATED}
                     ) WHERE n <= ?4
-                 ) {NEWEST_FIRST}"
+                 )"
             ),
             params![account, from, to, limit(max)],
         )?;
@@ -212,16 +239,17 @@ impl State {
         to: i64,
         max: usize,
     ) -> anyhow::Result<(Vec<NoiseSource>, u64)> {
+        let rows = period_rows();
         let count = self.conn.query_row(
             &format!(
-                "SELECT COUNT(*) FROM (SELECT {SOURCE} FROM ledger WHERE {PERIOD} AND {FILED}
+                "SELECT COUNT(*) FROM (SELECT {SOURCE} FROM {rows} WHERE {FILED}
                  GROUP BY list, sender)"
             ),
             params![account, from, to],
             |r| r.get(0),
         )?;
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT {SOURCE}, COUNT(*) AS n FROM ledger WHERE {PERIOD} AND {FILED}
+            "SELECT {SOURCE}, COUNT(*) AS n FROM {rows} WHERE {FILED}
              GROUP BY list, sender ORDER BY n DESC, {SOURCE_NAME}, list, sender LIMIT ?4"
         ))?;
         let mut sources = stmt
@@ -235,7 +263,7 @@ impl State {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         let mut rules = self.conn.prepare(&format!(
-            "SELECT rule FROM (SELECT {SOURCE}, rule, id FROM ledger WHERE {PERIOD} AND {FILED})
+            "SELECT rule FROM (SELECT {SOURCE}, rule, id FROM {rows} WHERE {FILED})
              WHERE list IS ?4 AND sender = ?5 AND rule IS NOT NULL
              GROUP BY rule ORDER BY MIN(id)"
         ))?;

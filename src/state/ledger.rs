@@ -356,10 +356,17 @@ impl State {
     }
 }
 
-pub(super) const SELECT_ENTRY: &str =
-    "SELECT id, mailbox, uidvalidity, uid, message_id, date, from_addr,
+/// The columns [`entry_row`] reads, in its order.
+macro_rules! entry_columns {
+    () => {
+        "id, mailbox, uidvalidity, uid, message_id, date, from_addr,
     from_name, subject, excerpt, list_id, category, rule, why, observe, assistant, action,
-    status, detail, decided_at, date_written, reason FROM ledger";
+    status, detail, decided_at, date_written, reason"
+    };
+}
+/// The columns [`entry_row`] reads, to select with more after them.
+pub(super) const ENTRY_COLUMNS: &str = entry_columns!();
+pub(super) const SELECT_ENTRY: &str = concat!("SELECT ", entry_columns!(), " FROM ledger");
 
 pub(super) fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     let category: String = r.get(11)?;

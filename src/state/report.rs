@@ -145,10 +145,31 @@ impl Limits {
 pub struct Handled {
     /// The ledger row.
     pub entry: Entry,
+    /// Where the digest places it, as the query decided (`state/digest.rs`).
+    pub place: Place,
     /// Its outbox row, for a forward.
     pub forward: Option<OutboxRow>,
     /// Moved back into the Inbox by `delega undo`.
     pub undone: bool,
+}
+
+/// Which part of the digest a ledger row belongs to. Decided once, by the query that reads
+/// the period (`PLACE` in `state/digest.rs`, which every count and list there selects by),
+/// and carried on each row read; the digest's sections only read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Strategic (or of a category this delega does not know): left for the entrepreneur.
+    NeedsYou,
+    /// Delegable, for an assistant. `failed`: its forward was refused for good (its row
+    /// failed, or its outbox row did), so it is back with the entrepreneur too.
+    Delegated {
+        /// Refused for good.
+        failed: bool,
+    },
+    /// Delegable or noise, decided by an observe-only rule: nothing was done.
+    Observed,
+    /// Noise, for its folder.
+    Filed,
 }
 
 /// A configured rule and the last time it decided a message.
