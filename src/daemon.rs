@@ -645,7 +645,12 @@ async fn session(
         // Mail that arrived during the pass was announced in the responses to the pass's
         // own commands, which were drained; IDLE would not announce it again. Look before
         // waiting (one UID SEARCH): anything new means another pass at once.
-        if arrived_during_pass(&mut boxes, &mut state, account).await? {
+        let cursor = state
+            .cursor(&account.name, &account.mailbox)?
+            .map(|c| c.last_uid);
+        if let Some(last) = cursor
+            && boxes.arrived_after(last).await?
+        {
             continue;
         }
         let wake_at = [delivery::next_due(&state, &account.name)?, next_digest]
@@ -660,23 +665,40 @@ async fn session(
             Some(at) => Duration::from_secs(at.saturating_sub(now()).max(1) as u64),
             None => Duration::from_secs(24 * 3600),
         };
-        health.waiting();
-        // The wait ends at shutdown, or early at a retry request (`delega retry`).
-        let wake = shutdown.child_token();
-        let waited = imap::wait_for_mail(boxes, account.poll, limit, &wake);
-        tokio::pin!(waited);
-        let asked = async {
-            if retry.changed().await.is_err() {
-                // No one can ask any more: wait for the other reasons alone.
-                std::future::pending::<()>().await;
+        let until = tokio::time::Instant::now() + limit;
+        let woken = loop {
+            health.waiting();
+            // The wait ends at shutdown, or early at a retry request (`delega retry`).
+            let wake = shutdown.child_token();
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            let waited = imap::wait_for_mail(boxes, account.poll, left, account.recheck, &wake);
+            tokio::pin!(waited);
+            let asked = async {
+                if retry.changed().await.is_err() {
+                    // No one can ask any more: wait for the other reasons alone.
+                    std::future::pending::<()>().await;
+                }
+                wake.cancel();
+            };
+            let (b, woken) = tokio::select! {
+                r = &mut waited => r?,
+                () = asked => waited.await?,
+            };
+            boxes = b;
+            if woken != Wake::Recheck {
+                break woken;
             }
-            wake.cancel();
+            // Nothing announced for a while: look (the server may have lost the notice), and
+            // go back to IDLE without a pass when nothing came.
+            match cursor {
+                Some(last) if !boxes.arrived_after(last).await? => {}
+                Some(_) => {
+                    info!("new mail the server did not announce in IDLE");
+                    break Wake::Check;
+                }
+                None => break Wake::Check,
+            }
         };
-        let (b, woken) = tokio::select! {
-            r = &mut waited => r?,
-            () = asked => waited.await?,
-        };
-        boxes = b;
         if shutdown.is_cancelled() {
             break;
         }
@@ -712,18 +734,6 @@ fn report_filing_mode(boxes: &Connection, state: &State, account: &Account) -> a
 /// it; the digest recognises this exact text and words it in its own language.
 pub const COPY_ONLY: &str = "it has neither MOVE nor UIDPLUS: delega copies messages to \
                              their folders and leaves the originals in the Inbox";
-
-/// True when the Inbox has mail above the cursor (it came in while a pass was running).
-async fn arrived_during_pass(
-    boxes: &mut Connection,
-    state: &mut State,
-    account: &Account,
-) -> anyhow::Result<bool> {
-    let Some(cursor) = state.cursor(&account.name, &account.mailbox)? else {
-        return Ok(false);
-    };
-    Ok(!boxes.uids_after(cursor.last_uid).await?.is_empty())
-}
 
 /// Sends the digest if it is due; returns when to look again. A failure here is logged and
 /// recorded, never fatal to the account: triage goes on.

@@ -20,3 +20,4 @@ mod shapes;
 mod tasks;
 mod triage;
 mod undo;
+mod watching;

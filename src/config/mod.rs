@@ -149,6 +149,10 @@ pub struct Account {
     pub mailbox: String,
     /// Poll interval when the server has no IDLE.
     pub poll: Duration,
+    /// In IDLE, look for mail the server did not announce this often (`None`: only at the
+    /// 25-minute renewal). Dovecot with `imap_hibernate_timeout` loses a change that comes
+    /// in the half second before it hibernates a session (see `imap::watch`).
+    pub recheck: Option<Duration>,
     /// Where the rules came from.
     pub rules_dir: PathBuf,
     /// The compiled rules.
@@ -322,6 +326,7 @@ pub(crate) mod tests {
             },
             mailbox: "INBOX".into(),
             poll: Duration::from_secs(60),
+            recheck: None,
             rules_dir: PathBuf::from("rules"),
             rules: RuleSet {
                 rules: std::sync::Arc::from([]),
@@ -387,6 +392,31 @@ pub(crate) mod tests {
              [[account.assistant]]\nid = \"marta\"\nname = \"Marta\"\naddress = \"m@x.example\"\n"
         );
         parse_config(&SourceFile::new("delega.toml", text))
+    }
+
+    #[test]
+    fn recheck_defaults_to_two_minutes_and_0_turns_it_off() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("10.toml"), "").expect("a rules file");
+        let recheck = |line: &str| {
+            let text = format!(
+                "[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"plain\"\nfrom = \"d@s.example\"\n\
+                 [[account]]\nname = \"g\"\nrules = {:?}\n\
+                 [account.imap]\nhost = \"127.0.0.1\"\nusername = \"g\"\npassword_env = \"PATH\"\n\
+                 {line}\n[account.digest]\nto = \"g@s.example\"\n\
+                 [[account.assistant]]\nid = \"marta\"\nname = \"M\"\naddress = \"m@x.example\"\n",
+                dir.path()
+            );
+            parse_config(&SourceFile::new("delega.toml", text))
+                .map(|l| l.config.accounts[0].recheck)
+        };
+        assert_eq!(recheck("").expect("valid"), Some(Duration::from_secs(120)));
+        assert_eq!(
+            recheck("recheck_secs = 5").expect("valid"),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(recheck("recheck_secs = 0").expect("valid"), None);
+        assert!(recheck("recheck_secs = \"often\"").is_err());
     }
 
     #[test]

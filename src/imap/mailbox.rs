@@ -188,6 +188,28 @@ impl Connection {
         Ok(sorted(found.into_iter().filter(|&u| u > after)))
     }
 
+    /// True when the selected mailbox has mail above UID `after`, or the server announced a
+    /// new message while answering (before IDLE: see below).
+    ///
+    /// Dovecot searches the mailbox as of its last report and announces what came in since
+    /// (`* N EXISTS`) in the same answer: a message arriving between SELECT and this SEARCH
+    /// is announced here but not found. Dropped with the other volunteered data, it would not
+    /// be announced again in the IDLE that follows.
+    pub async fn arrived_after(&mut self, after: u32) -> anyhow::Result<bool> {
+        let start = after.saturating_add(1);
+        let found = self
+            .session
+            .uid_search(format!("UID {start}:*"))
+            .await
+            .context("UID SEARCH")?;
+        let mut announced = false;
+        while let Ok(response) = self.session.unsolicited_responses.try_recv() {
+            announced |= matches!(response, async_imap::types::UnsolicitedResponse::Exists(_));
+        }
+        // `n:*` also returns the last message when its UID is below n (RFC 3501 6.4.8).
+        Ok(announced || found.into_iter().any(|u| u > after))
+    }
+
     /// UIDs of messages whose Message-ID header contains `id` (a substring search: the
     /// caller checks the header), ascending; none when `id` cannot be searched for as is.
     pub async fn uids_with_message_id(&mut self, id: &str) -> anyhow::Result<Vec<u32>> {

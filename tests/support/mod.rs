@@ -34,6 +34,8 @@ pub enum Shape {
     NoMoveNoUidplus,
     /// A self-signed CA:TRUE certificate, which [`MailSystem::ca_file`] is.
     SelfSigned,
+    /// Sessions idle in IDLE for 1 s hibernate (`imap_hibernate_timeout`).
+    Hibernate,
 }
 
 impl Shape {
@@ -44,6 +46,7 @@ impl Shape {
             Shape::NoMove => "no-move",
             Shape::NoMoveNoUidplus => "no-move-no-uidplus",
             Shape::SelfSigned => "selfsigned",
+            Shape::Hibernate => "hibernate",
         }
     }
 }
@@ -75,7 +78,7 @@ impl MailSystem {
     /// The instance of `shape` shared by every test of this binary run, started on first use
     /// (see [`Self::shared`]): Dovecot configured like another server people have.
     pub fn shaped(shape: Shape) -> &'static MailSystem {
-        static SHAPED: [OnceLock<MailSystem>; 4] = [const { OnceLock::new() }; 4];
+        static SHAPED: [OnceLock<MailSystem>; 5] = [const { OnceLock::new() }; 5];
         SHAPED[shape as usize].get_or_init(|| {
             sweep_leftovers();
             let name = shape.name();

@@ -44,6 +44,8 @@ pub struct Office {
     pub smtp_login: Option<String>,
     /// Extra `[smtp]` settings (e.g. `timeout_secs = 1`).
     pub smtp_extra: String,
+    /// The daemon's `RUST_LOG` ("info" unless a test needs more).
+    pub log_filter: String,
     imap_port: u16,
     ca_file: PathBuf,
 }
@@ -83,6 +85,7 @@ impl Office {
             imap_login: "password_file = \"password\"".into(),
             smtp_login: None,
             smtp_extra: String::new(),
+            log_filter: "info".into(),
             imap_port: ms.imaps_port(),
             ca_file: ms.ca_file().to_path_buf(),
         };
@@ -181,7 +184,7 @@ address = "{luca}"
             .arg("--config")
             .arg(self.config_path())
             .env_remove("DELEGA_FAILPOINT")
-            .env("RUST_LOG", "info");
+            .env("RUST_LOG", &self.log_filter);
         cmd
     }
 
