@@ -96,13 +96,20 @@ pub fn next_due(state: &State, account: &str) -> anyhow::Result<Option<i64>> {
     state.next_forward_due(account)
 }
 
-/// Gives up a forward that can no longer go out (its message left the Inbox, or cannot be
-/// found after a renumbering); a forward already sent stays so. Returns the reason, as
-/// recorded.
-pub fn give_up(state: &State, row: Option<&OutboxRow>, why: &NotSent) -> anyhow::Result<String> {
+/// Gives up the forward of ledger row `ledger_id` that can no longer go out (its message
+/// left the Inbox, or cannot be found after a renumbering); a forward already sent stays so.
+/// The reason is recorded as data on the ledger row (whether or not it has an outbox row)
+/// and on a waiting outbox row. Returns it in English, for the row's detail.
+pub fn give_up(
+    state: &State,
+    ledger_id: i64,
+    row: Option<&OutboxRow>,
+    why: &NotSent,
+) -> anyhow::Result<String> {
     if let Some(r) = row.filter(|r| r.state != OutboxState::Sent) {
         state.outbox_not_sent(r.id, why, now())?;
     }
+    state.ledger_not_sent(ledger_id, why)?;
     Ok(why.to_string())
 }
 

@@ -36,7 +36,13 @@ pub(super) fn needs_you_section(
                 Some(undone_note(settings, w, h))
             } else if matches!(h.place, Place::Delegated { .. }) {
                 let forward = h.forward.as_ref();
-                let error = match forward.and_then(|f| f.reason.as_ref()) {
+                // delega's own reason, from the outbox row or else the ledger row (a forward
+                // given up with no outbox row, or after it was sent); else the server's words.
+                let not_sent = forward.and_then(|f| f.reason.as_ref()).or(match &e.reason {
+                    Some(Reason::NotSent(why)) => Some(why),
+                    _ => None,
+                });
+                let error = match not_sent {
                     Some(why) => clean(&w.not_sent(why)),
                     None => forward
                         .and_then(|f| f.last_error.as_deref())

@@ -212,6 +212,16 @@ impl State {
             .optional()?)
     }
 
+    /// Records why a planned forward of row `id` will not go out, as the row's reason: the
+    /// digest says it in its language, with or without an outbox row.
+    pub fn ledger_not_sent(&self, id: i64, why: &crate::reason::NotSent) -> anyhow::Result<()> {
+        let reason = Reason::NotSent(why.clone()).to_json();
+        self.conn
+            .prepare_cached("UPDATE ledger SET reason = ?2 WHERE id = ?1")?
+            .execute(params![id, reason])?;
+        Ok(())
+    }
+
     /// Moves a pending row to the message's number after the server renumbered the
     /// mailbox (found again by Message-ID). False, changing nothing, when that number is
     /// already recorded for another row.

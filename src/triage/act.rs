@@ -160,7 +160,7 @@ pub(crate) async fn finish_pending(
                 }
                 _ => {
                     let row = state.outbox_for(e.id)?;
-                    let why = delivery::give_up(state, row.as_ref(), &NotSent::Renumbered)?;
+                    let why = delivery::give_up(state, e.id, row.as_ref(), &NotSent::Renumbered)?;
                     filing.settle((e.id, Status::Failed, Some(why)));
                     continue;
                 }
@@ -194,7 +194,7 @@ pub(crate) async fn finish_pending(
                     let job = (&e.decision, &planned, &Message::parse(&f.raw));
                     forward(state, t, at, job, report, &mut filing).await?;
                 } else {
-                    let why = delivery::give_up(state, row.as_ref(), &NotSent::LeftInbox)?;
+                    let why = delivery::give_up(state, e.id, row.as_ref(), &NotSent::LeftInbox)?;
                     filing.settle((e.id, Status::Failed, Some(why)));
                 }
             }

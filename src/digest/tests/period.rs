@@ -173,3 +173,69 @@ fn a_missing_or_impossible_date_shows_the_arrival_time_and_says_so() {
         ],
     );
 }
+
+#[test]
+fn a_forward_given_up_says_why_in_the_digests_language_with_or_without_an_outbox_row() {
+    use crate::delivery::{NotSent, give_up};
+    let mut state = State::in_memory().expect("db");
+    let mut account = account();
+    account.digest.language = Language::It;
+    let address = |_: &str| Some("marta@office.example".to_string());
+    // A forward waiting (its outbox row pending), one already sent, and one planned with
+    // no outbox row (no assistant was recorded for it).
+    let decision = |id| {
+        forward(id, "marta", OutboxState::Pending, None)
+            .entry
+            .decision
+    };
+    let mut unassigned = decision(3);
+    unassigned.assistant = None;
+    let recorded = state
+        .record(
+            "giulia",
+            "INBOX",
+            1,
+            &[decision(1), decision(2), unassigned],
+            &address,
+            END - 2 * HOUR,
+        )
+        .expect("recorded");
+    assert!(recorded[2].forward.is_none(), "no outbox row");
+    let sent = recorded[1].forward.as_ref().expect("an outbox row");
+    state
+        .outbox_update(sent.id, OutboxState::Sent, 0, None, END - 2 * HOUR)
+        .expect("sent");
+    let reasons = [NotSent::LeftInbox, NotSent::Renumbered, NotSent::LeftInbox];
+    let mut settled = Vec::new();
+    for (r, why) in recorded.iter().zip(&reasons) {
+        let row = state.outbox_for(r.id).expect("query");
+        let detail = give_up(&state, r.id, row.as_ref(), why).expect("given up");
+        settled.push((r.id, Status::Failed, Some(detail)));
+    }
+    state
+        .complete("giulia", &settled, None, END - HOUR)
+        .expect("settled");
+
+    let now = Timestamp::from_second(END).expect("in range");
+    let it = prepare(&state, &account, now).expect("prepares").text;
+    assert_in_order(
+        &it,
+        &[
+            "PER TE (3)",
+            "Inoltro a Marta Verdi non riuscito: il messaggio è uscito dalla Posta in arrivo \
+             prima dell'inoltro",
+            "Inoltro a Marta Verdi non riuscito: il server ha rinumerato la casella di posta",
+            "Inoltro a ? non riuscito: il messaggio è uscito dalla Posta in arrivo prima \
+             dell'inoltro",
+        ],
+    );
+    for english in ["left the Inbox", "renumbered the mailbox"] {
+        assert!(!it.contains(english), "{english:?} in:\n{it}");
+    }
+    account.digest.language = Language::En;
+    let en = prepare(&state, &account, now).expect("prepares").text;
+    assert!(
+        en.contains("Forward to ? failed: the message left the Inbox before it was forwarded"),
+        "{en}"
+    );
+}
