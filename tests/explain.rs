@@ -1,11 +1,14 @@
 //! `delega explain` decides exactly as `delega run`: the same rules, then the same guards
 //! (delega's own forward, an assistant, a machine, a loop, a Message-ID already forwarded,
 //! read from the state database), and the run's log line names the guard that kept a
-//! message.
+//! message. An assistant's mail about a task is said to be what run makes of it: a status
+//! mail, filed with the task, and how the task moves.
 
 use std::collections::BTreeMap;
 
 use delega::reason::Reason;
+use delega::state::TaskFilter;
+use delega::task::TaskState;
 
 use crate::support::MailSystem;
 use crate::support::imap::TestImap;
@@ -178,5 +181,119 @@ async fn explain_decides_as_run_does_on_every_guard() -> anyhow::Result<()> {
             .contains("already forwarded")
     );
     assert_eq!(explain["invoice plain"].0, "delegable → marta");
+    Ok(())
+}
+
+#[tokio::test]
+async fn explain_says_a_status_mail_is_filed_with_its_task_as_run_does() -> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let office = Office::new(ms);
+    office.run_once_ok();
+    let mut giulia = office.deliver(ms, &["012-supplier-invoice"]).await?;
+    office.run_once_ok();
+    let task = office
+        .state()
+        .tasks("giulia", &TaskFilter::default())?
+        .remove(0);
+    let (reference, forward_id) = (task.reference.to_string(), task.forward_id.clone());
+    let marta = &office.marta;
+    let cases = [
+        (
+            "reply",
+            format!(
+                "From: Marta Verdi <{marta}>\r\nTo: billing@supplier.example\r\nCc: {giulia}\r\n\
+                 Subject: Re: the invoice\r\nMessage-ID: <reply-1@office.example>\r\n\
+                 In-Reply-To: <{forward_id}@x>\r\n\r\nRegistered, payment scheduled.\r\n",
+                giulia = office.giulia
+            ),
+        ),
+        (
+            "done",
+            format!(
+                "From: Marta Verdi <{marta}>\r\nTo: {giulia}\r\nSubject: DONE {reference}\r\n\
+                 Message-ID: <done-1@office.example>\r\n\r\nTask completed.\r\n",
+                giulia = office.giulia
+            ),
+        ),
+        (
+            "unknown",
+            format!(
+                "From: Marta Verdi <{marta}>\r\nTo: {giulia}\r\n\
+                 Subject: Fattura 2026/999 for T-ZZZZ\r\nMessage-ID: <unknown-1@office.example>\r\n\r\n\
+                 Which one is this?\r\n",
+                giulia = office.giulia
+            ),
+        ),
+    ];
+    let mut files = Vec::new();
+    for (name, raw) in &cases {
+        let path = office.dir.path().join(format!("{name}.eml"));
+        std::fs::write(&path, raw)?;
+        files.push(path.display().to_string());
+    }
+    let mut args = vec!["explain"];
+    args.extend(files.iter().map(String::as_str));
+    let out = office.command(&args).output()?;
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let block = |name: &str| -> String {
+        // From its file's line to the next file's.
+        let start = text.find(&format!("/{name}.eml\n")).expect("explained");
+        let rest = &text[start + name.len() + 6..];
+        let end = rest.find(".eml\n").unwrap_or(rest.len());
+        rest[..end].to_string()
+    };
+    let reply = block("reply");
+    assert!(
+        reply.contains(&format!(
+            "decision: status mail for task {reference}: filed in Delegated with the task, never forwarded back"
+        )),
+        "{reply}"
+    );
+    assert!(
+        reply.contains(&format!("task:     {reference} ")) && reply.contains("open → answered"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains(&format!(
+            "it comes from the assistant Marta Verdi and answers the forward of {reference}"
+        )),
+        "{reply}"
+    );
+    assert!(
+        !reply.contains("guard:"),
+        "not the assistant guard: {reply}"
+    );
+    let done = block("done");
+    assert!(done.contains("open → done"), "{done}");
+    assert!(
+        done.contains(&format!("names {reference} in its subject")),
+        "{done}"
+    );
+    let unknown = block("unknown");
+    assert!(
+        unknown.contains("decision: strategic (kept in the Inbox by a guard)"),
+        "{unknown}"
+    );
+    assert!(
+        unknown.contains("guard:    it comes from the assistant Marta Verdi"),
+        "{unknown}"
+    );
+    assert!(
+        unknown.contains("task:     T-ZZZZ is no task of account giulia: not a status mail"),
+        "{unknown}"
+    );
+
+    // What run does with them: the two status mails filed with the task, the other kept.
+    for (_, raw) in &cases {
+        giulia.append("INBOX", raw.as_bytes(), &[]).await?;
+    }
+    office.run_once_ok();
+    let t = office.state().task_for(task.ledger_id)?.expect("task");
+    assert_eq!(t.state, TaskState::Done);
+    let inbox = giulia.fetch_all("INBOX").await?;
+    assert_eq!(inbox.len(), 1, "only the unknown reference stays");
+    assert!(String::from_utf8_lossy(&inbox[0].raw).contains("T-ZZZZ"));
+    assert_eq!(giulia.fetch_all("Delegated").await?.len(), 3);
     Ok(())
 }

@@ -8,6 +8,8 @@ use delega::config::diagnostic::Diagnostic;
 use delega::guard::{self, Decided, History};
 use delega::message::Message;
 use delega::state::State;
+use delega::task::{NoChange, Signal, TaskState};
+use delega::triage::StatusMail;
 
 use super::{CmdResult, Failed, load, select_accounts};
 
@@ -121,7 +123,20 @@ pub(crate) fn explain(
             || e.decision.clone(),
             history.clone().unwrap_or_default(),
         );
+        // An assistant's mail about a task: `run` moves the task and files the mail with it,
+        // before the rules' decision counts (not in observe mode, where nothing is done).
+        let status = match &state {
+            Ok(_) if account.observe => Ok(None),
+            Ok(state) => {
+                delega::triage::status_mail(state, account, &msg).map_err(|err| format!("{err:#}"))
+            }
+            Err(err) => Err(err.clone()),
+        };
         outln!("{}", file.display());
+        if let Ok(Some(mail)) = &status {
+            print_status_mail(account, &msg, mail);
+            continue;
+        }
         print_explained(account, &msg, &e, &decided);
         if decided.decision.category == Category::Delegable
             && let Err(why) = &history
@@ -130,8 +145,89 @@ pub(crate) fn explain(
                 "  note:     the state database was not read ({why}): a copy already forwarded would not be seen here"
             );
         }
+        print_no_task(account, &msg, &status);
     }
     if failed { Err(Failed::Runtime) } else { Ok(()) }
+}
+
+/// A status mail: the task it is about, what it does to it, and where the mail goes.
+fn print_status_mail(account: &Account, msg: &Message<'_>, mail: &StatusMail) {
+    let task = &mail.task;
+    let reference = &task.reference;
+    let from = msg
+        .sender()
+        .map_or_else(|| "(none)".to_string(), ToString::to_string);
+    outln!("  from:     {from}");
+    outln!("  subject:  {}", msg.subject());
+    outln!(
+        "  decision: status mail for task {reference}: filed in {} with the task, never forwarded back",
+        account.folders.delegated
+    );
+    let moves = match task.state.apply(mail.event()) {
+        Ok(next) => format!("{} → {}", task.state.as_str(), next.as_str()),
+        Err(NoChange(now)) => match now {
+            TaskState::Done | TaskState::Dropped => format!(
+                "stays {} (mail never undoes the entrepreneur's word; `delega task reopen {reference}` opens it)",
+                now.as_str()
+            ),
+            _ => format!("stays {}", now.as_str()),
+        },
+    };
+    outln!(
+        "  task:     {reference} \"{}\" → {}: {moves}",
+        delega::message::one_line(&task.subject),
+        task.assistant
+    );
+    let found = if mail.by_reference {
+        format!("names {reference} in its subject")
+    } else {
+        format!("answers the forward of {reference}")
+    };
+    let says = match mail.signal {
+        Signal::Done => "says it is done (a done word, or the \"done\" link)",
+        Signal::Replied => "does not say it is done",
+    };
+    let name = account
+        .assistant(&task.assistant)
+        .map_or(task.assistant.as_str(), |a| a.name.as_str());
+    outln!("  why:      it comes from the assistant {name} and {found}; it {says}");
+}
+
+/// For a mail from an assistant that refers to a task delega does not know (or that could
+/// not be looked up): what `run` does instead, in one line.
+fn print_no_task(
+    account: &Account,
+    msg: &Message<'_>,
+    status: &Result<Option<StatusMail>, String>,
+) {
+    let from_assistant = msg.sender().is_some_and(|s| {
+        account
+            .assistants
+            .iter()
+            .any(|a| a.address.eq_ignore_ascii_case(&s.address))
+    });
+    // An auto-reply or delega's own mail is never a status mail: its guard line says why.
+    let machine = msg.auto_evidence().is_some() || msg.has_header(guard::FORWARD_HEADER);
+    let (references, answered) = delega::task::reply::refers(msg);
+    if !from_assistant || machine || (references.is_empty() && answered.is_empty()) {
+        return;
+    }
+    match status {
+        Ok(Some(_)) => {}
+        Ok(None) if account.observe => {}
+        Ok(None) => {
+            let what = match references.first() {
+                Some(r) => format!("{r} is no task of account {}", account.name),
+                None => format!("it answers no forward of account {}", account.name),
+            };
+            outln!(
+                "  task:     {what}: not a status mail, decided as any mail from the assistant (above)"
+            );
+        }
+        Err(why) => outln!(
+            "  note:     the state database was not read ({why}): a status mail about a task would not be recognised here"
+        ),
+    }
 }
 
 /// One message's explanation: the final decision, the guard that changed it, the rule and

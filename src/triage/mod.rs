@@ -35,6 +35,7 @@ use act::{decide, finish_pending, forward, log_decision};
 pub use backfill::BackfillReport;
 use filing::{FLUSH_AT, Filing};
 pub use follow_up::fix_dues;
+pub use status::{StatusMail, recognise as status_mail};
 
 /// What a pass needs besides the mailbox and the database.
 pub struct Triage<'a> {

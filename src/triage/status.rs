@@ -16,16 +16,29 @@ use crate::state::{Action, NewEntry, State};
 use crate::task::{Event, Signal, TaskRow, reply};
 
 /// A mail about a task, and what it says.
-pub(crate) struct StatusMail {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusMail {
     /// The task it refers to.
     pub task: TaskRow,
     /// Done, or only an answer.
     pub signal: Signal,
+    /// Found by the task's reference in the subject (else: it answers the forward).
+    pub by_reference: bool,
+}
+
+impl StatusMail {
+    /// What the mail does to the task.
+    pub fn event(&self) -> Event {
+        match self.signal {
+            Signal::Done => Event::DoneByMail,
+            Signal::Replied => Event::Replied,
+        }
+    }
 }
 
 /// The task `msg` is about, when it is an assistant's mail about one of this account's
-/// tasks.
-pub(crate) fn recognise(
+/// tasks (`delega explain` asks the same).
+pub fn recognise(
     state: &State,
     account: &Account,
     msg: &Message<'_>,
@@ -49,6 +62,7 @@ pub(crate) fn recognise(
             break;
         }
     }
+    let by_reference = task.is_some();
     if task.is_none() {
         for forward_id in &answered {
             task = state.task_by_forward_id(&account.name, forward_id)?;
@@ -60,6 +74,7 @@ pub(crate) fn recognise(
     Ok(task.map(|task| StatusMail {
         task,
         signal: reply::signal(msg.subject(), msg.body()),
+        by_reference,
     }))
 }
 
@@ -74,11 +89,8 @@ pub(crate) fn apply(
     entry: &mut NewEntry,
     now: i64,
 ) -> anyhow::Result<()> {
-    let StatusMail { task, signal } = status;
-    let event = match signal {
-        Signal::Done => Event::DoneByMail,
-        Signal::Replied => Event::Replied,
-    };
+    let event = status.event();
+    let task = status.task;
     let outcome = state.task_apply(task.id, event, msg.message_id(), now)?;
     let now_state = match outcome {
         Ok(s) => s,
