@@ -9,7 +9,6 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::read::{RulesRead, choice};
-use super::rules::rules_dir_problem;
 use super::server::{SERVER_KEYS, ServerRole, server};
 use super::tomlread::Table;
 use super::{Account, Assistant, Digest, Folders, Forwarding, Language};
@@ -161,7 +160,7 @@ pub(super) fn account(
     let rules =
         rules_setting
             .zip(rules_dir.as_ref())
-            .and_then(|(at, dir)| match rules_dir_problem(dir) {
+            .and_then(|(at, dir)| match rules_read.problem(dir) {
                 Some((message, help)) => {
                     reader.error(at.span(), message, Some(help));
                     None

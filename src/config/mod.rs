@@ -279,13 +279,13 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
 
 /// Validates config text (rules directories are still read from disk).
 pub fn parse_config(source: &SourceFile) -> Result<Loaded, ConfigError> {
-    let (config, diagnostics) = read::config(source);
+    let (config, diagnostics, commands) = read::config(source);
     let all = Diagnostics(diagnostics);
     match config {
         Some(config) if !all.has_errors() => Ok(Loaded {
             config,
             warnings: all.0,
-            commands: read::commands(source),
+            commands,
         }),
         _ => {
             let mut all = all;
@@ -483,5 +483,71 @@ pub(crate) mod tests {
         };
         let errors = errors.to_string();
         assert_eq!(errors.matches("20.toml:3:").count(), 2, "{errors}");
+    }
+
+    #[test]
+    fn accounts_naming_one_missing_rules_directory_each_hear_of_it_at_their_setting() {
+        let account = |name: &str| {
+            format!(
+                "[[account]]\nname = \"{name}\"\nrules = \"no-such-rules\"\n\
+                 [account.imap]\nhost = \"127.0.0.1\"\nusername = \"{name}\"\n\
+                 password_env = \"PATH\"\n\
+                 [account.digest]\nto = \"{name}@studio.example\"\n"
+            )
+        };
+        let smtp = "[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"plain\"\nfrom = \"d@s.example\"\n";
+        let text = format!("{smtp}{}{}", account("g"), account("h"));
+        let Err(ConfigError::Invalid(errors)) = parse_config(&SourceFile::new("delega.toml", text))
+        else {
+            panic!("a missing rules directory is refused");
+        };
+        let errors = errors.to_string();
+        for line in [7, 16] {
+            assert!(
+                errors.contains(&format!(
+                    "delega.toml:{line}:9: error: the rules directory ./no-such-rules does not exist"
+                )),
+                "{errors}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_password_and_token_command_is_listed_where_it_is_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rules = dir.path();
+        std::fs::write(
+            rules.join("10.toml"),
+            "[[rule]]\nname = \"all\"\ncategory = \"noise\"\n[rule.when]\nlist = true\n",
+        )
+        .expect("a rules file");
+        let account = |name: &str, login: &str| {
+            format!(
+                "[[account]]\nname = \"{name}\"\nrules = {rules:?}\n\
+                 [account.imap]\nhost = \"127.0.0.1\"\nusername = \"{name}\"\n{login}\n\
+                 [account.digest]\nto = \"{name}@studio.example\"\n"
+            )
+        };
+        let text = format!(
+            "[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"plain\"\nfrom = \"d@s.example\"\n\
+             username = \"d\"\npassword_command = \"pass smtp\"\n{}{}{}",
+            account("g", "password_command = \"pass g\""),
+            account("h", "password_env = \"PATH\""),
+            account("k", "password_command = \"pass k\""),
+        );
+        let loaded = parse_config(&SourceFile::new("delega.toml", text)).expect("valid");
+        let listed: Vec<_> = loaded
+            .commands
+            .iter()
+            .map(|c| (c.key, c.command.as_str(), c.at.line, c.at.column))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("password_command", "pass smtp", 6, 20),
+                ("password_command", "pass g", 13, 20),
+                ("password_command", "pass k", 31, 20),
+            ]
+        );
     }
 }
