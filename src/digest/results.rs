@@ -9,7 +9,7 @@ use crate::config::Language;
 use crate::task::review::{AssistantReview, TaskView, working_duration};
 
 use super::Settings;
-use super::item::{LINE_MAX, assistant_name, bounded, clean, more_messages};
+use super::item::{LINE_MAX, assistant_name, bounded, clean};
 use super::locale::Words;
 use super::view::{Group, Item, Section, Tone, section};
 
@@ -140,18 +140,74 @@ fn subject(w: Words, task: &crate::task::TaskRow) -> String {
     }
 }
 
-/// The listed part of `views` (at most `max`) as items, and the "… and N more" line.
-fn capped(
-    settings: &Settings<'_>,
+/// Which of an assistant's lists a "… and N more" line counts the rest of.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    NotSent,
+    Overdue,
+    Done,
+    Open,
+}
+
+/// "… and 2 more overdue tasks" / "… e altre 2 attività in ritardo", when fewer than
+/// `total` tasks of that list are shown.
+fn more_tasks(w: Words, kind: Kind, total: usize, listed: usize) -> Option<String> {
+    let n = total.saturating_sub(listed) as u64;
+    if n == 0 {
+        return None;
+    }
+    let s = w.integer(n);
+    let one = n == 1;
+    Some(match w.0 {
+        Language::It => {
+            let which = match (kind, one) {
+                (Kind::NotSent, true) => "non inviata",
+                (Kind::NotSent, false) => "non inviate",
+                (Kind::Overdue, _) => "in ritardo",
+                (Kind::Done, true) => "fatta",
+                (Kind::Done, false) => "fatte",
+                (Kind::Open, true) => "aperta",
+                (Kind::Open, false) => "aperte",
+            };
+            match one {
+                true => format!("… e un'altra attività {which}"),
+                false => format!("… e altre {s} attività {which}"),
+            }
+        }
+        Language::En => {
+            let tasks = if one { "task" } else { "tasks" };
+            match kind {
+                Kind::NotSent => format!("… and {s} more {tasks} not sent"),
+                Kind::Overdue => format!("… and {s} more overdue {tasks}"),
+                Kind::Done => format!("… and {s} more {tasks} done"),
+                Kind::Open => format!("… and {s} more open {tasks}"),
+            }
+        }
+    })
+}
+
+/// How an assistant's lists are laid out: at most `max` tasks each.
+struct Lists<'a> {
+    settings: &'a Settings<'a>,
     w: Words,
-    t: &Text,
-    views: &[TaskView],
+    t: &'a Text,
     max: usize,
+    /// A working day's length, for durations.
     day: i64,
-    items: &mut Vec<Item>,
-) -> Option<String> {
-    items.extend(views.iter().take(max).map(|v| item(settings, w, t, v, day)));
-    more_messages(w, views.len() as u64, views.len().min(max))
+}
+
+impl Lists<'_> {
+    /// The listed part of `views` (at most `max`) as items, and the "… and N more" line.
+    fn capped(&self, views: &[TaskView], kind: Kind, items: &mut Vec<Item>) -> Option<String> {
+        let (w, t) = (self.w, self.t);
+        items.extend(
+            views
+                .iter()
+                .take(self.max)
+                .map(|v| item(self.settings, w, t, v, self.day)),
+        );
+        more_tasks(w, kind, views.len(), views.len().min(self.max))
+    }
 }
 
 /// The results section of the entrepreneur's digest; `None` when no assistant has a task
@@ -173,6 +229,13 @@ pub(super) fn results_section(
         .sum();
     let mut s = section(t.heading, Some(w.integer(total as u64)), Some(t.intro));
     s.key = "results";
+    let lists = Lists {
+        settings,
+        w,
+        t,
+        max,
+        day,
+    };
     for r in reviews {
         let name = assistant_name(settings, Some(&r.assistant));
         let median = r
@@ -193,10 +256,10 @@ pub(super) fn results_section(
         let mut items = Vec::new();
         // Not sent and overdue first, oldest first: never hidden behind the others.
         let mut more = Vec::new();
-        more.extend(capped(settings, w, t, &r.not_sent, max, day, &mut items));
-        more.extend(capped(settings, w, t, &r.overdue, max, day, &mut items));
-        more.extend(capped(settings, w, t, &r.done, max, day, &mut items));
-        more.extend(capped(settings, w, t, &r.open, max, day, &mut items));
+        more.extend(lists.capped(&r.not_sent, Kind::NotSent, &mut items));
+        more.extend(lists.capped(&r.overdue, Kind::Overdue, &mut items));
+        more.extend(lists.capped(&r.done, Kind::Done, &mut items));
+        more.extend(lists.capped(&r.open, Kind::Open, &mut items));
         s.groups.push(Group {
             heading: Some(heading),
             items,
@@ -225,18 +288,17 @@ pub(super) fn list_section(
         Some(t.list_intro),
     );
     s.key = "tasks";
-    let mut items = Vec::new();
-    let mut more = Vec::new();
-    more.extend(capped(
+    let lists = Lists {
         settings,
         w,
         t,
-        &review.overdue,
         max,
         day,
-        &mut items,
-    ));
-    more.extend(capped(settings, w, t, &review.open, max, day, &mut items));
+    };
+    let mut items = Vec::new();
+    let mut more = Vec::new();
+    more.extend(lists.capped(&review.overdue, Kind::Overdue, &mut items));
+    more.extend(lists.capped(&review.open, Kind::Open, &mut items));
     s.groups.push(Group {
         heading: None,
         items,
@@ -301,7 +363,7 @@ mod tests {
         let next = text.find("overdue  Fattura 4").expect("then the next");
         assert!(overdue < next);
         assert!(!text.contains("Fattura 5"), "capped at max_listed");
-        assert!(text.contains("… and 1 more message"), "{text}");
+        assert!(text.contains("… and 1 more overdue task"), "{text}");
         assert!(text.contains(&format!(
             "{} · delegated 24 Nov 2026 09:00 · took 1h 30m",
             Reference::of(1)
@@ -373,5 +435,38 @@ mod tests {
             let luca = &account.assistants[1];
             assert!(compose_list(&Settings::of(&account), &report, luca).is_none());
         }
+    }
+
+    #[test]
+    fn the_rest_of_a_list_is_counted_in_tasks_in_both_languages() {
+        use super::super::locale::Words;
+        use super::{Kind, more_tasks};
+        let (it, en) = (Words(Language::It), Words(Language::En));
+        let said = |w, kind, total| more_tasks(w, kind, total, 2);
+        assert_eq!(
+            said(en, Kind::Overdue, 3).as_deref(),
+            Some("… and 1 more overdue task")
+        );
+        assert_eq!(
+            said(en, Kind::Open, 2_952).as_deref(),
+            Some("… and 2,950 more open tasks")
+        );
+        assert_eq!(
+            said(en, Kind::NotSent, 4).as_deref(),
+            Some("… and 2 more tasks not sent")
+        );
+        assert_eq!(
+            said(it, Kind::Open, 3).as_deref(),
+            Some("… e un'altra attività aperta")
+        );
+        assert_eq!(
+            said(it, Kind::Done, 5).as_deref(),
+            Some("… e altre 3 attività fatte")
+        );
+        assert_eq!(
+            said(it, Kind::Overdue, 2_002).as_deref(),
+            Some("… e altre 2.000 attività in ritardo")
+        );
+        assert_eq!(said(it, Kind::NotSent, 2), None, "all listed");
     }
 }
