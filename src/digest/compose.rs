@@ -48,6 +48,7 @@ pub fn compose(settings: &Settings<'_>, report: &Report) -> DigestMail {
         settings,
         w,
         &report.tasks,
+        totals.status_mails,
         limits.messages,
         report.work_day_secs,
     ));

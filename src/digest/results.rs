@@ -210,16 +210,40 @@ impl Lists<'_> {
     }
 }
 
-/// The results section of the entrepreneur's digest; `None` when no assistant has a task
-/// to show.
+/// `n` mails from assistants about their tasks, filed with the tasks.
+fn status_mails_filed(language: Language, n: u64, count: &str) -> String {
+    match (language, n) {
+        (Language::It, 1) => format!(
+            "{count} messaggio di un assistente su un'attività è stato archiviato con \
+             l'attività, fuori dalla Posta in arrivo."
+        ),
+        (Language::It, _) => format!(
+            "{count} messaggi degli assistenti sulle loro attività sono stati archiviati con \
+             le attività, fuori dalla Posta in arrivo."
+        ),
+        (Language::En, 1) => format!(
+            "{count} mail from an assistant about a task was filed with the task, out of your \
+             Inbox."
+        ),
+        (Language::En, _) => format!(
+            "{count} mails from assistants about their tasks were filed with the tasks, out of \
+             your Inbox."
+        ),
+    }
+}
+
+/// The results section of the entrepreneur's digest, with the `status_mails` (assistants'
+/// mails about their tasks) filed in the period; `None` when no assistant has a task to
+/// show and no such mail came.
 pub(super) fn results_section(
     settings: &Settings<'_>,
     w: Words,
     reviews: &[AssistantReview],
+    status_mails: u64,
     max: usize,
     day: i64,
 ) -> Option<Section> {
-    if reviews.is_empty() {
+    if reviews.is_empty() && status_mails == 0 {
         return None;
     }
     let t = text(w.0);
@@ -229,6 +253,10 @@ pub(super) fn results_section(
         .sum();
     let mut s = section(t.heading, Some(w.integer(total as u64)), Some(t.intro));
     s.key = "results";
+    if status_mails > 0 {
+        let mails = status_mails_filed(w.0, status_mails, &w.integer(status_mails));
+        s.paragraphs.push(mails);
+    }
     let lists = Lists {
         settings,
         w,

@@ -14,17 +14,32 @@ use super::report::{Forwards, Handled, Limits, NoiseSource, Place, Problem, Repo
 use super::{Action, Entry, State};
 use crate::reason::Reason;
 
+/// How `Reason::TaskStatus` is stored (JSON) begins: matched by [`PLACE`].
+macro_rules! task_status {
+    () => {
+        r#"{"task_status":"#
+    };
+}
+#[cfg(test)]
+const TASK_STATUS: &str = task_status!();
+
 /// Where the digest places a ledger row ([`Place`]): the one rule. Every count and list
 /// below selects by it, and each row read carries it to the digest. An unknown category
-/// reads as strategic, as in `entry_row`; a forward is refused for good when its row
-/// failed, or its outbox row did.
-const PLACE: &str = "CASE
+/// reads as strategic, as in `entry_row`; an assistant's mail about a task is filed with
+/// it (its reason, as stored, begins with `task_status!()`), not as noise; a forward is refused for
+/// good when its row failed, or its outbox row did.
+const PLACE: &str = concat!(
+    "CASE
     WHEN category NOT IN ('delegable', 'noise') THEN 'needs_you'
     WHEN observe THEN 'observed'
+    WHEN category = 'noise' AND reason GLOB '",
+    task_status!(),
+    "*' THEN 'status'
     WHEN category = 'noise' THEN 'filed'
     WHEN status = 'failed' OR EXISTS (SELECT 1 FROM outbox o
         WHERE o.ledger_id = ledger.id AND o.state = 'failed') THEN 'failed'
-    ELSE 'delegated' END";
+    ELSE 'delegated' END"
+);
 
 /// A row's place as [`PLACE`] names it.
 fn place(name: &str) -> Place {
@@ -33,6 +48,7 @@ fn place(name: &str) -> Place {
         "failed" => Place::Delegated { failed: true },
         "observed" => Place::Observed,
         "filed" => Place::Filed,
+        "status" => Place::TaskStatus,
         _ => Place::NeedsYou,
     }
 }
@@ -91,7 +107,8 @@ impl State {
                 "SELECT COUNT(*), COALESCE(SUM(place = 'needs_you'), 0),
                     COALESCE(SUM(place = 'observed'), 0), COALESCE(SUM({FILED}), 0),
                     COALESCE(SUM({COPIED}), 0), COALESCE(SUM(undone), 0),
-                    COALESCE(SUM({DELEGATED} AND undone), 0)
+                    COALESCE(SUM({DELEGATED} AND undone), 0),
+                    COALESCE(SUM(place = 'status' AND status = 'done' AND NOT undone), 0)
                  FROM {rows}"
             ),
             period,
@@ -104,6 +121,7 @@ impl State {
                     copied: r.get(4)?,
                     undone: r.get(5)?,
                     undone_forwards: r.get(6)?,
+                    status_mails: r.get(7)?,
                     ..Totals::default()
                 })
             },
@@ -509,6 +527,45 @@ mod tests {
         assert!(after.delegated[0].rows[0].undone);
     }
 
+    #[test]
+    fn an_assistants_mail_about_a_task_is_counted_apart_not_as_noise() {
+        let status = Reason::TaskStatus {
+            reference: "T-7K3Q".into(),
+            state: crate::task::TaskState::Answered,
+        };
+        assert!(
+            status.to_json().starts_with(TASK_STATUS),
+            "{}",
+            status.to_json()
+        );
+        let mut s = State::in_memory().expect("db");
+        let address = |id: &str| Some(format!("{id}@office.example"));
+        let noise = entry(1, Category::Noise, Action::File("Noise".into()));
+        let mut reply = entry(2, Category::Noise, Action::File("Delegated".into()));
+        reply.from_addr = "marta@office.example".into();
+        reply.assistant = Some("marta".into());
+        reply.reason = Some(status);
+        let ids: Vec<(i64, Status, Option<String>)> = s
+            .record("g", "INBOX", 1, &[noise, reply], &address, 100)
+            .expect("recorded")
+            .into_iter()
+            .map(|r| (r.id, Status::Done, None))
+            .collect();
+        s.complete("g", &ids, None, 101).expect("filed");
+
+        let r = s.digest_period("g", 100, 200, LIMITS).expect("query");
+        assert_eq!(
+            (r.totals.messages, r.totals.filed, r.totals.status_mails),
+            (2, 1, 1)
+        );
+        let senders: Vec<&str> = r.noise.iter().map(|n| n.sender.as_str()).collect();
+        assert_eq!(
+            senders,
+            ["a@x.example"],
+            "the assistant is no source of noise"
+        );
+    }
+
     /// Message `i` of a busy day: strategic, delegated to anna or bruno, filed (from 30
     /// sources, lists and senders), or observed, in turn; arrived at `i`.
     fn busy(i: u32) -> NewEntry {
@@ -584,6 +641,7 @@ mod tests {
                 copied: 0,
                 undone: 0,
                 undone_forwards: 0,
+                status_mails: 0,
                 noise_sources: 30,
                 problems: 30,
             }

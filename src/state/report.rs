@@ -69,6 +69,9 @@ pub struct Totals {
     pub undone: u64,
     /// Of those, delegated ones (their forward went out all the same).
     pub undone_forwards: u64,
+    /// Assistants' mails about their tasks, filed with the tasks (out of the Inbox): neither
+    /// noise nor time given back.
+    pub status_mails: u64,
     /// Distinct sources (list or sender) of the noise filed.
     pub noise_sources: u64,
     /// Distinct problems (kind and detail).
@@ -170,6 +173,8 @@ pub enum Place {
     Observed,
     /// Noise, for its folder.
     Filed,
+    /// An assistant's mail about one of their tasks, filed with the task: not noise.
+    TaskStatus,
 }
 
 /// A configured rule and the last time it decided a message.

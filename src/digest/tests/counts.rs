@@ -276,3 +276,41 @@ fn a_rule_is_called_never_matched_only_after_two_weeks_of_mail() {
         assert!(!en.contains(young), "{young} reported:\n{en}");
     }
 }
+
+#[test]
+fn assistants_mails_about_tasks_are_told_apart_not_as_noise_nor_time_given_back() {
+    let mut status = noise(2, "marta@office.example", None, "newsletters");
+    status.entry.decision.rule = None;
+    status.entry.decision.assistant = Some("marta".into());
+    status.place = Place::TaskStatus;
+    let mut second = status.clone();
+    second.entry.id = 3;
+    let messages = vec![noise(1, "n@x.example", None, "newsletters"), status, second];
+    let r = report(messages, &[]);
+    let en = compose_in(Language::En, &r);
+    assert_eq!(en.subject, "delega · 0 need you, 0 delegated, 1 filed");
+    assert_in_order(
+        &en.text,
+        &[
+            // A results section for them, even with no task to review.
+            "RESULTS (0)",
+            "2 mails from assistants about their tasks were filed with the tasks, out of your \
+             Inbox.",
+            "FILED AS NOISE (1)",
+            "1  n@x.example",
+            "An estimate: 1 message handled for you × 2 min = 2 min.",
+        ],
+    );
+    assert!(!en.text.contains("marta@office.example"), "{}", en.text);
+    let mut one = report(Vec::new(), &[]);
+    one.totals.status_mails = 1;
+    let it = compose_in(Language::It, &one);
+    assert!(
+        it.text.contains(
+            "1 messaggio di un assistente su un'attività è stato archiviato con l'attività, \
+             fuori dalla Posta in arrivo."
+        ),
+        "{}",
+        it.text
+    );
+}

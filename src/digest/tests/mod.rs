@@ -244,6 +244,7 @@ fn report(messages: Vec<Handled>, events: &[(i64, &str, &str)]) -> Report {
                 }
                 forwards.rows.push(h);
             }
+            Place::TaskStatus => r.totals.status_mails += 1,
             Place::Filed => {
                 r.totals.filed += 1;
                 let list_id = e.list_id.clone().filter(|l| !l.is_empty());
