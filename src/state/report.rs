@@ -1,7 +1,7 @@
 //! The digest's raw material, as the state database yields it: a period's [`Report`] (exact
 //! counts, the newest rows of each section within [`Limits`], problems, rules' last use).
 //!
-//! These types live beside the queries that fill them (`state/digest.rs`), so that `state`
+//! These types live beside the queries that fill them (`state/digest/`), so that `state`
 //! never reaches up into `digest`; `crate::digest` composes them into words and re-exports
 //! them for its callers.
 
@@ -148,7 +148,7 @@ impl Limits {
 pub struct Handled {
     /// The ledger row.
     pub entry: Entry,
-    /// Where the digest places it, as the query decided (`state/digest.rs`).
+    /// Where the digest places it, as the query decided (`state/digest/`).
     pub place: Place,
     /// Its outbox row, for a forward.
     pub forward: Option<OutboxRow>,
@@ -157,7 +157,7 @@ pub struct Handled {
 }
 
 /// Which part of the digest a ledger row belongs to. Decided once, by the query that reads
-/// the period (`PLACE` in `state/digest.rs`, which every count and list there selects by),
+/// the period (`PLACE` in `state/digest/`, which every count and list there selects by),
 /// and carried on each row read; the digest's sections only read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place {
