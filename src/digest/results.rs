@@ -27,7 +27,8 @@ struct Text {
     delegated: &'static str,
     median: &'static str,
     not_sent: &'static str,
-    /// After the reason a task's forward was not sent: what the entrepreneur can do.
+    /// After the reason a task's forward was not sent: what the entrepreneur can do (the
+    /// command ends with the task's reference).
     not_sent_hint: &'static str,
     /// Plurals for the per-assistant counts: done, open, overdue, not sent.
     counts: [&'static str; 4],
@@ -52,7 +53,7 @@ fn text(language: Language) -> &'static Text {
             median: "tempo mediano per completare (30 giorni)",
             not_sent: "non inviato",
             not_sent_hint: " — non verrà ritentato: per affidarlo di nuovo, sposta il messaggio \
-                            nella cartella delle deleghe; per chiuderlo, delega task drop.",
+                            nella cartella delle deleghe; per chiuderlo, delega task drop",
             counts: ["fatti", "aperti", "in ritardo", "non inviati"],
             list_heading: "Le tue attività aperte",
             list_intro: "Per chiuderne una, usa il link «Fatto» nell'inoltro o rispondi con \
@@ -73,7 +74,7 @@ fn text(language: Language) -> &'static Text {
             median: "median time to done (30 days)",
             not_sent: "not sent",
             not_sent_hint: " — it is not tried again: to delegate it anew, move the message \
-                            into the delegation folder; to close it, delega task drop.",
+                            into the delegation folder; to close it, delega task drop",
             counts: ["done", "open", "overdue", "not sent"],
             list_heading: "Your open tasks",
             list_intro: "To close one, use the \"Done\" link in its forward, or reply with DONE \
@@ -100,7 +101,12 @@ fn item(settings: &Settings<'_>, w: Words, t: &Text, v: &TaskView, day: i64) -> 
                 w.datetime(task.created_at, tz)
             )),
             detail: None,
-            note: Some(format!("{}{}", bounded(&why, LINE_MAX), t.not_sent_hint)),
+            note: Some(format!(
+                "{}{} {}.",
+                bounded(&why, LINE_MAX),
+                t.not_sent_hint,
+                task.reference
+            )),
         };
     }
     let (lead, tone) = match task.state {
@@ -458,6 +464,10 @@ mod tests {
                 "the server's words as they came: {text}"
             );
             assert!(text.contains(reason), "{text}");
+            assert!(
+                text.contains(&format!("delega task drop {}.", Reference::of(1))),
+                "{text}"
+            );
             assert!(mail.html.contains(heading));
             // Luca never got them: not in his own list.
             let luca = &account.assistants[1];
