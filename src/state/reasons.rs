@@ -1,6 +1,8 @@
 //! Migration 7: reasons become data. Adds a `reason` column (a [`Reason`] as JSON) to the
 //! ledger, the outbox and the event table, and converts the rows older versions wrote, whose
 //! reasons were English sentences (`ledger.why`, `outbox.last_error`, an event's `detail`).
+//! Migration 9 does the same for a failed forward's ledger `detail` ([`NotSent`]), which
+//! older versions recorded only as a sentence.
 //!
 //! This is the only place those sentences are ever read back; from here on the digest and
 //! the CLI put the stored reason into words. A sentence that is not one of delega's (a
@@ -14,6 +16,10 @@ use crate::reason::{HandKept, Kept, Malformed, NotSent, Reason};
 pub(super) const MIGRATION: &str = "ALTER TABLE ledger ADD COLUMN reason TEXT;
     ALTER TABLE outbox ADD COLUMN reason TEXT;
     ALTER TABLE event ADD COLUMN reason TEXT;";
+
+/// Migration 9: no schema change; [`convert_not_sent`] runs in its place.
+pub(super) const NOT_SENT_MIGRATION: &str =
+    "-- 9: a failed forward's reason, from its ledger row's detail (reasons::convert_not_sent)";
 
 /// The fixed parts of a malformed message's old `why`, around its [`Malformed`] reason.
 const MALFORMED_WHY: (&str, &str) = ("malformed message (", "): kept in the Inbox");
@@ -54,6 +60,27 @@ pub(super) fn convert(tx: &Transaction<'_>) -> anyhow::Result<()> {
         {
             let subject = &detail[..=at];
             set.execute(params![id, subject, Reason::HandKept(hand).to_json()])?;
+        }
+    }
+    Ok(())
+}
+
+/// Converts the ledger rows of forwards given up, or refused with no error on record, before
+/// their reason was stored as data (`delivery::give_up` writes it since): the `detail` is
+/// the English sentence the digest would otherwise quote untranslated. A row that already
+/// has a reason, or whose detail is a server's words, is left as it is.
+pub(super) fn convert_not_sent(tx: &Transaction<'_>) -> anyhow::Result<()> {
+    let mut set = tx.prepare("UPDATE ledger SET reason = ?2 WHERE id = ?1")?;
+    let rows: Vec<(i64, String)> = tx
+        .prepare(
+            "SELECT id, detail FROM ledger WHERE status = 'failed' AND action GLOB 'forward:*'
+                AND reason IS NULL AND detail IS NOT NULL",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, detail) in rows {
+        if let Some(why) = NotSent::parse_legacy(&detail) {
+            set.execute(params![id, Reason::NotSent(why).to_json()])?;
         }
     }
     Ok(())
@@ -174,5 +201,103 @@ mod tests {
             .map(|r| r.expect("row"))
             .collect();
         assert_eq!(details, ["\"Hi\"", "connection refused"]);
+    }
+
+    /// A database as delega left it before a given-up forward's reason was stored on its
+    /// ledger row (schema 8): the failed forwards' details are the exact sentences it wrote.
+    #[test]
+    fn migration_9_turns_a_failed_forwards_detail_into_its_reason() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| *m == super::NOT_SENT_MIGRATION)
+            .expect("the migration is listed");
+        for sql in &MIGRATIONS[..before] {
+            conn.execute_batch(sql).expect("an older migration");
+        }
+        conn.pragma_update(None, "user_version", before)
+            .expect("version");
+        let delegated = Reason::NotSent(NotSent::LeftInbox).to_json();
+        let rows: [(&str, &str, Option<&str>, Option<&str>); 8] = [
+            // The exact sentences older versions wrote on a failed forward's row.
+            (
+                "forward:Delegated",
+                "failed",
+                Some("the server renumbered the mailbox"),
+                None,
+            ),
+            (
+                "forward:Delegated",
+                "failed",
+                Some("the message left the Inbox before it was forwarded"),
+                None,
+            ),
+            ("forward:Delegated", "failed", Some("forward refused"), None),
+            (
+                "forward:Delegated",
+                "failed",
+                Some("assistant luca of a planned forward is no longer in the config"),
+                None,
+            ),
+            // A server's words, a reason already stored, a row that is no forward, a
+            // forward that went out: left alone.
+            (
+                "forward:Delegated",
+                "failed",
+                Some("550 5.1.1 no such user"),
+                None,
+            ),
+            (
+                "forward:Delegated",
+                "failed",
+                Some("the server renumbered the mailbox"),
+                Some(&delegated),
+            ),
+            (
+                "file:Noise",
+                "failed",
+                Some("the server renumbered the mailbox"),
+                None,
+            ),
+            ("forward:Delegated", "done", None, None),
+        ];
+        for (i, (action, status, detail, reason)) in rows.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO ledger (id, account, mailbox, uidvalidity, uid, from_addr, subject,
+                    excerpt, category, why, observe, action, status, detail, decided_at, reason)
+                 VALUES (?1, 'g', 'INBOX', 1, ?1, 'a@x.example', 's', '', 'delegable', 'r', 0,
+                    ?2, ?3, ?4, 0, ?5)",
+                rusqlite::params![i as i64 + 1, action, status, detail, reason],
+            )
+            .expect("old ledger row");
+        }
+
+        migrate(&mut conn).expect("migrated");
+
+        let reasons: Vec<Option<Reason>> = conn
+            .prepare("SELECT reason FROM ledger ORDER BY id")
+            .expect("query")
+            .query_map([], |r| r.get::<_, Option<String>>(0))
+            .expect("rows")
+            .map(|r| r.expect("row").as_deref().and_then(Reason::from_json))
+            .collect();
+        let not_sent = |why| Some(Reason::NotSent(why));
+        assert_eq!(
+            reasons,
+            [
+                not_sent(NotSent::Renumbered),
+                not_sent(NotSent::LeftInbox),
+                not_sent(NotSent::Refused),
+                not_sent(NotSent::AssistantGone("luca".into())),
+                None,
+                not_sent(NotSent::LeftInbox),
+                None,
+                None,
+            ]
+        );
+        let version: usize = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len());
     }
 }

@@ -133,6 +133,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 8: a task's due time is stored when it is made, not worked out from the config at
     // each reading (`state/tasks.rs`).
     tasks::DUE_MIGRATION,
+    // 9: a forward given up (or refused with no error on record) keeps its reason as data on
+    // its ledger row; the English detail older versions stored there is turned into it.
+    reasons::NOT_SENT_MIGRATION,
 ];
 
 /// Sets the connection's pragmas and runs the migrations it has not run yet.
@@ -153,9 +156,12 @@ pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         tx.execute_batch(sql)
             .with_context(|| format!("migration {}", i + 1))?;
-        // The one migration SQL alone cannot do: reading old sentences back into reasons.
+        // The migrations SQL alone cannot do: reading old sentences back into reasons.
         if *sql == reasons::MIGRATION {
             reasons::convert(&tx).with_context(|| format!("migration {}", i + 1))?;
+        }
+        if *sql == reasons::NOT_SENT_MIGRATION {
+            reasons::convert_not_sent(&tx).with_context(|| format!("migration {}", i + 1))?;
         }
         tx.pragma_update(None, "user_version", i + 1)?;
     }
