@@ -9,7 +9,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::read::{RulesRead, choice};
-use super::server::{SERVER_KEYS, ServerRole, server};
+use super::server::{FileChecks, SERVER_KEYS, ServerRole, server};
 use super::tomlread::Table;
 use super::{Account, Assistant, Digest, Folders, Forwarding, Language};
 use crate::classify::{Category, RuleSet};
@@ -37,6 +37,7 @@ pub(super) fn account(
     base: &Path,
     state_dir: &Path,
     rules_read: &mut RulesRead,
+    files: &FileChecks,
 ) -> Option<Account> {
     let reader = t.reader();
     t.check_keys(
@@ -82,6 +83,7 @@ pub(super) fn account(
                 ),
                 state_dir,
                 smtp: false,
+                files,
             };
             if i.get("username").is_none() {
                 i.reader().error(

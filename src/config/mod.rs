@@ -550,4 +550,57 @@ pub(crate) mod tests {
             ]
         );
     }
+
+    #[test]
+    fn accounts_sharing_a_password_file_and_a_ca_file_each_hear_of_their_problems() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rules = dir.path().join("rules");
+        std::fs::create_dir(&rules).expect("rules dir");
+        std::fs::write(
+            rules.join("10.toml"),
+            "[[rule]]\nname = \"all\"\ncategory = \"noise\"\n[rule.when]\nlist = true\n",
+        )
+        .expect("a rules file");
+        let password = dir.path().join("password");
+        std::fs::write(&password, "secret\n").expect("a password file");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o644))
+                .expect("chmod");
+        }
+        let account = |name: &str| {
+            format!(
+                "[[account]]\nname = \"{name}\"\nrules = {rules:?}\n\
+                 [account.imap]\nhost = \"127.0.0.1\"\nusername = \"{name}\"\n\
+                 password_file = {password:?}\nca_file = \"no-such-ca.pem\"\n\
+                 [account.digest]\nto = \"{name}@studio.example\"\n"
+            )
+        };
+        let smtp = "[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"plain\"\nfrom = \"d@s.example\"\n";
+        let text = format!("{smtp}{}{}", account("g"), account("h"));
+        let Err(ConfigError::Invalid(errors)) = parse_config(&SourceFile::new("delega.toml", text))
+        else {
+            panic!("a missing CA file is refused");
+        };
+        let errors = errors.to_string();
+        for line in [12, 22] {
+            assert!(
+                errors.contains(&format!(
+                    "delega.toml:{line}:11: error: cannot read CA file ./no-such-ca.pem"
+                )),
+                "{errors}"
+            );
+        }
+        #[cfg(unix)]
+        for line in [11, 21] {
+            assert!(
+                errors.contains(&format!(
+                    "delega.toml:{line}:17: warning: password file {} is readable by every user",
+                    password.display()
+                )),
+                "{errors}"
+            );
+        }
+    }
 }

@@ -14,7 +14,7 @@ use toml::Spanned;
 
 use super::account::account;
 use super::rules::{load_rules_dir, rules_dir_problem};
-use super::server::smtp;
+use super::server::{FileChecks, smtp};
 use super::{CommandSetting, Config, LogFormat, Metrics};
 use crate::classify::Rule;
 use crate::config::diagnostic::{Diagnostic, SourceFile, did_you_mean};
@@ -153,10 +153,12 @@ fn build(root: &Table<'_, '_>, rules: &mut RulesRead) -> Option<Config> {
             }
         }
     });
+    // The password and CA files named so far, each asked of the file system once.
+    let files = FileChecks::default();
     let smtp = root
         .required("smtp", "the config", "[smtp] with host, security and from")
         .and_then(|v| v.table())
-        .and_then(|t| smtp(&t, &base, &state_dir));
+        .and_then(|t| smtp(&t, &base, &state_dir, &files));
 
     let mut accounts = Vec::new();
     // A set, not a scan of the accounts read so far: an office of 10,000 accounts would
@@ -172,7 +174,7 @@ fn build(root: &Table<'_, '_>, rules: &mut RulesRead) -> Option<Config> {
         Some(items) => {
             for item in items {
                 let Some(t) = item.table() else { continue };
-                if let Some(account) = account(&t, &base, &state_dir, rules) {
+                if let Some(account) = account(&t, &base, &state_dir, rules, &files) {
                     if !names.insert(account.name.clone()) {
                         let span = t.get("name").map(|v| v.span()).unwrap_or(t.span());
                         reader.error(

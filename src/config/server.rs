@@ -2,7 +2,9 @@
 //! host, port and security (or a provider's preset), the password source or OAuth2 grant,
 //! the CA file and the timeout. Warns when a password would cross the network in clear.
 
-use std::path::Path;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -39,6 +41,53 @@ pub(super) struct ServerRole<'p> {
     pub(super) key: String,
     pub(super) state_dir: &'p Path,
     pub(super) smtp: bool,
+    /// What the file system said about the files named so far.
+    pub(super) files: &'p FileChecks,
+}
+
+/// What the file system said about each password file and CA file, asked once per path
+/// while a config is read: when the accounts of an office share one CA file (or one
+/// password file), 10,000 accounts asked the same questions 10,000 times. Every setting
+/// naming a file still hears of its problem at its own place.
+#[derive(Default)]
+pub(super) struct FileChecks {
+    /// Password files: their permission bits (where the platform has them), or why they
+    /// cannot be opened.
+    opened: RefCell<HashMap<PathBuf, Result<Option<u32>, String>>>,
+    /// CA files: why their metadata cannot be read, if it cannot.
+    found: RefCell<HashMap<PathBuf, Result<(), String>>>,
+}
+
+impl FileChecks {
+    fn password_file(&self, path: &Path) -> Result<Option<u32>, String> {
+        self.opened
+            .borrow_mut()
+            .entry(path.to_path_buf())
+            .or_insert_with(|| match std::fs::File::open(path) {
+                Err(err) => Err(err.to_string()),
+                Ok(file) => Ok(mode(&file)),
+            })
+            .clone()
+    }
+
+    fn ca_file(&self, path: &Path) -> Result<(), String> {
+        self.found
+            .borrow_mut()
+            .entry(path.to_path_buf())
+            .or_insert_with(|| std::fs::metadata(path).map(drop).map_err(|e| e.to_string()))
+            .clone()
+    }
+}
+
+#[cfg(unix)]
+fn mode(file: &std::fs::File) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    file.metadata().ok().map(|meta| meta.permissions().mode())
+}
+
+#[cfg(not(unix))]
+fn mode(_: &std::fs::File) -> Option<u32> {
+    None
 }
 
 pub(super) fn server(
@@ -127,7 +176,7 @@ pub(super) fn server(
     let password = if oauth2.is_some() {
         None
     } else {
-        password(t, base, what)
+        password(t, base, what, role.files)
     };
     if username.is_some() && password.is_none() && oauth2.is_none() && !reader.has_errors() {
         reader.error(
@@ -141,7 +190,7 @@ pub(super) fn server(
     }
     let ca_file = t.str("ca_file").map(|p| {
         let path = base.join(p.get_ref());
-        if let Err(err) = std::fs::metadata(&path) {
+        if let Err(err) = role.files.ca_file(&path) {
             reader.error(
                 p.span(),
                 format!("cannot read CA file {}: {err}", path.display()),
@@ -171,7 +220,7 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn password(t: &Table<'_, '_>, base: &Path, what: &str) -> Option<Secret> {
+fn password(t: &Table<'_, '_>, base: &Path, what: &str, files: &FileChecks) -> Option<Secret> {
     let reader = t.reader();
     if let Some(inline) = t.get("password") {
         reader.error(
@@ -201,13 +250,13 @@ fn password(t: &Table<'_, '_>, base: &Path, what: &str) -> Option<Secret> {
     Some(match key {
         "password_file" => {
             let path = base.join(&value);
-            match std::fs::File::open(&path) {
+            match files.password_file(&path) {
                 Err(err) => reader.error(
                     span,
                     format!("cannot read password file {}: {err}", path.display()),
                     Some("create it with the password alone on its first line, mode 0600".into()),
                 ),
-                Ok(file) => warn_if_world_readable(t, span, &path, &file),
+                Ok(mode) => warn_if_world_readable(t, span, &path, mode),
             }
             Secret::File(path)
         }
@@ -239,17 +288,14 @@ fn password(t: &Table<'_, '_>, base: &Path, what: &str) -> Option<Secret> {
     })
 }
 
-#[cfg(unix)]
+/// Warns when `mode` (a password file's permission bits) lets every user read it.
 fn warn_if_world_readable(
     t: &Table<'_, '_>,
     span: std::ops::Range<usize>,
     path: &Path,
-    file: &std::fs::File,
+    mode: Option<u32>,
 ) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = file.metadata()
-        && meta.permissions().mode() & 0o004 != 0
-    {
+    if mode.is_some_and(|mode| mode & 0o004 != 0) {
         t.reader().warning(
             span,
             format!("password file {} is readable by every user", path.display()),
@@ -258,16 +304,12 @@ fn warn_if_world_readable(
     }
 }
 
-#[cfg(not(unix))]
-fn warn_if_world_readable(
-    _: &Table<'_, '_>,
-    _: std::ops::Range<usize>,
-    _: &Path,
-    _: &std::fs::File,
-) {
-}
-
-pub(super) fn smtp(t: &Table<'_, '_>, base: &Path, state_dir: &Path) -> Option<Smtp> {
+pub(super) fn smtp(
+    t: &Table<'_, '_>,
+    base: &Path,
+    state_dir: &Path,
+    files: &FileChecks,
+) -> Option<Smtp> {
     t.check_keys(
         "[smtp]",
         &[SERVER_KEYS, SMTP_EXTRA, super::oauth2::KEYS].concat(),
@@ -276,6 +318,7 @@ pub(super) fn smtp(t: &Table<'_, '_>, base: &Path, state_dir: &Path) -> Option<S
         key: "smtp".into(),
         state_dir,
         smtp: true,
+        files,
     };
     let server = server(t, base, "[smtp]", [465, 587, 25], &role);
     let from = t
