@@ -381,5 +381,20 @@ async fn changing_due_in_the_config_keeps_the_due_time_a_task_was_given() -> any
         )),
         "{line}"
     );
+
+    // A task made before due times were stored (as migration 8 leaves it): readers work
+    // its due out from the config, and the account's next start fixes it once.
+    let db = rusqlite::Connection::open(office.dir.path().join("state.db"))?;
+    db.execute(
+        "UPDATE task SET due_at = NULL, due_fixed = 0 WHERE id = ?1",
+        [first.id],
+    )?;
+    let from_config = office.state().tasks("giulia", &TaskFilter::default())?[0].clone();
+    assert!(!from_config.due_fixed);
+    office.run_once_ok();
+    let fixed = office.state().task_for(first.ledger_id)?.expect("task");
+    assert!(fixed.due_fixed);
+    let four = fixed.due_at.expect("due = 4h now") - fixed.created_at;
+    assert!((4 * 3600..=4 * 3600 + 60).contains(&four), "{four}");
     Ok(())
 }
