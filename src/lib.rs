@@ -38,17 +38,16 @@
 //! proposed from the entrepreneur's corrections), [`doctor`] (what each server can do, asked
 //! without changing anything).
 //!
-//! Supporting pieces: `html` (the one way an HTML part is written, the digest's and the
-//! forward's: a minijinja template whose values are escaped), [`net`] (TCP and verified TLS under IMAP and SMTP), [`trust`] (which
-//! certificates are trusted; TLS failures in words), [`certificate`] (what a certificate
-//! says), [`oauth2`] (access tokens for IMAP and SMTP sign-in), [`attention`] (failures that
-//! will not fix themselves, retried slowly), [`pacing`] (new connections at a bounded rate,
-//! with jitter) and [`limits`] (the open-file limit checked at start), [`systemd`]
-//! (readiness and watchdog), [`logging`] (logs in the form the place it runs expects),
-//! [`metrics`] (Prometheus counters and `/metrics`), [`failpoint`] (crash at a named point,
-//! for the recovery tests). The `delega` binary's commands live in `src/cmd/`, and
-//! `src/main.rs` parses the arguments, picks one, and is the one place a failure becomes an
-//! exit code (`main` → `try_main`).
+//! Supporting pieces: `html` (the one way an HTML part is written, the digest's and the forward's:
+//! a minijinja template whose values are escaped), [`net`] (TCP and verified TLS under IMAP and
+//! SMTP), [`trust`] (which certificates are trusted; TLS failures in words), [`certificate`] (what
+//! a certificate says), [`oauth2`] (access tokens for IMAP and SMTP sign-in), [`attention`]
+//! (failures that will not fix themselves, retried slowly), [`pacing`] (new connections at a
+//! bounded rate, with jitter) and [`limits`] (the open-file limit checked at start), [`systemd`]
+//! (readiness and watchdog), [`logging`] (logs in the form the place it runs expects), [`metrics`]
+//! (Prometheus counters and `/metrics`), [`failpoint`] (crash at a named point, for the recovery
+//! tests). The `delega` binary's commands live in `src/cmd/`, and `src/main.rs` parses the
+//! arguments, picks one, and is the one place a failure becomes an exit code (`main` → `try_main`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

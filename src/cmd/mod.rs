@@ -2,11 +2,11 @@
 //! arguments, calls the library, prints for people, and returns a [`CmdResult`] (the exit
 //! code is `main`'s to choose).
 //!
-//! `offline.rs` has check and explain (no server involved), `run.rs` the daemon and its
-//! signals, `report.rs` status, digest and suggest, `doctor.rs` the servers' check,
-//! `docs.rs` completions and man pages, `auth.rs` the OAuth2 sign-in. Shared here: loading
-//! the config with its diagnostics, and choosing accounts; and printing to stdout ([`outln!`], [`out!`]), which
-//! ends quietly when the reader has gone (`delega digest --preview | head -1`).
+//! `offline.rs` has check and explain (no server involved), `run.rs` the daemon and its signals,
+//! `report.rs` status, digest and suggest, `doctor.rs` the servers' check, `docs.rs` completions
+//! and man pages, `auth.rs` the OAuth2 sign-in. Shared here: loading the config with its
+//! diagnostics, and choosing accounts; and printing to stdout ([`outln!`], [`out!`]), which ends
+//! quietly when the reader has gone (`delega digest --preview | head -1`).
 
 /// `println!` for command output: when stdout is closed (a pipe whose reader exited), the
 /// command ends at once with exit 0, as a command killed by SIGPIPE would, without a panic.
