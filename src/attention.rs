@@ -32,7 +32,7 @@ pub fn needs_attention(err: &anyhow::Error) -> Option<String> {
             return (!matches!(tls.failure, TlsFailure::Other(_))).then(|| tls.to_string());
         }
         if let Some(async_imap::error::Error::No(text)) = cause.downcast_ref() {
-            let text = text.trim();
+            let text = crate::imap::refusal_words(text);
             if TRANSIENT_CODES.iter().any(|code| text.starts_with(code)) {
                 return None;
             }
@@ -72,6 +72,26 @@ mod tests {
         assert!(
             reason.starts_with("the server refused to create the folder Noise: Permission denied")
         );
+
+        // async-imap writes the server's words as debug output: the reason is in words.
+        let login: anyhow::Error = Err::<(), _>(async_imap::error::Error::No(
+            "code: None, info: Some(\"[AUTHENTICATIONFAILED] Authentication failed.\")".into(),
+        ))
+        .context("login as giulia failed (check username and password)")
+        .unwrap_err();
+        assert_eq!(
+            needs_attention(&login).as_deref(),
+            Some(
+                "login as giulia failed (check username and password): the server answered \
+                 \"[AUTHENTICATIONFAILED] Authentication failed.\""
+            )
+        );
+        let busy: anyhow::Error = Err::<(), _>(async_imap::error::Error::No(
+            "code: None, info: Some(\"[UNAVAILABLE] Try again later\")".into(),
+        ))
+        .context("login")
+        .unwrap_err();
+        assert_eq!(needs_attention(&busy), None);
 
         let busy: anyhow::Error = Err::<(), _>(async_imap::error::Error::No(
             "[UNAVAILABLE] Try again later".into(),

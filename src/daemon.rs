@@ -176,7 +176,8 @@ fn open_files(accounts: usize) -> Result<(), limits::TooFewFiles> {
 /// Applies a reloaded config account by account: an account whose settings did not change
 /// keeps its task, and so its IMAP connection (no new login); a changed or removed one is
 /// stopped (and waited for, so that two tasks never share an account); a changed or new one
-/// is started. Returns the tasks in the new config's order, and how many were (re)started.
+/// is started, and so is one that is not connected (a fixed password file or a user created
+/// since is tried at once, not after the 10 minutes an account that needs attention waits). Returns the tasks in the new config's order, and how many were (re)started.
 async fn reload(
     running: Vec<Running>,
     old: &Config,
@@ -197,7 +198,11 @@ async fn reload(
     let mut kept = std::collections::HashMap::new();
     let mut stopped = Vec::new();
     for r in running {
+        // An account that is not connected (it needs attention, or waits to reconnect) holds
+        // no connection to keep: it starts again and tries at once, whatever its wait.
+        let down = matches!(r.health.snapshot(), (true, false, _));
         let same = !common_changed
+            && !down
             && wanted
                 .get(r.name.as_str())
                 .is_some_and(|a| fingerprint(a) == r.fingerprint);

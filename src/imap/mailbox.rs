@@ -454,11 +454,58 @@ pub struct FolderRefused {
 pub fn server_text(err: &async_imap::error::Error) -> String {
     use async_imap::error::Error;
     match err {
-        Error::No(text) | Error::Bad(text) => text.trim().to_string(),
+        Error::No(text) | Error::Bad(text) => refusal_words(text),
         Error::Io(io) => format!("connection error: {io}"),
         Error::ConnectionLost => "the connection was lost".to_string(),
         other => other.to_string(),
     }
+}
+
+/// The server's own words in the text of async-imap's `No`/`Bad` errors, which it writes as
+/// Rust debug output (`code: Some(Alert), info: Some("Disk full")`, or `outcome: …` with
+/// `information: Some("…")`): `[ALERT] Disk full`. Text in another form is kept as it is.
+pub fn refusal_words(text: &str) -> String {
+    let text = text.trim();
+    let info = ["info: Some(\"", "information: Some(\""]
+        .iter()
+        .find_map(|key| text.find(key).map(|at| &text[at + key.len()..]))
+        .and_then(debug_string);
+    let Some(info) = info else {
+        return text.to_string();
+    };
+    let code = text
+        .find("code: Some(")
+        .map(|at| &text[at + "code: Some(".len()..])
+        .and_then(|rest| rest.split(['(', ')', ',', ' ']).next())
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()));
+    match code {
+        Some(code) if !info.starts_with('[') => format!("[{}] {info}", code.to_uppercase()),
+        _ => info,
+    }
+}
+
+/// The contents of a string literal as `{:?}` writes it, up to its closing quote.
+fn debug_string(literal: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = literal.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                '0' => out.push('\0'),
+                'u' => {
+                    let hex: String = chars.by_ref().skip(1).take_while(|&c| c != '}').collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                other => out.push(other),
+            },
+            c => out.push(c),
+        }
+    }
+    None
 }
 
 /// The delimiter of the root of the hierarchy (`LIST "" ""`), for a server without NAMESPACE.
@@ -538,7 +585,32 @@ pub fn uid_set(uids: &[u32]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::uid_set;
+    use super::{refusal_words, uid_set};
+
+    #[test]
+    fn refusals_are_told_in_the_servers_words_not_async_imaps_debug_output() {
+        assert_eq!(
+            refusal_words(
+                "code: None, info: Some(\"[AUTHENTICATIONFAILED] Authentication failed.\")"
+            ),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert_eq!(
+            refusal_words("code: Some(Alert), info: Some(\"Disk \\\"full\\\"\\u{e8}\")"),
+            "[ALERT] Disk \"full\"\u{e8}"
+        );
+        assert_eq!(
+            refusal_words(
+                "outcome: ResponseOutcome { code: None, information: Some(\"Mailbox doesn't exist: Nois\") }"
+            ),
+            "Mailbox doesn't exist: Nois"
+        );
+        assert_eq!(refusal_words(" [INUSE] busy "), "[INUSE] busy");
+        assert_eq!(
+            refusal_words("code: None, info: None"),
+            "code: None, info: None"
+        );
+    }
 
     #[test]
     fn uid_sets_compress_runs() {

@@ -16,7 +16,7 @@ mod watch;
 
 pub use mailbox::{
     Connection, Fetched, FilingMode, FolderRefused, MailboxInfo, ServerInfo, keeps_keywords,
-    server_text, uid_set,
+    refusal_words, server_text, uid_set,
 };
 pub use session::{Session, connect};
 pub use watch::{Wake, wait_for_mail};

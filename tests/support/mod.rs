@@ -199,6 +199,21 @@ impl MailSystem {
         format!("{name}@{}", self.domain())
     }
 
+    /// Creates the user `name` (`NAME@domain`, the common password) and returns its address:
+    /// for a test that needs a user to appear later, under a name it chose.
+    pub fn add_user(&self, name: &str) -> String {
+        run_script(&["adduser", path_str(&self.dir), name]);
+        format!("{name}@{}", self.domain())
+    }
+
+    /// Sends `raw` to `rcpt` through Postfix's SMTP port, as mail from outside arrives: it is
+    /// queued there while Dovecot is down, and delivered when it is back.
+    pub fn send(&self, raw: &[u8], rcpt: &str) {
+        let file = tempfile::NamedTempFile::new().expect("a temporary file");
+        std::fs::write(file.path(), raw).expect("the message");
+        run_script(&["deliver", path_str(&self.dir), path_str(file.path()), rcpt]);
+    }
+
     /// Stops Dovecot (IMAP and LMTP). Takes about a second: Dovecot's shutdown waits for its
     /// log process.
     pub fn stop_dovecot(&self) {

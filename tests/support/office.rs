@@ -214,9 +214,13 @@ address = "{luca}"
             let now = jiff::Timestamp::now();
             let today = now.to_zoned_datetime(rome).date();
             let t = now.as_second();
-            self.state()
-                .record_digest("giulia", today, t, t, t)
-                .expect("record digest");
+            let state = self.state();
+            let more = self.more_accounts.iter().map(|(name, _)| name.as_str());
+            for name in std::iter::once("giulia").chain(more) {
+                state
+                    .record_digest(name, today, t, t, t)
+                    .expect("record digest");
+            }
         }
         let log = std::fs::File::create(self.dir.path().join("daemon.log")).expect("log file");
         let child = self
