@@ -398,3 +398,70 @@ async fn changing_due_in_the_config_keeps_the_due_time_a_task_was_given() -> any
     assert!((4 * 3600..=4 * 3600 + 60).contains(&four), "{four}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_status_mail_an_observe_only_rule_matches_is_filed_with_its_task_all_the_same()
+-> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let mut office = office_with_tasks(ms);
+    // Giulia watches what a rule about Marta's mail would do before letting it act.
+    let rules = office.dir.path().join("rules");
+    std::fs::create_dir_all(&rules)?;
+    std::fs::write(
+        rules.join("10.toml"),
+        format!(
+            "[[rule]]\nname = \"from-marta\"\ncategory = \"noise\"\nmode = \"observe\"\n\
+             when = {{ from = \"{}\" }}\n\n\
+             [[rule]]\nname = \"invoices\"\ncategory = \"delegable\"\nassistant = \"marta\"\n\
+             when = {{ subject = \"invoice\" }}\n",
+            office.marta
+        ),
+    )?;
+    office.rules_dir = rules;
+    office.write_config();
+    office.run_once_ok();
+    let invoice = format!(
+        "From: Shop <billing@supplier.example>\r\nTo: {}\r\nSubject: invoice 7\r\n\
+         Message-ID: <inv-7@supplier.example>\r\n\r\nPlease pay.\r\n",
+        office.giulia
+    );
+    let mut giulia = TestImap::login(ms, &office.giulia).await?;
+    giulia.append("INBOX", invoice.as_bytes(), &[]).await?;
+    office.run_once_ok();
+    let task = office
+        .state()
+        .tasks("giulia", &TaskFilter::default())?
+        .remove(0);
+    let reference = task.reference.to_string();
+
+    // Marta's "done" mail: the observe-only rule matches it, but it is the task's mail.
+    let done = format!(
+        "From: Marta Verdi <{}>\r\nTo: {}\r\nSubject: DONE {reference}\r\n\
+         Message-ID: <done-{reference}@office.example>\r\n\r\nPaid.\r\n",
+        office.marta, office.giulia
+    );
+    giulia.append("INBOX", done.as_bytes(), &[]).await?;
+    office.run_once_ok();
+    let t = office.state().task_for(task.ledger_id)?.expect("task");
+    assert_eq!(t.state, TaskState::Done);
+    assert!(
+        giulia.fetch_all("INBOX").await?.is_empty(),
+        "filed with the task, not left in the Inbox"
+    );
+    assert_eq!(giulia.fetch_all("Delegated").await?.len(), 2);
+    let row = office.ledger().pop().expect("the status mail's row");
+    assert!(!row.decision.observe, "{row:?}");
+
+    // The digest counts it with the tasks, not as what the rule would have done.
+    let out = office.command(&["digest", "--preview"]).output()?;
+    let digest = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{digest}");
+    assert!(
+        digest.contains(
+            "1 mail from an assistant about a task was filed with the task, out of your Inbox."
+        ),
+        "{digest}"
+    );
+    assert!(!digest.contains("WOULD HAVE BEEN"), "{digest}");
+    Ok(())
+}

@@ -48,7 +48,7 @@ pub fn compose(settings: &Settings<'_>, report: &Report) -> DigestMail {
         settings,
         w,
         &report.tasks,
-        totals.status_mails,
+        (totals.status_mails, totals.status_copied),
         limits.messages,
         report.work_day_secs,
     ));

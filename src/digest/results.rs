@@ -238,18 +238,45 @@ fn status_mails_filed(language: Language, n: u64, count: &str) -> String {
     }
 }
 
-/// The results section of the entrepreneur's digest, with the `status_mails` (assistants'
-/// mails about their tasks) filed in the period; `None` when no assistant has a task to
-/// show and no such mail came.
+/// `n` mails from assistants about their tasks, copied to the delegation folder with the
+/// tasks on a server that cannot move mail: the originals are still in the Inbox.
+fn status_mails_copied(language: Language, n: u64, count: &str) -> String {
+    match (language, n) {
+        (Language::It, 1) => format!(
+            "{count} messaggio di un assistente su un'attività è stato copiato con l'attività \
+             nella cartella delle deleghe ma resta anche nella Posta in arrivo: questo server \
+             non sa spostare i messaggi."
+        ),
+        (Language::It, _) => format!(
+            "{count} messaggi degli assistenti sulle loro attività sono stati copiati con le \
+             attività nella cartella delle deleghe ma restano anche nella Posta in arrivo: \
+             questo server non sa spostare i messaggi."
+        ),
+        (Language::En, 1) => format!(
+            "{count} mail from an assistant about a task was copied to the delegation folder \
+             with the task but is also still in your Inbox: this server cannot move messages."
+        ),
+        (Language::En, _) => format!(
+            "{count} mails from assistants about their tasks were copied to the delegation \
+             folder with the tasks but are also still in your Inbox: this server cannot move \
+             messages."
+        ),
+    }
+}
+
+/// The results section of the entrepreneur's digest, with the assistants' mails about
+/// their tasks in the period, `(filed, copied)`: filed with the tasks, or only copied there
+/// (a server that cannot move); `None` when no assistant has a task to show and no such
+/// mail came.
 pub(super) fn results_section(
     settings: &Settings<'_>,
     w: Words,
     reviews: &[AssistantReview],
-    status_mails: u64,
+    (status_mails, status_copied): (u64, u64),
     max: usize,
     day: i64,
 ) -> Option<Section> {
-    if reviews.is_empty() && status_mails == 0 {
+    if reviews.is_empty() && status_mails == 0 && status_copied == 0 {
         return None;
     }
     let t = text(w.0);
@@ -262,6 +289,10 @@ pub(super) fn results_section(
     if status_mails > 0 {
         let mails = status_mails_filed(w.0, status_mails, &w.integer(status_mails));
         s.paragraphs.push(mails);
+    }
+    if status_copied > 0 {
+        let copied = status_mails_copied(w.0, status_copied, &w.integer(status_copied));
+        s.paragraphs.push(copied);
     }
     let lists = Lists {
         settings,

@@ -72,6 +72,9 @@ pub struct Totals {
     /// Assistants' mails about their tasks, filed with the tasks (out of the Inbox): neither
     /// noise nor time given back.
     pub status_mails: u64,
+    /// Assistants' mails about their tasks copied to the delegation folder with the tasks on
+    /// a server that cannot move mail: the original is still in the Inbox.
+    pub status_copied: u64,
     /// Distinct sources (list or sender) of the noise filed.
     pub noise_sources: u64,
     /// Distinct problems (kind and detail).

@@ -3,7 +3,8 @@
 //! A mail from one of the account's assistants (not an auto-reply, not delega's own) that
 //! refers to a task — its reference in the subject, or the forward's Message-ID in
 //! `In-Reply-To`/`References` — moves the task (answered, or done when it says so) and is
-//! filed with the delegated mail, never left in the Inbox and never forwarded back. The
+//! filed with the delegated mail, never left in the Inbox and never forwarded back — even
+//! when the rule that matched it only observes: it is the task's mail, not the rule's. The
 //! matching itself is `task::reply`; the task row is `state::tasks`.
 
 use tracing::info;
@@ -106,8 +107,10 @@ pub(crate) fn apply(
     };
     entry.why = reason.to_string();
     entry.reason = Some(reason);
-    if entry.action != Action::Nothing {
-        entry.action = Action::File(account.folders.delegated.clone());
-    }
+    // The mail's place is its task's, whatever the rule that matched it would have done,
+    // even a rule that only observes: that rule does not decide it. (In observe mode, for
+    // the account or the run, status mail is not looked for at all.)
+    entry.observe = false;
+    entry.action = Action::File(account.folders.delegated.clone());
     Ok(())
 }

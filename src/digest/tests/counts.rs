@@ -314,3 +314,39 @@ fn assistants_mails_about_tasks_are_told_apart_not_as_noise_nor_time_given_back(
         it.text
     );
 }
+
+#[test]
+fn assistants_mails_only_copied_on_a_server_that_cannot_move_are_said_to_be_in_the_inbox() {
+    let mut status = noise(1, "marta@office.example", None, "newsletters");
+    status.entry.decision.rule = None;
+    status.entry.decision.assistant = Some("marta".into());
+    status.entry.status = Status::Copied;
+    status.place = Place::TaskStatus;
+    let r = report(vec![status], &[]);
+    let en = compose_in(Language::En, &r);
+    assert_eq!(en.subject, "delega · 0 need you, 0 delegated, 0 filed");
+    assert_in_order(
+        &en.text,
+        &[
+            "RESULTS (0)",
+            "1 mail from an assistant about a task was copied to the delegation folder with \
+             the task but is also still in your Inbox: this server cannot move messages.",
+            "FILED AS NOISE (0)",
+        ],
+    );
+    assert!(!en.text.contains("was filed with the task"), "{}", en.text);
+    let mut two = report(Vec::new(), &[]);
+    two.totals.status_copied = 2;
+    two.totals.status_mails = 1;
+    let it = compose_in(Language::It, &two);
+    assert_in_order(
+        &it.text,
+        &[
+            "1 messaggio di un assistente su un'attività è stato archiviato con l'attività, \
+             fuori dalla Posta in arrivo.",
+            "2 messaggi degli assistenti sulle loro attività sono stati copiati con le attività \
+             nella cartella delle deleghe ma restano anche nella Posta in arrivo: questo \
+             server non sa spostare i messaggi.",
+        ],
+    );
+}

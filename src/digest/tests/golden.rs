@@ -22,7 +22,7 @@ use crate::task::{Due, Forwarded, TaskState};
 
 /// The fixture of the other tests, and what they leave out: tasks done, open and overdue,
 /// a filing undone, noise only copied (a server that cannot move), a forward not sent for
-/// one of delega's own reasons, assistants' mails about their tasks.
+/// one of delega's own reasons, assistants' mails about their tasks (filed, or only copied).
 fn golden_report(account: &crate::config::Account) -> Report {
     let mut r = fixture();
     let mut back = noise(36, "c@deals.example", None, "promos");
@@ -34,9 +34,10 @@ fn golden_report(account: &crate::config::Account) -> Report {
     // A message of noise copied, its original left in the Inbox.
     r.totals.messages += 1;
     r.totals.copied = 1;
-    // Two mails from assistants about their tasks, filed with them.
-    r.totals.messages += 2;
+    // Two mails from assistants about their tasks, filed with them; one only copied.
+    r.totals.messages += 3;
     r.totals.status_mails = 2;
+    r.totals.status_copied = 1;
     r.problems.push(Problem {
         kind: "forward".into(),
         detail: "\"Subject 15\"".into(),
@@ -174,6 +175,7 @@ fn the_golden_report_has_something_in_every_section() {
     );
     assert!(!r.observed.is_empty() && !r.in_doubt.is_empty() && !r.proposals.is_empty());
     assert!(r.noise.len() >= 3 && r.totals.copied > 0 && r.totals.status_mails > 0);
+    assert!(r.totals.status_copied > 0);
     assert!(r.problems.iter().any(|p| p.reason.is_some()));
     let t = crate::task::review::counts(&r.tasks);
     assert!(t.done > 0 && t.open > t.overdue && t.overdue > 0, "{t:?}");

@@ -244,6 +244,7 @@ fn report(messages: Vec<Handled>, events: &[(i64, &str, &str)]) -> Report {
                 }
                 forwards.rows.push(h);
             }
+            Place::TaskStatus if h.entry.status == Status::Copied => r.totals.status_copied += 1,
             Place::TaskStatus => r.totals.status_mails += 1,
             Place::Filed => {
                 r.totals.filed += 1;

@@ -108,7 +108,8 @@ impl State {
                     COALESCE(SUM(place = 'observed'), 0), COALESCE(SUM({FILED}), 0),
                     COALESCE(SUM({COPIED}), 0), COALESCE(SUM(undone), 0),
                     COALESCE(SUM({DELEGATED} AND undone), 0),
-                    COALESCE(SUM(place = 'status' AND status = 'done' AND NOT undone), 0)
+                    COALESCE(SUM(place = 'status' AND status = 'done' AND NOT undone), 0),
+                    COALESCE(SUM(place = 'status' AND status = 'copied' AND NOT undone), 0)
                  FROM {rows}"
             ),
             period,
@@ -122,6 +123,7 @@ impl State {
                     undone: r.get(5)?,
                     undone_forwards: r.get(6)?,
                     status_mails: r.get(7)?,
+                    status_copied: r.get(8)?,
                     ..Totals::default()
                 })
             },

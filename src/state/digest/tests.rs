@@ -141,18 +141,29 @@ fn an_assistants_mail_about_a_task_is_counted_apart_not_as_noise() {
     reply.from_addr = "marta@office.example".into();
     reply.assistant = Some("marta".into());
     reply.reason = Some(status);
-    let ids: Vec<(i64, Status, Option<String>)> = s
-        .record("g", "INBOX", 1, &[noise, reply], &address, 100)
-        .expect("recorded")
-        .into_iter()
-        .map(|r| (r.id, Status::Done, None))
+    // The same on a server that cannot move: a copy filed, the original in the Inbox.
+    let mut copied = reply.clone();
+    copied.uid = 3;
+    let recorded = s
+        .record("g", "INBOX", 1, &[noise, reply, copied], &address, 100)
+        .expect("recorded");
+    let ids: Vec<(i64, Status, Option<String>)> = recorded
+        .iter()
+        .zip([Status::Done, Status::Done, Status::Copied])
+        .map(|(r, status)| (r.id, status, None))
         .collect();
     s.complete("g", &ids, None, 101).expect("filed");
 
     let r = s.digest_period("g", 100, 200, LIMITS).expect("query");
     assert_eq!(
-        (r.totals.messages, r.totals.filed, r.totals.status_mails),
-        (2, 1, 1)
+        (
+            r.totals.messages,
+            r.totals.filed,
+            r.totals.copied,
+            r.totals.status_mails,
+            r.totals.status_copied
+        ),
+        (3, 1, 0, 1, 1)
     );
     let senders: Vec<&str> = r.noise.iter().map(|n| n.sender.as_str()).collect();
     assert_eq!(
@@ -238,6 +249,7 @@ fn a_huge_day_is_counted_exactly_and_only_its_newest_rows_are_read() {
             undone: 0,
             undone_forwards: 0,
             status_mails: 0,
+            status_copied: 0,
             noise_sources: 30,
             problems: 30,
         }
