@@ -6,9 +6,12 @@
 //!   validated, every mistake as `file:line:col` ([`config::diagnostic`]); secrets from file,
 //!   env, command or systemd credential.
 //! - [`daemon`]: one task per account — connect, a triage pass, wait for mail (IDLE or
-//!   polling), again — until shutdown; SIGHUP reloads. **The digest is scheduled here**: after
-//!   each pass `daemon` asks [`digest::send_if_due`] (when is [`digest::schedule`]'s pure
-//!   answer) and sleeps until the earlier of the next digest and the next forward due.
+//!   polling), again — until shutdown; SIGHUP reloads. The account tasks and the signals are
+//!   `daemon/supervisor.rs`'s, a reload's restarts `daemon/reload.rs`'s, one account's
+//!   reconnections `daemon/account.rs`'s, one connection's life `daemon/session.rs`'s.
+//!   **The digest is scheduled in `daemon/schedule.rs`**: after each pass it asks
+//!   [`digest::send_if_due`] (when is [`digest::schedule`]'s pure answer), and the account
+//!   sleeps until the earlier of the next digest and the next forward due.
 //! - [`imap`]: fetch — connect and log in, the one [`imap::Connection`] per session (fetch,
 //!   move, flag on the selected mailbox), folders and namespaces, IDLE or polling.
 //! - [`message`]: parse — the view of a mail that rules see, built from mail-parser.

@@ -294,7 +294,7 @@ impl Words {
                 Language::En => format!("to authorise delega again, run `{detail}`"),
             };
         }
-        if kind == "server" && detail == crate::daemon::COPY_ONLY {
+        if kind == "server" && detail == crate::imap::COPY_ONLY {
             return self
                 .pick(
                     "non ha né MOVE né UIDPLUS: delega copia i messaggi nelle cartelle e \
