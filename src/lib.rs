@@ -14,7 +14,8 @@
 //!   sleeps until the earlier of the next digest and the next forward due.
 //! - [`imap`]: fetch — connect and log in, the one [`imap::Connection`] per session (fetch,
 //!   move, flag on the selected mailbox), folders and namespaces, IDLE or polling.
-//! - [`message`]: parse — the view of a mail that rules see, built from mail-parser.
+//! - [`message`]: parse — the view of a mail that rules see, built from mail-parser; in
+//!   `message/`, its addresses, headers, body text, and what shows a list or a machine sent it.
 //! - [`classify`]: decide — the pure core, message + rules → [`classify::Decision`].
 //! - [`guard`]: the loop and storm guards — when a delegable decision must not become a
 //!   forward (delega's own forwards, auto-replies, a flood), and why it was kept instead.
