@@ -288,7 +288,7 @@ impl Delivery {
             .assistant(&row.assistant)
             .ok_or_else(|| NotSent::AssistantGone(row.assistant.clone()))?;
         // The task this forward is: its reference and how to close it go in the forward.
-        let note = task.map(|task| crate::task::policy::note(account, task));
+        let note = task.map(|task| crate::forward::notice::for_task(account, task));
         let email = compose(&ForwardRequest {
             original: job.original,
             assistant,

@@ -27,15 +27,22 @@
 //! - [`state`]: record — SQLite, one file per table (ledger, cursor, events, outbox, tasks,
 //!   corrections, undo) and numbered migrations (`state::schema`).
 //! - [`delivery`]: **a message is forwarded here** — the planned forward (an outbox row)
-//!   composed by [`forward`] (pure) and sent through [`smtp`] (the SMTP client), with the rate
-//!   limit, backoff, in-doubt sends and the circuit.
+//!   composed by [`forward`] (pure; the note a task adds to it and a task's reminder are
+//!   `forward::notice`) and sent through [`smtp`] (the SMTP client), with the rate limit,
+//!   backoff, in-doubt sends and the circuit.
 //! - [`task`]: each forward is a task (reference, state, due time in working hours, the
-//!   replies that close it, reminders); its table is `state::tasks`.
+//!   replies that close it, why its forward never went out); its table is `state::tasks`.
+//!   What the config says of a task (when it is due, whether it reminds) is
+//!   `config::Account::task_due` and `remind`; the reminders due are sent by
+//!   `triage::follow_up`.
+//! - [`review`]: the review of results per assistant — done, open, overdue, never sent, the
+//!   median time to done in working hours — for the digest, `delega tasks` and [`status`].
 //! - [`digest`]: the daily digest — a period's ledger → the entrepreneur's summary mail
 //!   (pure composition, in Italian or English). **A reason is put into words in
 //!   `digest::locale`**: why a message was kept, a hand delegation not forwarded, a forward
-//!   not sent are [`reason::Reason`] values (stored as such, `state::reasons` converted the
-//!   old sentences), translated there only; logs and the CLI show their English form.
+//!   not sent are [`reason`]s ([`reason::Reason`] values, stored as such, `state::reasons`
+//!   converted the old sentences), translated there only; logs and the CLI show their
+//!   English form.
 //!
 //! What ops run beside the daemon: [`status`] (what each account has been doing),
 //! [`undo`] (take back delega's filings of a time window or a rule), [`suggest`] (rules
@@ -76,6 +83,7 @@ pub mod net;
 pub mod oauth2;
 pub mod pacing;
 pub mod reason;
+pub mod review;
 pub mod smtp;
 pub mod state;
 pub mod status;

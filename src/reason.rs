@@ -8,10 +8,16 @@
 //! digest (`digest::locale`) and the CLI. The English `Display` forms are for logs. The
 //! `parse_legacy` readers exist for one job: migration 7, which turned the English sentences
 //! older versions stored into these values.
+//!
+//! A reason names values that belong to the stage they describe, and leaves the types there:
+//! a message's evidence and malformations are `message`'s, a forward given up ([`NotSent`])
+//! and a task's state are `task`'s. So `reason` sits above them and below `classify`, whose
+//! decisions carry a reason.
 
 use serde::{Deserialize, Serialize};
 
 pub use crate::message::{AutoEvidence, Malformed};
+pub use crate::task::NotSent;
 
 /// Why a decision or a forward is not what the rules alone would say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,69 +219,6 @@ impl std::fmt::Display for Refusal {
             Refusal::Machine(evidence) => write!(f, "{}{evidence}{}", MACHINE.0, MACHINE.1),
             Refusal::Loop { hops, max } => write!(f, "{}{hops}{}{max}{}", LOOP.0, LOOP.1, LOOP.2),
             Refusal::AlreadyForwarded => f.write_str(ALREADY_FORWARDED),
-        }
-    }
-}
-
-/// Why a planned forward did not go out, when delega itself is the one to say it (the
-/// server's own refusals are quoted as they come). Its English form (`Display`) is what the
-/// ledger and the outbox record and the log shows; [`NotSent::parse_legacy`] reads
-/// the sentences older versions stored, for the migration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum NotSent {
-    /// The rule's assistant was removed from the config after the decision.
-    AssistantGone(String),
-    /// The forward could not be built (the reason from the composer).
-    Compose(String),
-    /// The message was moved out of the Inbox before it could be forwarded.
-    LeftInbox,
-    /// The server renumbered the mailbox before the forward went out.
-    Renumbered,
-    /// Refused, with no reason on record.
-    Refused,
-}
-
-// The fixed parts of the English forms: written by `Display`, matched by `parse`.
-const ASSISTANT_GONE: (&str, &str) = (
-    "assistant ",
-    " of a planned forward is no longer in the config",
-);
-const COMPOSE: &str = "cannot compose the forward: ";
-const LEFT_INBOX: &str = "the message left the Inbox before it was forwarded";
-const RENUMBERED: &str = "the server renumbered the mailbox";
-const REFUSED: &str = "forward refused";
-
-impl NotSent {
-    /// The reason a recorded text gives, if delega wrote it.
-    pub fn parse_legacy(text: &str) -> Option<NotSent> {
-        if let Some(id) = text
-            .strip_prefix(ASSISTANT_GONE.0)
-            .and_then(|t| t.strip_suffix(ASSISTANT_GONE.1))
-        {
-            return Some(NotSent::AssistantGone(id.to_string()));
-        }
-        if let Some(why) = text.strip_prefix(COMPOSE) {
-            return Some(NotSent::Compose(why.to_string()));
-        }
-        match text {
-            LEFT_INBOX => Some(NotSent::LeftInbox),
-            RENUMBERED => Some(NotSent::Renumbered),
-            REFUSED => Some(NotSent::Refused),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for NotSent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NotSent::AssistantGone(id) => {
-                write!(f, "{}{id}{}", ASSISTANT_GONE.0, ASSISTANT_GONE.1)
-            }
-            NotSent::Compose(why) => write!(f, "{COMPOSE}{why}"),
-            NotSent::LeftInbox => f.write_str(LEFT_INBOX),
-            NotSent::Renumbered => f.write_str(RENUMBERED),
-            NotSent::Refused => f.write_str(REFUSED),
         }
     }
 }

@@ -122,7 +122,7 @@ fn task_counts(account: &Account, state: &State, now: i64) -> anyhow::Result<Tas
         ..Default::default()
     };
     let tasks = state.tasks(&account.name, &filter)?;
-    let c = crate::task::review::counts(&crate::task::review::review(account, &tasks, now, now));
+    let c = crate::review::counts(&crate::review::review(account, &tasks, now, now));
     Ok(TaskCounts {
         open: c.open,
         overdue: c.overdue,

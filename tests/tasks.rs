@@ -8,8 +8,9 @@
 use std::time::Duration;
 
 use delega::config::Language;
+use delega::forward::notice;
 use delega::state::TaskFilter;
-use delega::task::{Forwarded, TaskState, notice};
+use delega::task::{Forwarded, TaskState};
 use lettre::address::Envelope;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
 use mail_parser::MessageParser;

@@ -1,11 +1,12 @@
 //! `delega tasks` (the review of results, for ops) and `delega task done|reopen|drop REF`
 //! (the entrepreneur's or ops' own corrections). Reads and writes the state database; the
-//! review itself is `task::review`.
+//! review itself is `review`.
 
 use delega::config::Account;
+use delega::forward::notice;
+use delega::review::{self, TaskView, working_duration};
 use delega::state::{State, TaskFilter};
-use delega::task::review::{self, TaskView, working_duration};
-use delega::task::{Event, Forwarded, Reference, TaskState, notice};
+use delega::task::{Event, Forwarded, Reference, TaskState};
 
 use super::{CmdResult, Failed, load, select_accounts};
 

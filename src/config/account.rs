@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::read::{RulesRead, choice};
+use super::rules::RulesRead;
 use super::server::{FileChecks, SERVER_KEYS, ServerRole, server};
-use super::tomlread::Table;
+use super::tomlread::{Table, choice};
 use super::{Account, Assistant, Digest, Folders, Forwarding, Language};
 use crate::classify::{Category, RuleSet};
 

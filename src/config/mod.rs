@@ -21,6 +21,7 @@ mod secret;
 mod server;
 mod tasks;
 mod tomlread;
+mod url;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,6 +31,7 @@ pub use rules::{RULE_FILE_EXTENSION, load_rules_dir, parse_rules, rules_dir_prob
 pub use secret::{Password, Secret, try_command};
 pub use server::is_loopback;
 pub use tasks::{TaskSettings, due as read_due};
+pub use url::{HttpUrl, is_loopback_http};
 
 use crate::classify::RuleSet;
 use diagnostic::{Diagnostic, Diagnostics, SourceFile, file_error};

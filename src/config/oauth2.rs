@@ -11,7 +11,8 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::Secret;
-use crate::config::tomlread::Table;
+use super::secret::PASSWORD_KEYS;
+use super::tomlread::{Table, choice};
 
 /// The keys `auth = "oauth2"` brings to a server table.
 pub(super) const KEYS: &[&str] = &[
@@ -147,7 +148,7 @@ impl RefreshGrant {
 /// What the server table says about the provider, for defaults of host and port.
 pub(super) fn provider(t: &Table<'_, '_>) -> Option<Provider> {
     let p = t.str("provider")?;
-    super::read::choice(
+    choice(
         t,
         &p,
         &[
@@ -173,9 +174,7 @@ pub(super) fn wants_oauth2(t: &Table<'_, '_>) -> bool {
             }
             false
         }
-        Some(a) => {
-            super::read::choice(t, &a, &[("password", false), ("oauth2", true)]).unwrap_or(false)
-        }
+        Some(a) => choice(t, &a, &[("password", false), ("oauth2", true)]).unwrap_or(false),
     }
 }
 
@@ -202,7 +201,7 @@ pub(super) fn read(t: &Table<'_, '_>, base: &Path, what: &str, role: &Role<'_>) 
             Some("add `username = \"giulia@example.com\"` (the mailbox's address)".into()),
         );
     }
-    for k in super::server::PASSWORD_KEYS {
+    for k in PASSWORD_KEYS {
         if let Some(v) = t.get(k) {
             reader.error(
                 v.span(),
@@ -212,7 +211,7 @@ pub(super) fn read(t: &Table<'_, '_>, base: &Path, what: &str, role: &Role<'_>) 
         }
     }
     let sasl = t.str("sasl").and_then(|s| {
-        super::read::choice(
+        choice(
             t,
             &s,
             &[
@@ -306,8 +305,7 @@ fn refresh_grant(
     };
     let url = |k: &str, preset: Option<String>| match t.str(k) {
         Some(u) => {
-            let ok = u.get_ref().starts_with("https://")
-                || crate::oauth2::http::is_loopback_http(u.get_ref());
+            let ok = u.get_ref().starts_with("https://") || super::is_loopback_http(u.get_ref());
             if !ok {
                 reader.error(
                     u.span(),

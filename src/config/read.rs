@@ -3,22 +3,18 @@
 //! account's `imap` in `server.rs`, each `[[account]]` in `account.rs`.
 //!
 //! Every mistake is reported with its position and a fix; reading goes on after one so that
-//! all of them come out together. Rules directories are loaded here too ([`RulesRead`]), once
-//! the account's assistants are known, so that a rule naming an unknown assistant is caught.
+//! all of them come out together. Rules directories are loaded as each account is read
+//! (through `rules.rs`'s `RulesRead`, once per directory), when the account's assistants are
+//! known, so that a rule naming an unknown assistant is caught.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use toml::Spanned;
 
 use super::account::account;
-use super::rules::{load_rules_dir, rules_dir_problem};
+use super::rules::RulesRead;
 use super::server::{FileChecks, smtp};
 use super::{CommandSetting, Config, LogFormat, Metrics};
-use crate::classify::Rule;
-use crate::config::diagnostic::{Diagnostic, SourceFile, did_you_mean};
-use crate::config::tomlread::{Reader, Table};
+use crate::config::diagnostic::{Diagnostic, SourceFile};
+use crate::config::tomlread::{Reader, Table, choice};
 use crate::pacing::DEFAULT_RATE;
 
 const TOP_KEYS: &[&str] = &["state", "log", "smtp", "account", "metrics", "connect_rate"];
@@ -36,7 +32,7 @@ pub fn config(source: &SourceFile) -> (Option<Config>, Vec<Diagnostic>, Vec<Comm
         build(&root, &mut rules)
     });
     let mut diagnostics = reader.into_diagnostics();
-    diagnostics.extend(rules.diagnostics);
+    diagnostics.extend(rules.into_diagnostics());
     (config, diagnostics, commands)
 }
 
@@ -77,43 +73,6 @@ fn command_settings(root: &Table<'_, '_>) -> Vec<CommandSetting> {
             command: cmd.into_inner(),
         })
         .collect()
-}
-
-/// The rules directories read so far. Accounts naming the same directory with the same
-/// assistants share one compiled copy (a few hundred kB each, for a hundred accounts), and
-/// its errors are told once; whether a directory is usable is asked of the file system once
-/// too (for 10,000 accounts sharing one directory, 10,000 `read_dir`s were a sixth of the
-/// load).
-#[derive(Default)]
-pub(super) struct RulesRead {
-    diagnostics: Vec<Diagnostic>,
-    loaded: HashMap<(PathBuf, Vec<String>), Arc<[Rule]>>,
-    problems: HashMap<PathBuf, Option<(String, String)>>,
-}
-
-impl RulesRead {
-    pub(super) fn load(&mut self, dir: &Path, assistants: &[&str]) -> Arc<[Rule]> {
-        let mut ids: Vec<String> = assistants.iter().map(|id| id.to_string()).collect();
-        ids.sort_unstable();
-        let key = (dir.to_path_buf(), ids);
-        if let Some(rules) = self.loaded.get(&key) {
-            return Arc::clone(rules);
-        }
-        let (rules, diagnostics) = load_rules_dir(dir, assistants);
-        self.diagnostics.extend(diagnostics);
-        let rules: Arc<[Rule]> = rules.into();
-        self.loaded.insert(key, Arc::clone(&rules));
-        rules
-    }
-
-    /// What is wrong with `dir` as a whole ([`rules_dir_problem`]), asked once per
-    /// directory; each account naming it still gets the error at its own setting.
-    pub(super) fn problem(&mut self, dir: &Path) -> Option<(String, String)> {
-        self.problems
-            .entry(dir.to_path_buf())
-            .or_insert_with(|| rules_dir_problem(dir))
-            .clone()
-    }
 }
 
 fn build(root: &Table<'_, '_>, rules: &mut RulesRead) -> Option<Config> {
@@ -253,26 +212,4 @@ fn default_state(base: &Path) -> PathBuf {
         }
         None => base.join("delega-state.db"),
     }
-}
-
-/// A string that must be one of a few words.
-pub(super) fn choice<T: Copy>(
-    t: &Table<'_, '_>,
-    value: &Spanned<String>,
-    options: &[(&str, T)],
-) -> Option<T> {
-    let found = options.iter().find(|(name, _)| name == value.get_ref());
-    if found.is_none() {
-        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-        let help = match did_you_mean(value.get_ref(), &names) {
-            Some(close) => format!("did you mean `{close}`?"),
-            None => format!("use one of: {}", names.join(", ")),
-        };
-        t.reader().error(
-            value.span(),
-            format!("unknown value `{}`", value.get_ref()),
-            Some(help),
-        );
-    }
-    found.map(|(_, v)| *v)
 }

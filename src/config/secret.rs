@@ -10,6 +10,14 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+/// The keys a password source is written under, one per [`Secret`] a config can name.
+pub(super) const PASSWORD_KEYS: [&str; 4] = [
+    "password_file",
+    "password_env",
+    "password_command",
+    "password_credential",
+];
+
 /// Where a password is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Secret {

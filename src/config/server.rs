@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::read::choice;
-use super::tomlread::Table;
+use super::secret::PASSWORD_KEYS;
+use super::tomlread::{Table, choice};
 use super::{Secret, Security, Server, Smtp};
 
 pub(super) const SERVER_KEYS: &[&str] = &[
@@ -29,12 +29,6 @@ pub(super) const SERVER_KEYS: &[&str] = &[
     "timeout_secs",
 ];
 const SMTP_EXTRA: &[&str] = &["from"];
-pub(super) const PASSWORD_KEYS: [&str; 4] = [
-    "password_file",
-    "password_env",
-    "password_command",
-    "password_credential",
-];
 
 /// Which server a table describes: the name of its OAuth2 grant, and whether it is SMTP.
 pub(super) struct ServerRole<'p> {

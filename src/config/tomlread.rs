@@ -385,6 +385,28 @@ impl<'a, 's> Value<'a, 's> {
     }
 }
 
+/// A string that must be one of a few words.
+pub fn choice<T: Copy>(
+    t: &Table<'_, '_>,
+    value: &Spanned<String>,
+    options: &[(&str, T)],
+) -> Option<T> {
+    let found = options.iter().find(|(name, _)| name == value.get_ref());
+    if found.is_none() {
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        let help = match did_you_mean(value.get_ref(), &names) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => format!("use one of: {}", names.join(", ")),
+        };
+        t.reader().error(
+            value.span(),
+            format!("unknown value `{}`", value.get_ref()),
+            Some(help),
+        );
+    }
+    found.map(|(_, v)| *v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,7 +122,7 @@ pub fn load(state: &State, account: &Account, now: Timestamp) -> anyhow::Result<
     // Every task of the account: the open ones whatever their age, the done ones for the
     // period and the 30-day median.
     let tasks = state.tasks(name, &crate::state::TaskFilter::default())?;
-    report.tasks = crate::task::review::review(account, &tasks, start, end);
+    report.tasks = crate::review::review(account, &tasks, start, end);
     report.work_day_secs = account.tasks.work_hours.day_secs();
     report.proposals = crate::suggest::suggest(account, &corrections, &assistant_of, 2)
         .into_iter()

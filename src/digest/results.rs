@@ -6,7 +6,7 @@
 //! beside the only section that uses them.
 
 use crate::config::Language;
-use crate::task::review::{AssistantReview, TaskView, working_duration};
+use crate::review::{AssistantReview, TaskView, working_duration};
 
 use super::Settings;
 use super::item::{LINE_MAX, assistant_name, bounded, clean};
@@ -376,8 +376,8 @@ pub(super) fn list_section(
 mod tests {
     use super::super::{Report, Settings, compose, compose_list};
     use crate::config::Language;
+    use crate::review::review;
     use crate::task::fixtures::{TUE_9, task};
-    use crate::task::review::review;
     use crate::task::{Due, Reference, TaskState};
 
     const H: i64 = 3600;

@@ -1,4 +1,5 @@
-//! Compose the forward of a delegable message to an assistant.
+//! Compose the forward of a delegable message to an assistant; the words a task adds to it,
+//! and the reminder of an overdue task, are [`notice`]'s.
 //!
 //! Pure: a message, an assistant, the rule's instructions, `now` and an id in; a
 //! [`lettre::Message`] out, ready for the outbox to send. The forward comes from delega's own
@@ -21,7 +22,7 @@ use minijinja::value::Value;
 
 use crate::config::{Assistant, Language};
 use crate::message::{AddressField, Message, NamedAddress, one_line};
-use crate::task::notice::TaskNote;
+use notice::TaskNote;
 
 /// Everything a forward is made of.
 pub struct ForwardRequest<'a> {
@@ -530,6 +531,7 @@ fn html_text(s: &Summary<'_>, labels: &Labels, forward_id: &str) -> String {
 }
 
 mod labels;
+pub mod notice;
 
 use labels::Labels;
 

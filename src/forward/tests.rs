@@ -496,7 +496,7 @@ fn golden_task(case: &str) -> Option<TaskNote> {
     let tz = rome();
     let reference = crate::task::reference::Reference::of(7);
     match case {
-        "task-it" => Some(crate::task::notice::task_note(
+        "task-it" => Some(super::notice::task_note(
             &reference,
             "giulia@example.com",
             Language::It,
@@ -504,7 +504,7 @@ fn golden_task(case: &str) -> Option<TaskNote> {
             &tz,
         )),
         "hostile" => {
-            let mut note = crate::task::notice::task_note(
+            let mut note = super::notice::task_note(
                 &reference,
                 "\"g&<b>\" <giulia@example.com>",
                 Language::En,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::config::{Security, Server};
+use crate::config::{HttpUrl, Security, Server};
 use crate::net::{Stream, connect_tcp, tls_wrap};
 
 /// The largest answer read: token responses are a few kB.
@@ -25,45 +25,6 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-/// True for `http://127.0.0.1…`, `http://localhost…` and `http://[::1]…`.
-pub fn is_loopback_http(url: &str) -> bool {
-    Url::parse(url).is_some_and(|u| !u.tls && crate::config::is_loopback(&u.host))
-}
-
-/// The parts of a URL delega needs.
-#[derive(Debug, PartialEq, Eq)]
-struct Url {
-    tls: bool,
-    host: String,
-    port: u16,
-    path: String,
-}
-
-impl Url {
-    fn parse(url: &str) -> Option<Url> {
-        let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
-            (true, r)
-        } else {
-            (false, url.strip_prefix("http://")?)
-        };
-        let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (h, p.parse().ok()?),
-            _ => (authority, if tls { 443 } else { 80 }),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return None;
-        }
-        Some(Url {
-            tls,
-            host: host.to_string(),
-            port,
-            path: path.to_string(),
-        })
-    }
-}
-
 /// Posts `form` (URL-encoded) to `url` and reads the answer, all within `timeout`.
 pub async fn post_form(
     url: &str,
@@ -71,10 +32,10 @@ pub async fn post_form(
     ca_file: Option<&Path>,
     timeout: Duration,
 ) -> anyhow::Result<Response> {
-    let Some(u) = Url::parse(url) else {
+    let Some(u) = HttpUrl::parse(url) else {
         bail!("`{url}` is not an http(s) URL");
     };
-    if !u.tls && !crate::config::is_loopback(&u.host) {
+    if !(u.tls || u.is_loopback_http()) {
         bail!("`{url}`: tokens only travel over https");
     }
     let body = form_urlencoded::Serializer::new(String::new())
@@ -238,27 +199,6 @@ fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_split_into_what_a_request_needs() {
-        let u = Url::parse("https://login.microsoftonline.com/common/oauth2/v2.0/token")
-            .expect("valid");
-        assert_eq!(
-            (u.tls, u.host.as_str(), u.port, u.path.as_str()),
-            (
-                true,
-                "login.microsoftonline.com",
-                443,
-                "/common/oauth2/v2.0/token"
-            )
-        );
-        let u = Url::parse("http://127.0.0.1:8080").expect("valid");
-        assert_eq!((u.port, u.path.as_str()), (8080, "/"));
-        assert!(is_loopback_http("http://localhost:1/token"));
-        assert!(!is_loopback_http("http://oauth2.example.com/token"));
-        assert!(!is_loopback_http("https://127.0.0.1/token"));
-        assert!(Url::parse("ftp://x").is_none());
-    }
 
     #[test]
     fn answers_are_read_by_length_or_chunks() {

@@ -44,8 +44,8 @@ pub struct Report {
     /// One-line summaries of the rules `delega suggest` proposes, most evidence first.
     pub proposals: Vec<String>,
     /// The review of results: per assistant, tasks done in the period, open and overdue
-    /// now, and the median time to done (`task::review`).
-    pub tasks: Vec<crate::task::review::AssistantReview>,
+    /// now, and the median time to done ([`crate::review`]).
+    pub tasks: Vec<crate::review::AssistantReview>,
     /// The length of one working day (seconds), to say durations in working days.
     pub work_day_secs: i64,
 }

@@ -4,7 +4,8 @@
 //! the decision, so every forward has its task from the start. Its state is a column
 //! ([`TaskState`]); every change is a `task_event` row (the mail or the command that made
 //! it, once per mail), so the history stays. Due times and reminders are worked out from
-//! the config by `task::follow_up`; this file only stores and reads.
+//! the config (`config::Account::task_due`, `triage::follow_up`); this file only stores and
+//! reads.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -282,7 +283,7 @@ impl State {
     }
 
     /// Fixes the due time of the account's tasks that have none fixed yet, with `due_of`
-    /// (the config's answer, `task::policy::due_at`), in one transaction: the tasks just
+    /// (the config's answer, `config::Account::due_at`), in one transaction: the tasks just
     /// recorded, and at an account's first start after the upgrade those made before due
     /// times were stored. A fixed due time is never changed again. Returns how many.
     pub fn fix_task_dues(

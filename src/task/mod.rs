@@ -4,19 +4,23 @@
 //! (`T-7K3Q`), its [`TaskState`] and the moves between states ([`TaskState::apply`]),
 //! working-hours arithmetic for due times and reminders ([`hours`]), and which incoming
 //! mail refers to which task and whether it says "done" ([`reply`]). The table lives in
-//! `state::tasks`; the mails a task sends and receives are `task::notice` and the triage
+//! `state::tasks`; the mails a task sends and receives are `forward::notice` and the triage
 //! pass's; words for people are rendered at the edges (digest, CLI).
+//!
+//! Below `config`, which builds its values (a rule's or an account's [`Due`], the
+//! [`WorkHours`]): what the config says about a task is `config::Account::task_due` and
+//! `remind`, the review of results under it is `review`, and the reminders due now are
+//! `triage::follow_up`'s.
 
-pub mod follow_up;
+mod forwarded;
 pub mod hours;
-pub mod notice;
 pub mod reference;
 pub mod reply;
-pub mod review;
 
+pub use forwarded::{Forwarded, NotSent};
 pub use hours::{Due, WorkHours};
 pub use reference::Reference;
-pub use reply::{Signal, done_word};
+pub use reply::Signal;
 
 /// A task, with what the ledger and the outbox know of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +43,7 @@ pub struct TaskRow {
     /// `due`); read only when [`TaskRow::due_fixed`].
     pub due_at: Option<i64>,
     /// `due_at` was fixed: always, except for a task made before delega stored due times
-    /// and not fixed yet (its due is then worked out from the config, [`policy::due`]).
+    /// and not fixed yet (its due is then worked out from the config, `config::Account::task_due`).
     pub due_fixed: bool,
     /// When the assistant first wrote about it.
     pub answered_at: Option<i64>,
@@ -78,36 +82,6 @@ impl TaskRow {
     /// Still expected of the assistant: open (or answered), and its forward not given up.
     pub fn expected(&self) -> bool {
         self.state.is_open() && self.not_sent().is_none()
-    }
-}
-
-/// Where a task's forward stands: the outbox row's state, as a task reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Forwarded {
-    /// Still to go out (its turn, its backoff, a server that is down).
-    Waiting,
-    /// The server accepted it.
-    Sent,
-    /// It will never go out (`delega retry` sends only waiting forwards: a refusal for good
-    /// stays one). The message stays in the Inbox.
-    NotSent {
-        /// delega's own reason, as data, when delega gave the forward up itself.
-        reason: Option<crate::reason::NotSent>,
-        /// The server's refusal as it came (or the reason's English form).
-        error: String,
-    },
-}
-
-impl Forwarded {
-    /// The reason in English, for the CLI and logs (the digest says it in its language).
-    pub fn why(&self) -> Option<String> {
-        match self {
-            Forwarded::NotSent {
-                reason: Some(r), ..
-            } => Some(r.to_string()),
-            Forwarded::NotSent { error, .. } => Some(error.clone()),
-            _ => None,
-        }
     }
 }
 
@@ -249,54 +223,6 @@ mod tests {
         ] {
             assert_eq!(TaskState::parse(s.as_str()), Some(s));
         }
-    }
-}
-
-/// What the config says about a task: when it is due and whether to remind.
-pub mod policy {
-    use crate::config::Account;
-
-    /// When `task` is due: as fixed when it was made, so that a later change of `due` in
-    /// the config moves no deadline already given (the forward states it); worked out from
-    /// the config only for a task made before due times were stored and not fixed yet.
-    pub fn due(account: &Account, task: &super::TaskRow) -> Option<i64> {
-        if task.due_fixed {
-            task.due_at
-        } else {
-            due_at(account, task.rule.as_deref(), task.created_at)
-        }
-    }
-
-    /// When a task of `rule` delegated at `created_at` is due: the rule's `due`, else the
-    /// account's, counted in the account's working hours; `None` when neither sets one.
-    /// Called once per task, when it is made (or fixed): [`due`] reads it back.
-    pub fn due_at(account: &Account, rule: Option<&str>, created_at: i64) -> Option<i64> {
-        let rule_due = rule.and_then(|r| account.rules.rule(r)).and_then(|r| r.due);
-        let due = rule_due.or(account.tasks.due)?;
-        Some(due.at(
-            created_at,
-            &account.tasks.work_hours,
-            &account.digest.timezone,
-        ))
-    }
-
-    /// Whether an overdue task of `rule` reminds its assistant: the rule's `remind`, else
-    /// the account's.
-    pub fn remind(account: &Account, rule: Option<&str>) -> bool {
-        rule.and_then(|r| account.rules.rule(r))
-            .and_then(|r| r.remind)
-            .unwrap_or(account.tasks.remind)
-    }
-
-    /// The note a forward carries about its task, with its due time.
-    pub fn note(account: &Account, task: &super::TaskRow) -> super::notice::TaskNote {
-        super::notice::task_note(
-            &task.reference,
-            &account.digest.to,
-            account.digest.language,
-            due(account, task),
-            &account.digest.timezone,
-        )
     }
 }
 

@@ -9,7 +9,6 @@
 //! up.
 
 use super::Reference;
-use crate::config::Language;
 use crate::message::Message;
 
 /// What a mail about a task says.
@@ -44,14 +43,6 @@ const DONE_WORDS: &[&str] = &[
 const NEGATIONS: &[&str] = &[
     "not", "non", "isn't", "not yet", "ancora", "yet", "never", "mai",
 ];
-
-/// The word the "done" link puts first in its subject.
-pub fn done_word(language: Language) -> &'static str {
-    match language {
-        Language::It => "FATTO",
-        Language::En => "DONE",
-    }
-}
 
 /// What the mail refers to: task references in its subject, and the left parts of the
 /// Message-IDs it answers (a forward's is its forward id).

@@ -16,8 +16,8 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::review::review;
 use crate::task::fixtures::task;
-use crate::task::review::review;
 use crate::task::{Due, Forwarded, TaskState};
 
 /// The fixture of the other tests, and what they leave out: tasks done, open and overdue,
@@ -177,7 +177,7 @@ fn the_golden_report_has_something_in_every_section() {
     assert!(r.noise.len() >= 3 && r.totals.copied > 0 && r.totals.status_mails > 0);
     assert!(r.totals.status_copied > 0);
     assert!(r.problems.iter().any(|p| p.reason.is_some()));
-    let t = crate::task::review::counts(&r.tasks);
+    let t = crate::review::counts(&r.tasks);
     assert!(t.done > 0 && t.open > t.overdue && t.overdue > 0, "{t:?}");
     assert!(r.rules.iter().any(|u| u.last_match.is_none()));
 }

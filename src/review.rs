@@ -4,11 +4,14 @@
 //! Pure: the account's tasks and `now` in, plain data out, for the digest, the assistant's
 //! daily list, `delega tasks` and `status` to put into words. Counts are exact; listing
 //! caps are the reader's.
+//!
+//! Above `task` and `config`: a task's due time is what the account's config says of it
+//! ([`Account::task_due`]), counted in its working hours.
 
 use std::collections::BTreeMap;
 
-use super::{TaskRow, TaskState, policy};
 use crate::config::Account;
+use crate::task::{TaskRow, TaskState};
 
 /// How far back the median time to done looks.
 pub const MEDIAN_WINDOW_SECS: i64 = 30 * 86_400;
@@ -61,7 +64,7 @@ pub struct Counts {
 pub fn view(account: &Account, task: &TaskRow, now: i64) -> TaskView {
     let hours = &account.tasks.work_hours;
     let tz = &account.digest.timezone;
-    let due_at = policy::due(account, task);
+    let due_at = account.task_due(task);
     let end = match task.state {
         TaskState::Done | TaskState::Dropped => task.closed_at.unwrap_or(now),
         _ => now,

@@ -1,16 +1,18 @@
 //! The words a task adds to mail: the note at the top of a forward (the reference, how to
 //! keep the entrepreneur in the loop, the one-click "done" link, the due time) and the
 //! reminder an overdue task sends its assistant, in the account's language. Pure: the
-//! reminder comes out as a [`lettre::Message`] for the caller to send.
+//! reminder comes out as a [`lettre::Message`] for the caller to send. Here, beside the
+//! forward, because both are mail delega writes to an assistant (the same headers, the same
+//! languages); `task` keeps the task itself.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use lettre::message::Mailbox;
 
-use super::{Reference, done_word};
-use crate::config::Language;
-use crate::forward::{AutoSubmitted, DelegaForward};
+use super::{AutoSubmitted, DelegaForward};
+use crate::config::{Account, Language};
 use crate::message::one_line;
+use crate::task::{Reference, TaskRow};
 
 /// What a forward says about its task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +52,14 @@ fn encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// The word the "done" link puts first in its subject.
+pub fn done_word(language: Language) -> &'static str {
+    match language {
+        Language::It => "FATTO",
+        Language::En => "DONE",
+    }
 }
 
 /// A moment on the account's clock: `24/11/2026 14:00` or `Tue 24 Nov 2026 14:00`.
@@ -110,6 +120,17 @@ pub fn task_note(
         done_link: mailto(entrepreneur, &done_subject, body),
         due,
     }
+}
+
+/// The note a forward carries about its task, with its due time.
+pub fn for_task(account: &Account, task: &TaskRow) -> TaskNote {
+    task_note(
+        &task.reference,
+        &account.digest.to,
+        account.digest.language,
+        account.task_due(task),
+        &account.digest.timezone,
+    )
 }
 
 /// A reminder of an overdue task.
