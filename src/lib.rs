@@ -20,10 +20,11 @@
 //! - [`guard`]: the loop and storm guards — when a delegable decision must not become a
 //!   forward (delega's own forwards, auto-replies, a flood), and why it was kept instead.
 //! - [`triage`]: one pass, and the order of its steps that makes a kill at any moment safe:
-//!   record (pending), forward, file, settle. **The cursor advances in
+//!   record (pending), forward, file, settle. **The Inbox's cursor advances in
 //!   `triage::filing`**, in the same transaction that marks the rows done
 //!   ([`state::State::complete`]); `triage` sets it alone only at a first start or a
-//!   UIDVALIDITY change.
+//!   UIDVALIDITY change. The filing folders' cursors (what the entrepreneur moved by hand)
+//!   advance in `triage::corrections`, after each chunk it has recorded.
 //! - [`state`]: record — SQLite, one file per table (ledger, cursor, events, outbox, tasks,
 //!   corrections, undo) and numbered migrations (`state::schema`).
 //! - [`delivery`]: **a message is forwarded here** — the planned forward (an outbox row)

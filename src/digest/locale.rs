@@ -3,8 +3,9 @@
 //! `frame.rs` (title, subject, headings, counts), `reasons.rs` (why a message was kept or a
 //! forward not sent, events, tasks) and `format.rs` (dates, numbers, money).
 //!
-//! Every phrase sits with both languages side by side; `compose` picks them, and none
-//! of them contains anything from a message.
+//! Every phrase sits with both languages side by side; `compose`, `sections`, `results` and
+//! `item` pick them, and none of them contains anything from a message. (The words only the
+//! review of results uses live beside it, in `results.rs`.)
 
 mod format;
 mod frame;

@@ -2,12 +2,13 @@
 //!
 //! [`load`] reads a period's counts, the rows it lists (at most `digest.max_listed` per
 //! section: [`Limits`]), problems and rule activity from the state into a [`Report`];
-//! [`compose()`] turns it into a [`DigestMail`] (pure: `compose.rs` and
-//! `sections.rs` build a `view.rs` of plain strings, with words and formats from `locale.rs`;
-//! `render.rs` and `templates/` lay it out); [`message`] wraps that in a
-//! multipart/alternative mail. [`schedule::next_due`] says when the next one is
-//! due. Waiting, sending (`Delivery::send`) and recording (`State::record_digest`) are the
-//! daemon's and the CLI's.
+//! [`compose()`] turns it into a [`DigestMail`] (pure: `compose.rs`, `sections.rs` and
+//! `results.rs` build a `view.rs` of plain strings from `item.rs`'s pieces, with words and
+//! formats from `locale.rs`; `render.rs` and `templates/` lay it out); [`message`] wraps that
+//! in a multipart/alternative mail. [`schedule::next_due`] says when the next one is due;
+//! [`send_if_due`] (`deliver.rs`) sends it when it is (`Delivery::send`) and records it
+//! (`State::record_digest`). When to ask is the daemon's (`daemon/schedule.rs`) or the
+//! CLI's (`delega digest --send-now`).
 
 mod compose;
 mod deliver;

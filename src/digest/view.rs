@@ -1,6 +1,7 @@
 //! The digest as data: sections of items, in plain strings already in the account's
-//! language. `compose` and `sections` build it; `render` lays it out as text and HTML, and
-//! adds nothing to what it says. [`ForwardState`] is where a forward stands, as told.
+//! language. `compose`, `sections` and `results` build it; `render` lays it out as text and
+//! HTML, and adds nothing to what it says. [`ForwardState`] is where a forward stands, as
+//! told.
 
 use super::{Handled, Place};
 use crate::state::OutboxState;

@@ -2,7 +2,8 @@
 //!
 //! The cursor only moves forward together with the ledger rows it covers: the triage pass
 //! advances it inside [`State::complete`](super::State::complete)'s transaction, after the
-//! actions are done. `set_cursor` alone is for a first start or a UIDVALIDITY change.
+//! actions are done. `set_cursor` alone is for a first start or a UIDVALIDITY change, and
+//! for the filing folders' cursors (`triage::corrections`), which mark only what was seen.
 
 use rusqlite::{Connection, OptionalExtension, params};
 

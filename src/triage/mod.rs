@@ -7,7 +7,9 @@
 //! transaction. A pass starts by finishing whatever a previous one left pending, so nothing
 //! is processed twice or lost. Deciding is `classify` + `guard`; this file owns the order
 //! of things, `act.rs` the acts it orders (shared with `corrections.rs`, the watch on the
-//! filing folders), `filing.rs` the server work and the cursor's advance.
+//! filing folders), `filing.rs` the server work and the cursor's advance; `status.rs` an
+//! assistant's mail about a task, `follow_up.rs` the reminders at the end of a pass and a
+//! new task's due time, `backfill.rs` the mail already in the Inbox from a date.
 
 mod act;
 mod backfill;
