@@ -130,7 +130,9 @@ pub(crate) fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, Fai
 }
 
 /// Writes command output; a closed stdout ends the process quietly (exit 0), any other
-/// failure to write says why and exits 1.
+/// failure to write says why and exits with `main`'s code for a runtime failure. The one exit
+/// outside `main`: output is written from a macro in every command, mid-way, with no
+/// [`Failed`] to return.
 pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
@@ -140,7 +142,7 @@ pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
         Err(err) => {
             eprintln!("error: cannot write to stdout: {err}");
-            std::process::exit(1);
+            std::process::exit(i32::from(crate::EXIT_RUNTIME));
         }
     }
 }
