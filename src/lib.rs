@@ -60,6 +60,12 @@
 //! (Prometheus counters and `/metrics`), [`failpoint`] (crash at a named point, for the recovery
 //! tests). The `delega` binary's commands live in `src/cmd/`, and `src/main.rs` parses the
 //! arguments, picks one, and is the one place a failure becomes an exit code (`main` → `try_main`).
+//!
+//! Imports point one way, never round a circle: `message`, `task` and `reason` are the
+//! domain, `classify` decides with them, `config` builds their values (rules, due times,
+//! working hours), and what reads a validated config sits above it. `tests/architecture.rs`
+//! checks that no two modules import each other, directly or round a longer circle, and that
+//! every module is named on this map.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

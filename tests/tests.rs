@@ -2,6 +2,7 @@
 
 mod support;
 
+mod architecture;
 mod backfill;
 mod check;
 mod corpus;
