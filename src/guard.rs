@@ -117,7 +117,8 @@ pub fn decide(
     }
 }
 
-/// A delegable decision the guard refused, made strategic with a [`Kept`] as its `why`.
+/// A delegable decision the guard refused, made strategic with a [`Kept`] as its reason
+/// (its English form as the `why`).
 fn kept(decision: Decision, refusal: Refusal) -> Decision {
     let kept = Kept {
         rule: decision.rule.clone(),
@@ -134,7 +135,7 @@ fn kept(decision: Decision, refusal: Refusal) -> Decision {
 }
 
 /// Applies the guard to a decision: a refused delegable decision becomes strategic, its
-/// `why` a [`Kept`].
+/// reason a [`Kept`].
 pub fn guard(
     decision: Decision,
     msg: &Message<'_>,

@@ -18,7 +18,8 @@
 //!   `message/`, its addresses, headers, body text, and what shows a list or a machine sent it.
 //! - [`classify`]: decide — the pure core, message + rules → [`classify::Decision`].
 //! - [`guard`]: the loop and storm guards — when a delegable decision must not become a
-//!   forward (delega's own forwards, auto-replies, a flood), and why it was kept instead.
+//!   forward (delega's own forwards and digests, an assistant's own mail, auto-replies and
+//!   bounces, a mail loop, a message already forwarded), and why it was kept instead.
 //! - [`triage`]: one pass, and the order of its steps that makes a kill at any moment safe:
 //!   record (pending), forward, file, settle. **The Inbox's cursor advances in
 //!   `triage::filing`**, in the same transaction that marks the rows done
@@ -59,7 +60,8 @@
 //! (readiness and watchdog), [`logging`] (logs in the form the place it runs expects), [`metrics`]
 //! (Prometheus counters and `/metrics`), [`failpoint`] (crash at a named point, for the recovery
 //! tests). The `delega` binary's commands live in `src/cmd/`, and `src/main.rs` parses the
-//! arguments, picks one, and is the one place a failure becomes an exit code (`main` → `try_main`).
+//! arguments, picks one, and is the one place a failure becomes an exit code (`main` →
+//! `try_main`).
 //!
 //! Imports point one way, never round a circle: `message`, `task` and `reason` are the
 //! domain, `classify` decides with them, `config` builds their values (rules, due times,
