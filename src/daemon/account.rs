@@ -11,11 +11,11 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::session::session;
+use super::session::{Progress, session};
 use super::{RunOptions, Shared, now};
 use crate::attention::{self, SLOW_RETRY, needs_attention};
-use crate::config::{Account, Config};
-use crate::delivery::{self, Delivery};
+use crate::config::Config;
+use crate::delivery::Delivery;
 use crate::metrics;
 use crate::oauth2;
 use crate::state::StatePool;
@@ -29,15 +29,6 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// The longest wait between two reconnections to an IMAP server that is down.
 const RECONNECT_CAP_SECS: u64 = 10;
-
-/// What an account task remembers from one connection to the next.
-#[derive(Default)]
-pub(super) struct Progress {
-    /// Reconnections failed in a row (the backoff).
-    pub(super) failures: u32,
-    /// Sends interrupted by the last stop have been settled.
-    settled: bool,
-}
 
 /// Runs `config.accounts[index]` until shutdown (or one pass with `once`): a connection
 /// after another, each as `session` runs it, with what a failure calls for in between.
@@ -178,23 +169,6 @@ async fn note(pool: &Arc<StatePool>, account: &str, kind: &str, detail: &str) {
         let err = format!("{err:#}");
         warn!(%err, kind, "cannot record the event in the state database");
     }
-}
-
-/// Sends again what the last stop interrupted while handing it over, and fixes the due
-/// times of tasks made before they were stored; once per task.
-pub(super) async fn settle(
-    pool: &Arc<StatePool>,
-    account: &Account,
-    progress: &mut Progress,
-) -> anyhow::Result<()> {
-    if progress.settled {
-        return Ok(());
-    }
-    let mut state = pool.get().await?;
-    delivery::settle_interrupted(&state, &account.name)?;
-    crate::triage::fix_dues(&mut state, account)?;
-    progress.settled = true;
-    Ok(())
 }
 
 /// 1 s, 2 s, 4 s, 8 s, then every 10 s, with jitter so that accounts do not reconnect in

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tracing::error;
 
-use super::supervisor::{Running, finish, start};
+use super::supervisor::{Running, fingerprint, finish, start};
 use super::{Control, RunOptions, Shared, open_files};
 use crate::config::{Account, Config};
 
@@ -71,22 +71,4 @@ pub(super) async fn reload(
     }
     let _ = finish(gone).await;
     (next, restarted)
-}
-
-/// A digest of an account's settings, to tell whether a reload changed them. Taken over
-/// their `Debug` form, which shows every setting (rules and patterns included) and nothing
-/// that varies between two reads of the same file; never shown, never stored.
-pub(super) fn fingerprint(settings: &impl std::fmt::Debug) -> u64 {
-    use std::fmt::Write as _;
-    use std::hash::Hasher as _;
-    struct Digest(std::collections::hash_map::DefaultHasher);
-    impl std::fmt::Write for Digest {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            self.0.write(s.as_bytes());
-            Ok(())
-        }
-    }
-    let mut digest = Digest(std::collections::hash_map::DefaultHasher::new());
-    let _ = write!(digest, "{settings:?}");
-    digest.0.finish()
 }

@@ -1,24 +1,51 @@
 //! One connection's life: connect (at the pacer's turn), resolve the folders in the
 //! server's namespace, then a triage pass, the digest step (`schedule.rs`), and a wait for
 //! mail — IDLE or polling, a recheck for mail the server did not announce, woken early by
-//! `delega retry` — again, until shutdown; then a polite logout.
+//! `delega retry` — again, until shutdown; then a polite logout. What one connection leaves
+//! to the next (`Progress`: failures in a row, interrupted sends settled once) is kept here.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::account::{Progress, settle};
 use super::{RunOptions, Shared, now, schedule};
 use crate::attention::needs_attention;
 use crate::config::{Account, Folders};
 use crate::delivery;
 use crate::imap::{self, Connection, FilingMode, Wake};
 use crate::metrics;
-use crate::state::State;
+use crate::state::{State, StatePool};
 use crate::systemd::Health;
 use crate::triage::{PassReport, Triage, pass};
+
+/// What an account task remembers from one connection to the next.
+#[derive(Default)]
+pub(super) struct Progress {
+    /// Reconnections failed in a row (the backoff).
+    pub(super) failures: u32,
+    /// Sends interrupted by the last stop have been settled.
+    settled: bool,
+}
+
+/// Sends again what the last stop interrupted while handing it over, and fixes the due
+/// times of tasks made before they were stored; once per task.
+async fn settle(
+    pool: &Arc<StatePool>,
+    account: &Account,
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
+    if progress.settled {
+        return Ok(());
+    }
+    let mut state = pool.get().await?;
+    delivery::settle_interrupted(&state, &account.name)?;
+    crate::triage::fix_dues(&mut state, account)?;
+    progress.settled = true;
+    Ok(())
+}
 
 /// One connection's life: connect, then triage and wait until shutdown (or once). The
 /// state database is borrowed for each pass and given back before waiting for mail.

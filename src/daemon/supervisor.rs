@@ -11,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use super::account::account_task;
-use super::reload::fingerprint;
 use super::{Control, RunOptions, Shared, now};
 use crate::config::{self, Config};
 use crate::metrics::{self, ReloadOutcome};
@@ -27,6 +26,24 @@ pub(super) struct Running {
     /// [`fingerprint`] of the settings the task runs with.
     pub(super) fingerprint: u64,
     task: JoinHandle<anyhow::Result<PassReport>>,
+}
+
+/// A digest of an account's settings, to tell whether a reload changed them. Taken over
+/// their `Debug` form, which shows every setting (rules and patterns included) and nothing
+/// that varies between two reads of the same file; never shown, never stored.
+pub(super) fn fingerprint(settings: &impl std::fmt::Debug) -> u64 {
+    use std::fmt::Write as _;
+    use std::hash::Hasher as _;
+    struct Digest(std::collections::hash_map::DefaultHasher);
+    impl std::fmt::Write for Digest {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut digest = Digest(std::collections::hash_map::DefaultHasher::new());
+    let _ = write!(digest, "{settings:?}");
+    digest.0.finish()
 }
 
 /// Starts the task of `config.accounts[index]` in its own span, with a stop of its own (a
