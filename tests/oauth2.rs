@@ -307,6 +307,13 @@ async fn auth_login_enrols_by_device_code_and_by_browser_and_auth_status_tells_t
         .find_map(|l| l.strip_prefix("Location: "))
         .expect("a redirect to delega");
     assert!(location.starts_with("http://127.0.0.1:"), "{location}");
+    // A browser may open a connection it sends nothing on (a preconnect): it must not hold
+    // up the one that brings the code back.
+    let port = location["http://".len()..]
+        .split('/')
+        .next()
+        .expect("host:port");
+    let _preconnect = std::net::TcpStream::connect(port)?;
     let (_, page) = crate::support::tokens::http_get(location);
     assert!(page.contains("delega is signed in"), "{page}");
     assert!(child.wait()?.success(), "the browser login failed");

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use base64::Engine as _;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
 
 use super::endpoint::{self, EndpointError, Issued};
 use super::store::write_atomically;
@@ -176,61 +177,99 @@ async fn loopback(
     Ok(endpoint::exchange_code(grant, &code, &verifier, &redirect_uri, secret, TIMEOUT).await?)
 }
 
-/// Waits for the browser's return and takes the code from it; other requests (a favicon)
-/// are answered and ignored.
+/// Waits for the browser's return and takes the code from it. Each connection is answered on
+/// its own, so one that sends nothing (a browser's speculative connection) does not hold up
+/// the one that brings the code; other requests (a favicon) are answered and ignored.
 async fn redirect(listener: &TcpListener, state: &str) -> anyhow::Result<String> {
+    let mut answering = JoinSet::new();
     loop {
-        let (tcp, _) = listener.accept().await?;
-        let mut reader = BufReader::new(tcp);
-        let mut line = String::new();
-        reader.read_line(&mut line).await?;
-        let target = line.split(' ').nth(1).unwrap_or_default().to_string();
-        let query = target.split_once('?').map_or("", |(_, q)| q);
-        let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let (page, result) = match (get("code"), get("error")) {
-            (Some(code), _) if get("state").as_deref() == Some(state) => {
-                ("delega is signed in. You can close this tab.", Ok(code))
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (tcp, _) = accepted?;
+                let state = state.to_string();
+                answering.spawn(async move {
+                    tokio::time::timeout(HEAD_WAIT, answer(tcp, &state)).await.ok().flatten()
+                });
             }
-            (Some(_), _) => (
-                "This sign-in was not started by delega (state mismatch).",
-                Err(anyhow::anyhow!(
-                    "the browser came back with a foreign state"
-                )),
-            ),
-            (None, Some(error)) => (
-                "The sign-in was refused.",
-                Err(anyhow::anyhow!(
-                    "the sign-in was refused: {error} {}",
-                    get("error_description").unwrap_or_default()
-                )),
-            ),
-            (None, None) => {
-                let mut tcp = reader.into_inner();
-                let _ = tcp
-                    .write_all(
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    )
-                    .await;
-                continue;
+            Some(answered) = answering.join_next() => {
+                if let Ok(Some(result)) = answered {
+                    return result;
+                }
             }
-        };
-        let mut tcp = reader.into_inner();
-        let body = format!("<!doctype html><title>delega</title><p>{page}</p>\n");
-        let _ = tcp
-            .write_all(
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
-                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-                .as_bytes(),
-            )
-            .await;
-        return result;
+        }
     }
+}
+
+/// How long a connection to the loopback port may take to send its request.
+const HEAD_WAIT: Duration = Duration::from_secs(10);
+
+/// The most of a request's head read; the rest is not needed and not waited for.
+const HEAD_MAX: u64 = 16 * 1024;
+
+/// Reads one request to the loopback port and answers it: the code (or the refusal) the
+/// browser brought back, or `None` for any other request and for a connection that broke.
+/// The whole head is read before answering: closing a socket with a request still unread
+/// makes the kernel reset the connection, and the browser may then show an error instead of
+/// the page.
+async fn answer(tcp: TcpStream, state: &str) -> Option<anyhow::Result<String>> {
+    let mut reader = BufReader::new(tcp);
+    let mut line = String::new();
+    {
+        let mut head = (&mut reader).take(HEAD_MAX);
+        head.read_line(&mut line).await.ok()?;
+        let mut header = String::new();
+        while head.read_line(&mut header).await.ok()? > 0 && !header.trim_end().is_empty() {
+            header.clear();
+        }
+    }
+    let target = line.split(' ').nth(1).unwrap_or_default().to_string();
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let (page, result) = match (get("code"), get("error")) {
+        (Some(code), _) if get("state").as_deref() == Some(state) => {
+            ("delega is signed in. You can close this tab.", Ok(code))
+        }
+        (Some(_), _) => (
+            "This sign-in was not started by delega (state mismatch).",
+            Err(anyhow::anyhow!(
+                "the browser came back with a foreign state"
+            )),
+        ),
+        (None, Some(error)) => (
+            "The sign-in was refused.",
+            Err(anyhow::anyhow!(
+                "the sign-in was refused: {error} {}",
+                get("error_description").unwrap_or_default()
+            )),
+        ),
+        (None, None) => {
+            let mut tcp = reader.into_inner();
+            let _ = tcp
+                .write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+                .await;
+            let _ = tcp.shutdown().await;
+            return None;
+        }
+    };
+    let mut tcp = reader.into_inner();
+    let body = format!("<!doctype html><title>delega</title><p>{page}</p>\n");
+    let _ = tcp
+        .write_all(
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await;
+    let _ = tcp.shutdown().await;
+    Some(result)
 }
 
 #[cfg(test)]

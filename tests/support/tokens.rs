@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::time::Duration;
 
 use super::MailSystem;
 
@@ -84,17 +85,29 @@ fn json_str(body: &str, key: &str) -> String {
     value[key].as_str().expect("a string").to_string()
 }
 
-/// A GET of `url` (`http://127.0.0.1:PORT/...`): the answer's head and body.
+/// A GET of `url` (`http://127.0.0.1:PORT/...`): the answer's head and body. The request goes
+/// out in three writes 50 ms apart, as a slow client would send it: a server that answers
+/// after the first line and closes with the rest unread resets the connection, and the last
+/// write fails.
 pub fn http_get(url: &str) -> (String, String) {
     let rest = url.strip_prefix("http://").expect("an http URL");
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let mut tcp = TcpStream::connect(authority).expect("connect");
-    write!(
-        tcp,
-        "GET {} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n",
-        if path.is_empty() { "/" } else { path }
-    )
-    .expect("request");
+    // A server that never answers fails the test instead of hanging it.
+    tcp.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("a read timeout");
+    let path = if path.is_empty() { "/" } else { path };
+    let parts = [
+        format!("GET {path} HTTP/1.1\r\n"),
+        format!("Host: {authority}\r\n"),
+        "Connection: close\r\n\r\n".to_string(),
+    ];
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        tcp.write_all(part.as_bytes()).expect("request");
+    }
     let mut answer = String::new();
     tcp.read_to_string(&mut answer).expect("answer");
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
