@@ -8,10 +8,13 @@
 //! refused. Also here: one circuit per pass (the first connection failure stops the pass's
 //! other sends, one timeout rather than one per forward), the first success after failures
 //! making every waiting forward due at once, settling at start-up the sends a crash cut off
-//! in their DATA phase, and giving a forward up when its message is gone. Filing the message
-//! once its forward went out is triage's; the rows themselves are `state::outbox`'s.
+//! in their DATA phase, and giving a forward up when its message is gone. The hourly limit
+//! is counted once, here ([`hourly_limit`]: forwards and reminders together), for the
+//! forwards and for `triage::follow_up`'s reminders. Filing the message once its forward
+//! went out is triage's; the rows themselves are `state::outbox`'s.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -42,6 +45,9 @@ pub struct Delivery {
     /// pass are not tried (one circuit, not one timeout per forward). Cleared by
     /// [`Delivery::end_pass`].
     unreachable: Mutex<Option<String>>,
+    /// The log has said this pass that the hourly limit holds forwards back: once a pass,
+    /// not once per forward of a backlog. Cleared by [`Delivery::end_pass`].
+    limit_said: AtomicBool,
 }
 
 /// A planned forward, and the message it carries (parsed once, when it was decided).
@@ -91,9 +97,53 @@ pub fn due_now(state: &State, account: &str) -> anyhow::Result<usize> {
     state.outbox_due_now(account, now())
 }
 
-/// When the account's next waiting forward is due (Unix time), if any waits.
-pub fn next_due(state: &State, account: &str) -> anyhow::Result<Option<i64>> {
-    state.next_forward_due(account)
+/// When the account's next waiting forward can go (Unix time), if any waits: its retry
+/// time, or later when the hourly limit is reached, when the limit lets one more go.
+pub fn next_due(state: &State, account: &Account, now: i64) -> anyhow::Result<Option<i64>> {
+    let Some(due) = state.next_forward_due(&account.name)? else {
+        return Ok(None);
+    };
+    let limit = hourly_limit(state, account, now)?;
+    Ok(Some(limit.full_until.map_or(due, |free| due.max(free))))
+}
+
+/// The window of the hourly limit, in seconds.
+const HOUR: i64 = 3600;
+
+/// The account's hourly limit (`forward.max_per_hour`) at a given time: what it has sent in
+/// the hour before, forwards and reminders together (the limit is on what the assistants
+/// receive from delega; the entrepreneur's digest is not counted), and whether one more may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourlyLimit {
+    /// Forwards and reminders the account sent in the last hour.
+    pub sent: u32,
+    /// `forward.max_per_hour`.
+    pub max: u32,
+    /// When the limit is reached: the time the next one may go (the send that frees a place
+    /// is then more than an hour old). `None`: one more may go now.
+    pub full_until: Option<i64>,
+}
+
+/// The one count of the hourly limit, for forwards ([`Delivery::forward`]) and reminders
+/// (`triage::follow_up`) alike: what the account sent from `now` − 1 h to `now`.
+pub fn hourly_limit(state: &State, account: &Account, now: i64) -> anyhow::Result<HourlyLimit> {
+    let since = now - HOUR;
+    let mut times = state.forward_send_times(&account.name, since)?;
+    times.extend(state.reminder_send_times(&account.name, since)?);
+    times.sort_unstable();
+    let sent = u32::try_from(times.len()).unwrap_or(u32::MAX);
+    let max = account.forward.max_per_hour;
+    // With `sent` ≥ `max`, the count falls below `max` once the oldest `sent − max + 1` sends
+    // have left the window: a send at `t` counts up to `t + HOUR` included.
+    let full_until = sent
+        .checked_sub(max)
+        .and_then(|over| times.get(over as usize))
+        .map(|t| t + HOUR + 1);
+    Ok(HourlyLimit {
+        sent,
+        max,
+        full_until,
+    })
 }
 
 /// Gives up the forward of ledger row `ledger_id` that can no longer go out (its message
@@ -122,6 +172,7 @@ impl Delivery {
             retry_now,
             shutdown,
             unreachable: Mutex::new(None),
+            limit_said: AtomicBool::new(false),
         }
     }
 
@@ -143,6 +194,7 @@ impl Delivery {
         if let Ok(mut down) = self.unreachable.lock() {
             *down = None;
         }
+        self.limit_said.store(false, Ordering::Relaxed);
         if let Ok(mailer) = &self.mailer {
             mailer.close().await;
         }
@@ -159,6 +211,18 @@ impl Delivery {
                 "not tried: the server failed earlier in this pass ({why})"
             ))),
             None => Ok(mailer),
+        }
+    }
+
+    /// Logs, once a pass, that the hourly limit holds the forwards back until `until`.
+    fn say_limit_reached(&self, limit: &HourlyLimit, until: i64) {
+        if !self.limit_said.swap(true, Ordering::Relaxed) {
+            info!(
+                sent = limit.sent,
+                max = limit.max,
+                wait_secs = until - now(),
+                "hourly limit reached (forwards and reminders of the last hour): the other forwards wait"
+            );
         }
     }
 
@@ -189,9 +253,13 @@ impl Delivery {
             OutboxState::Pending | OutboxState::InDoubt => {}
         }
         let now = now();
-        let sent_last_hour = state.forwards_sent_since(&account.name, now - 3600)?;
         let due = self.retry_now || row.next_attempt_at <= now;
-        if self.mailer.is_err() || !due || sent_last_hour >= account.forward.max_per_hour {
+        if self.mailer.is_err() || !due {
+            return Ok(Delivered::Waiting);
+        }
+        let limit = hourly_limit(state, account, now)?;
+        if let Some(until) = limit.full_until {
+            self.say_limit_reached(&limit, until);
             return Ok(Delivered::Waiting);
         }
         let task = state.task_for(row.ledger_id)?;
@@ -328,7 +396,89 @@ pub fn backoff(attempt: u32, jitter_seed: u64) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use super::{NotSent, backoff};
+    use super::{HOUR, HourlyLimit, NotSent, backoff, hourly_limit, next_due};
+    use crate::classify::Category;
+    use crate::config::Account;
+    use crate::state::{Action, OutboxRow, OutboxState, State};
+
+    /// Giulia's account, limited to `max` sends an hour.
+    fn limited(max: u32) -> Account {
+        let mut account = crate::config::tests::account();
+        account.forward.max_per_hour = max;
+        account
+    }
+
+    /// Plans a forward to Marta for message `uid`, decided at `at`; returns its outbox row.
+    fn plan(state: &mut State, uid: u32, at: i64) -> OutboxRow {
+        let mut e =
+            crate::state::tests::entry(uid, Category::Delegable, Action::Forward("D".into()));
+        e.assistant = Some("marta".into());
+        let marta = |_: &str| Some("marta@office.example".to_string());
+        let recorded = state.record("giulia", "INBOX", 1, &[e], &marta, at);
+        recorded
+            .expect("recorded")
+            .remove(0)
+            .forward
+            .expect("planned")
+    }
+
+    /// Plans a forward and sends it at `at`, and its task reminds at `reminded_at`.
+    fn sent_and_reminded(state: &mut State, uid: u32, at: i64, reminded_at: i64) {
+        let row = plan(state, uid, at);
+        state
+            .outbox_update(row.id, OutboxState::Sent, at, None, at)
+            .expect("sent");
+        let task = state.task_for(row.ledger_id).expect("query").expect("task");
+        state
+            .task_reminded(task.id, "2026-12-04", reminded_at)
+            .expect("reminded");
+    }
+
+    #[test]
+    fn the_hourly_limit_counts_reminders_with_forwards() {
+        let mut state = State::in_memory().expect("db");
+        let t = 1_800_000_000;
+        sent_and_reminded(&mut state, 1, t, t + 600);
+        let at = |max, now| hourly_limit(&state, &limited(max), now).expect("limit");
+        // One forward and one reminder: the hour's second send fills a limit of 2.
+        let full = HourlyLimit {
+            sent: 2,
+            max: 2,
+            full_until: Some(t + HOUR + 1),
+        };
+        assert_eq!(at(2, t + 700), full, "the forward frees a place first");
+        assert_eq!(at(3, t + 700).full_until, None, "room for a third");
+        assert_eq!(
+            at(1, t + 700).full_until,
+            Some(t + 600 + HOUR + 1),
+            "both must age"
+        );
+        // A send counts for a whole hour, then no more.
+        assert_eq!(at(2, t + HOUR).sent, 2);
+        assert_eq!(at(2, t + HOUR + 1).sent, 1);
+        assert_eq!(at(2, t + HOUR + 1).full_until, None);
+        // Another account's sends are not this one's.
+        let mut other = limited(1);
+        other.name = "luca".into();
+        assert_eq!(
+            hourly_limit(&state, &other, t + 700).expect("limit").sent,
+            0
+        );
+    }
+
+    #[test]
+    fn a_forward_the_limit_holds_back_is_due_when_the_limit_lets_it_go() {
+        let mut state = State::in_memory().expect("db");
+        let t = 1_800_000_000;
+        sent_and_reminded(&mut state, 1, t, t + 600);
+        let waiting = plan(&mut state, 2, t + 700);
+        assert_eq!(waiting.next_attempt_at, t + 700, "due at once");
+        // Full: not at its own retry time (a pass every second for an hour), but when the
+        // forward sent at `t` is an hour old.
+        let due = |max| next_due(&state, &limited(max), t + 800).expect("due");
+        assert_eq!(due(2), Some(t + HOUR + 1));
+        assert_eq!(due(3), Some(t + 700), "room: its own time");
+    }
 
     #[test]
     fn a_reason_reads_back_from_its_english_form() {

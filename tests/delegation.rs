@@ -10,7 +10,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 
 use crate::support::MailSystem;
 use crate::support::imap::TestImap;
-use crate::support::office::{Office, SmtpRoute, fixture};
+use crate::support::office::{Office, SmtpRoute, fixture, wait_until};
 
 /// Bounds waits for Postfix to deliver; delivery takes milliseconds.
 const DELIVERY: Duration = Duration::from_secs(20);
@@ -384,5 +384,29 @@ async fn beyond_the_hourly_limit_forwards_wait_in_the_inbox() -> anyhow::Result<
     );
     let statuses: Vec<Status> = office.ledger().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [Status::Done, Status::Pending]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_daemon_the_hourly_limit_holds_back_waits_for_the_limit_not_a_pass_a_second()
+-> anyhow::Result<()> {
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    office.account_extra = "forward = { max_per_hour = 1 }".into();
+    office.write_config();
+    office.run_once_ok();
+    office
+        .deliver(ms, &["015-meeting-request", "017-order-shipped"])
+        .await?;
+    let _daemon = office.spawn();
+    let passes = || office.daemon_log().matches("pass done").count();
+    let first = wait_until(DELIVERY, || passes() >= 1);
+    assert!(first.is_some(), "{}", office.daemon_log());
+    // The waiting forward is due now, but the limit lets it go only in an hour: the daemon
+    // waits for mail until then, instead of a pass (and its IMAP commands) every second.
+    std::thread::sleep(Duration::from_secs(4));
+    let log = office.daemon_log();
+    assert_eq!(passes(), 1, "{log}");
+    assert!(log.contains("forwarded=1 waiting=1"), "{log}");
     Ok(())
 }

@@ -218,6 +218,48 @@ async fn an_overdue_task_reminds_its_assistant_once_per_working_day() -> anyhow:
 }
 
 #[tokio::test]
+async fn a_reminder_sent_this_hour_counts_against_the_forwards_hourly_limit() -> anyhow::Result<()>
+{
+    let ms = MailSystem::shared();
+    let mut office = Office::new(ms);
+    office.account_extra = "work_hours = \"Mon-Sun 00:00-23:59\"\ndue = \"1h\"\nremind = true\n\
+         forward = { max_per_hour = 2 }"
+        .into();
+    office.write_config();
+    office.run_once_ok();
+    office.deliver(ms, &["021-translation"]).await?;
+    assert!(office.run_once_ok().contains("1 forwarded, 0 waiting"));
+    // Two hours pass: the forward leaves the hour, its task is overdue and reminds.
+    let db = rusqlite::Connection::open(office.dir.path().join("state.db"))?;
+    db.execute_batch(
+        "UPDATE task SET created_at = created_at - 7200, due_at = due_at - 7200;
+         UPDATE outbox SET sent_at = sent_at - 7200;",
+    )?;
+    let out = office.run_once_ok();
+    assert!(out.contains("1 reminder(s) of overdue tasks sent"), "{out}");
+
+    // One reminder this hour, a limit of 2: of two new forwards, one goes now.
+    let mut giulia = office
+        .deliver(ms, &["015-meeting-request", "017-order-shipped"])
+        .await?;
+    let out = office.run_once_ok();
+    assert!(out.contains("1 forwarded, 1 waiting"), "{out}");
+    assert!(
+        out.contains("hourly limit reached (forwards and reminders of the last hour)"),
+        "the log says why: {out}"
+    );
+    assert_eq!(
+        giulia.fetch_all("INBOX").await?.len(),
+        1,
+        "the other waits in the Inbox"
+    );
+    let tasks = office.state().tasks("giulia", &TaskFilter::default())?;
+    let waiting = tasks.iter().filter(|t| t.forward == Forwarded::Waiting);
+    assert_eq!(waiting.count(), 1, "{tasks:?}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_refused_forwards_task_is_not_sent_until_delegated_anew_by_hand() -> anyhow::Result<()> {
     let ms = MailSystem::shared();
     let office = office_with_tasks(ms);

@@ -233,7 +233,8 @@ pub struct Digest {
 pub struct Forwarding {
     /// Put before the original subject.
     pub subject_prefix: String,
-    /// At most this many forwards per hour; the rest wait.
+    /// At most this many forwards and reminders per hour, counted together
+    /// (`delivery::hourly_limit`); the rest wait.
     pub max_per_hour: u32,
     /// Mail with more `Received:` headers than this is a loop: never forwarded.
     pub max_received: u32,

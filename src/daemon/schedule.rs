@@ -8,6 +8,7 @@ use std::time::Duration;
 use tracing::warn;
 
 use super::now;
+use crate::config::Account;
 use crate::delivery;
 use crate::digest::{self, DigestOutcome};
 use crate::metrics;
@@ -59,10 +60,10 @@ pub(super) async fn digest_step(t: &Triage<'_>, state: &mut State) -> Option<i64
 /// and `next_digest` (from [`digest_step`]); `None` when neither is.
 pub(super) fn wake_at(
     state: &State,
-    account: &str,
+    account: &Account,
     next_digest: Option<i64>,
 ) -> anyhow::Result<Option<i64>> {
-    Ok([delivery::next_due(state, account)?, next_digest]
+    Ok([delivery::next_due(state, account, now())?, next_digest]
         .into_iter()
         .flatten()
         .min())

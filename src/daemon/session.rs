@@ -148,7 +148,7 @@ pub(super) async fn session(
         {
             continue;
         }
-        let wake_at = schedule::wake_at(&state, &account.name, next_digest)?;
+        let wake_at = schedule::wake_at(&state, account, next_digest)?;
         // An idle account holds no database connection.
         drop(state);
         // Not kept open while idling: the server would time it out anyway.

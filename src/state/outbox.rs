@@ -283,12 +283,15 @@ impl State {
         )
     }
 
-    /// Forwards the server accepted since `since`, for the hourly rate limit.
-    pub fn forwards_sent_since(&self, account: &str, since: i64) -> anyhow::Result<u32> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT COUNT(*) FROM outbox WHERE account = ?1 AND sent_at >= ?2")?
-            .query_row(params![account, since], |r| r.get(0))?)
+    /// When the server accepted each of the account's forwards sent since `since`, oldest
+    /// first: the hourly limit's share of forwards (`delivery::hourly_limit` counts them with
+    /// the reminders).
+    pub fn forward_send_times(&self, account: &str, since: i64) -> anyhow::Result<Vec<i64>> {
+        let mut query = self.conn.prepare_cached(
+            "SELECT sent_at FROM outbox WHERE account = ?1 AND sent_at >= ?2 ORDER BY sent_at",
+        )?;
+        let times = query.query_map(params![account, since], |r| r.get(0))?;
+        Ok(times.collect::<Result<_, _>>()?)
     }
 
     /// How many of the account's forwards are waiting and how many failed for good.
@@ -487,7 +490,7 @@ mod tests {
         assert_eq!((again.attempts, again.interrupted), (1, 1));
         assert!(again.may_be_duplicate());
         assert_eq!(s.next_forward_due("g").expect("due"), Some(102));
-        assert_eq!(s.forwards_sent_since("g", 0).expect("count"), 0);
+        assert!(s.forward_send_times("g", 0).expect("times").is_empty());
         let doubts = s.forwards_in_doubt("g", 0, i64::MAX).expect("doubts");
         assert_eq!(doubts.len(), 1);
         assert_eq!(doubts[0].state, OutboxState::Pending);

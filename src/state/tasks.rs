@@ -325,14 +325,16 @@ impl State {
         Ok(())
     }
 
-    /// Reminders the account sent since `since` (they count against `max_per_hour`).
-    pub fn reminders_sent_since(&self, account: &str, since: i64) -> anyhow::Result<u32> {
-        Ok(self.conn.query_row(
-            "SELECT COUNT(*) FROM task_event e JOIN task t ON t.id = e.task_id
-             WHERE t.account = ?1 AND e.kind = 'reminded' AND e.at >= ?2",
-            params![account, since],
-            |r| r.get(0),
-        )?)
+    /// When each of the account's reminders sent since `since` went out, oldest first: the
+    /// hourly limit's share of reminders (`delivery::hourly_limit` counts them with the
+    /// forwards).
+    pub fn reminder_send_times(&self, account: &str, since: i64) -> anyhow::Result<Vec<i64>> {
+        let mut query = self.conn.prepare_cached(
+            "SELECT e.at FROM task_event e JOIN task t ON t.id = e.task_id
+             WHERE t.account = ?1 AND e.kind = 'reminded' AND e.at >= ?2 ORDER BY e.at",
+        )?;
+        let times = query.query_map(params![account, since], |r| r.get(0))?;
+        Ok(times.collect::<Result<_, _>>()?)
     }
 }
 

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use super::Triage;
 use crate::config::Account;
+use crate::delivery;
 use crate::forward::notice;
 use crate::state::{State, TaskFilter};
 use crate::task::{Forwarded, TaskRow, TaskState};
@@ -78,11 +79,10 @@ pub(crate) async fn remind(state: &mut State, t: &Triage<'_>, now: i64) -> anyho
     let tasks = state.tasks(&account.name, &filter)?;
     let mut sent = 0;
     for due in reminders(account, &tasks, now) {
-        let hour = now - 3600;
-        let used = state.forwards_sent_since(&account.name, hour)?
-            + state.reminders_sent_since(&account.name, hour)?;
-        if used >= account.forward.max_per_hour {
-            info!(left = %due.task.reference, "hourly limit reached: the other reminders wait");
+        let limit = delivery::hourly_limit(state, account, now)?;
+        if limit.full_until.is_some() {
+            info!(left = %due.task.reference, sent = limit.sent, max = limit.max,
+                "hourly limit reached (forwards and reminders of the last hour): the other reminders wait");
             break;
         }
         // Only configured assistants are written to: one removed since gets nothing.
