@@ -113,7 +113,7 @@ const HOUR: i64 = 3600;
 /// The account's hourly limit (`forward.max_per_hour`) at a given time: what it has sent in
 /// the hour before, forwards and reminders together (the limit is on what the assistants
 /// receive from delega; the entrepreneur's digest is not counted), and whether one more may go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct HourlyLimit {
     /// Forwards and reminders the account sent in the last hour.
     pub sent: u32,

@@ -89,8 +89,10 @@ enum Command {
         #[arg(required = true, value_name = "MESSAGE.eml")]
         messages: Vec<PathBuf>,
     },
-    /// Per account: last successful check, today's counts, forwards waiting or failed,
-    /// next digest, last error. Reads the state database; works while the daemon runs.
+    /// Per account: last successful check, today's counts, forwards waiting or failed, the
+    /// hourly limit (forwards and reminders sent in the last hour; when full, when the next
+    /// may go), next digest, last error. Reads the state database; works while the daemon
+    /// runs.
     Status {
         #[command(flatten)]
         config: ConfigArg,

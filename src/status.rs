@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use crate::classify::Category;
 use crate::config::{Account, Config};
+use crate::delivery::{HourlyLimit, hourly_limit};
 use crate::state::{InDoubt, OutboxState, State};
 
 /// One account's figures.
@@ -26,6 +27,9 @@ pub struct AccountStatus {
     pub waiting: u32,
     /// Forwards refused for good.
     pub failed: u32,
+    /// What the account sent in the last hour against `max_per_hour` (forwards and
+    /// reminders), and, when that is the limit, when the next may go: why forwards wait.
+    pub hourly_limit: HourlyLimit,
     /// Every forward that may have reached its assistant twice, newest first.
     pub in_doubt: Vec<InDoubt>,
     /// Tasks still expected of the assistants, and how many of them are overdue.
@@ -101,6 +105,7 @@ fn account_status(account: &Account, state: &State, now: i64) -> anyhow::Result<
         today,
         waiting,
         failed,
+        hourly_limit: hourly_limit(state, account, now)?,
         in_doubt: state.forwards_in_doubt(&account.name, i64::MIN, i64::MAX)?,
         tasks: task_counts(account, state, now)?,
         last_error: last_error.zip(last_error_at),
@@ -173,6 +178,17 @@ pub fn render(config: &Config, statuses: &[AccountStatus]) -> String {
             s.waiting,
             s.failed,
             s.in_doubt.len()
+        );
+        let limit = &s.hourly_limit;
+        let _ = writeln!(
+            out,
+            "  hourly limit:  {} of {} sent in the last hour (forwards and reminders){}",
+            limit.sent,
+            limit.max,
+            match limit.full_until {
+                Some(at) => format!("; the next may go at {}", when(Some(at))),
+                None => String::new(),
+            }
         );
         let _ = writeln!(
             out,
@@ -263,6 +279,11 @@ mod tests {
             today: BTreeMap::from([(Category::Delegable, 3)]),
             waiting: 1,
             failed: 2,
+            hourly_limit: HourlyLimit {
+                sent: 2,
+                max: 2,
+                full_until: Some(1_700_003_000),
+            },
             in_doubt: Vec::new(),
             tasks: TaskCounts {
                 open: 4,
@@ -283,6 +304,7 @@ mod tests {
                 "today": {"strategic": 0, "delegable": 3, "noise": 0},
                 "waiting": 1,
                 "failed": 2,
+                "hourly_limit": {"sent": 2, "max": 2, "full_until": 1_700_003_000},
                 "in_doubt": [],
                 "tasks": {"open": 4, "overdue": 1, "not_sent": 1},
                 "last_error": {"message": "login refused", "at": 1_700_000_100},

@@ -256,6 +256,16 @@ async fn a_reminder_sent_this_hour_counts_against_the_forwards_hourly_limit() ->
     let tasks = office.state().tasks("giulia", &TaskFilter::default())?;
     let waiting = tasks.iter().filter(|t| t.forward == Forwarded::Waiting);
     assert_eq!(waiting.count(), 1, "{tasks:?}");
+    // And `delega status` says why it waits.
+    let status = office.command(&["status"]).output()?;
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("forwards:      1 waiting,"), "{status}");
+    assert!(
+        status.contains(
+            "hourly limit:  2 of 2 sent in the last hour (forwards and reminders); the next may go at "
+        ),
+        "{status}"
+    );
     Ok(())
 }
 
