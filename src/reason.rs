@@ -1,13 +1,14 @@
 //! Why delega did not do the obvious thing, kept as data: a delegable message kept in the
 //! Inbox by a guard ([`Kept`]), a hand delegation not forwarded ([`HandKept`]), a malformed
 //! message ([`Malformed`]), a forward that did not go out ([`NotSent`]), an assistant's mail
-//! about a task filed with it (`TaskStatus`).
+//! about a task filed with it (`TaskStatus`), a server that only lets delega copy
+//! (`CopyOnly`), a digest or daily list that did not go out ([`SendFailure`]).
 //!
 //! A [`Reason`] is stored as such (JSON in its own column: `ledger.reason`, `outbox.reason`,
 //! `event.reason`) and put into Italian or English words only where a person reads it: the
 //! digest (`digest::locale`) and the CLI. The English `Display` forms are for logs. The
-//! `parse_legacy` readers exist for one job: migration 7, which turned the English sentences
-//! older versions stored into these values.
+//! `parse_legacy` readers exist for the migrations (`state/reasons.rs`: 7, 9 and 10), which
+//! turn the English sentences older versions stored into these values.
 //!
 //! A reason names values that belong to the stage they describe, and leaves the types there:
 //! a message's evidence and malformations are `message`'s, a forward given up ([`NotSent`])
@@ -19,7 +20,8 @@ use serde::{Deserialize, Serialize};
 pub use crate::message::{AutoEvidence, Malformed};
 pub use crate::task::NotSent;
 
-/// Why a decision or a forward is not what the rules alone would say.
+/// Why a decision or a forward is not what the rules alone would say, or what a recorded
+/// event (`event.reason`) reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
@@ -37,6 +39,19 @@ pub enum Reason {
         reference: String,
         /// The task's state once the mail was read.
         state: crate::task::TaskState,
+    },
+    /// The server has neither MOVE nor UIDPLUS: delega copies what it files and leaves the
+    /// originals in the Inbox (a `server` event).
+    CopyOnly,
+    /// The digest did not go out and its day was given up (a `digest` event): recorded for a
+    /// refusal; a temporary failure is recorded as the server's words alone, and retried.
+    DigestNotSent(SendFailure),
+    /// An assistant's daily list did not go out (a `digest` event).
+    ListNotSent {
+        /// The assistant's name, as the list addressed them.
+        assistant: String,
+        /// Why.
+        failure: SendFailure,
     },
 }
 
@@ -64,6 +79,89 @@ impl std::fmt::Display for Reason {
                 "status mail of task {reference} from its assistant (now {}): filed with the task",
                 state.as_str()
             ),
+            Reason::CopyOnly => f.write_str(COPY_ONLY),
+            Reason::DigestNotSent(failure) => failure.fmt(f),
+            Reason::ListNotSent { assistant, failure } => {
+                write!(f, "{}{assistant}: {failure}", LIST_NOT_SENT)
+            }
+        }
+    }
+}
+
+// The English forms of the events: written by `Display`, matched by `parse_legacy`.
+const COPY_ONLY: &str = "it has neither MOVE nor UIDPLUS: delega copies messages to their \
+                         folders and leaves the originals in the Inbox";
+const LIST_NOT_SENT: &str = "daily list for ";
+
+impl Reason {
+    /// The reason an old event's `detail` of this `kind` states, if it is one of delega's:
+    /// the server's and the digest's sentences older versions recorded, for migration 10.
+    pub fn parse_legacy_event(kind: &str, detail: &str) -> Option<Reason> {
+        match kind {
+            "server" => (detail == COPY_ONLY).then_some(Reason::CopyOnly),
+            "digest" => {
+                // Only a refusal was recorded with its frame; a temporary failure as it came.
+                if let Some(SendFailure::Refused(answer)) = SendFailure::parse_legacy(detail) {
+                    return Some(Reason::DigestNotSent(SendFailure::Refused(answer)));
+                }
+                let rest = detail.strip_prefix(LIST_NOT_SENT)?;
+                // A name may hold ": ": the failure is the first tail that reads as one.
+                rest.match_indices(": ").find_map(|(at, sep)| {
+                    let failure = SendFailure::parse_legacy(&rest[at + sep.len()..])?;
+                    Some(Reason::ListNotSent {
+                        assistant: rest[..at].to_string(),
+                        failure,
+                    })
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Why a mail of delega's own (the digest, a daily list) did not go out: how it failed, and
+/// the server's (or the connection's) words. Its English form is `smtp::SendError`'s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendFailure {
+    /// It may pass later: the server was unreachable or said 4xx.
+    Temporary(String),
+    /// Refused for good: the server said 5xx.
+    Refused(String),
+    /// It went out and no reply came: the server may have taken it.
+    NoReply(String),
+    /// delega was stopping and it had not gone out.
+    Stopped,
+}
+
+const TEMPORARY: &str = "temporary failure: ";
+const REFUSED: &str = "refused: ";
+const NO_REPLY: &str = "no reply after the message was sent: ";
+const STOPPED: &str = "not sent: delega is stopping";
+
+impl SendFailure {
+    fn parse_legacy(s: &str) -> Option<SendFailure> {
+        let words = |prefix: &str| s.strip_prefix(prefix).map(str::to_string);
+        if let Some(w) = words(TEMPORARY) {
+            return Some(SendFailure::Temporary(w));
+        }
+        if let Some(w) = words(REFUSED) {
+            return Some(SendFailure::Refused(w));
+        }
+        if let Some(w) = words(NO_REPLY) {
+            return Some(SendFailure::NoReply(w));
+        }
+        (s == STOPPED).then_some(SendFailure::Stopped)
+    }
+}
+
+impl std::fmt::Display for SendFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendFailure::Temporary(w) => write!(f, "{TEMPORARY}{w}"),
+            SendFailure::Refused(w) => write!(f, "{REFUSED}{w}"),
+            SendFailure::NoReply(w) => write!(f, "{NO_REPLY}{w}"),
+            SendFailure::Stopped => f.write_str(STOPPED),
         }
     }
 }
@@ -105,7 +203,7 @@ pub struct Kept {
     pub refusal: Refusal,
 }
 
-// The fixed parts of the English forms: written by `Display`, matched by `parse`.
+// The fixed parts of the English forms: written by `Display`, matched by `parse_legacy`.
 const KEPT: (&str, &str) = ("kept in the Inbox: rule ", " would delegate it, but ");
 const NO_RULE: &str = "?";
 const OWN_FORWARD: (&str, &str) = ("delega sent this message itself (forward ", ")");

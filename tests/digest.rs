@@ -5,6 +5,9 @@
 use std::process::Command;
 use std::time::Duration;
 
+use delega::reason::{Reason, SendFailure};
+use delega::state::report::Limits;
+
 use crate::support::MailSystem;
 use crate::support::imap::{Fetched, TestImap};
 use crate::support::office::{Office, fixture, wait_until};
@@ -228,5 +231,64 @@ async fn broken_dates_and_malformed_mail_read_truthfully_in_the_digest() -> anyh
     assert!(at("far future") < at("nobody sent this"), "{text}");
     // On the first day, no rule is "never matched".
     assert!(!text.contains("never matched"), "{text}");
+    Ok(())
+}
+
+/// A daily list the server refuses is recorded as a reason, with the server's answer as data
+/// (the digest words it in its own language); `status` says it in English, as before.
+#[tokio::test]
+async fn a_refused_daily_list_is_recorded_as_a_reason_with_the_servers_answer() -> anyhow::Result<()>
+{
+    let ms = MailSystem::shared();
+    let office = Office::new(ms);
+    a_day_of_mail(ms, &office).await?;
+    // Marta asks for a daily list at an address the server refuses for good (550 at RCPT).
+    let config = std::fs::read_to_string(office.config_path())?;
+    let refused = config.replacen(
+        &format!("address = \"{}\"", office.marta),
+        "address = \"marta@elsewhere.example\"\ndaily_list = true",
+        1,
+    );
+    assert_ne!(refused, config, "Marta's address is in the config");
+    std::fs::write(office.config_path(), &refused)?;
+    let out = office.command(&["digest", "--send-now"]).output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let status = office.command(&["status"]).output()?;
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        status.contains("digest: daily list for Marta Verdi: refused: "),
+        "{status}"
+    );
+    let limits = Limits {
+        messages: 10,
+        failed: 10,
+        groups: 10,
+    };
+    let report = office
+        .state()
+        .digest_period("giulia", 0, i64::MAX, limits)?;
+    let problems: Vec<_> = report
+        .problems
+        .iter()
+        .filter(|p| p.kind == "digest")
+        .collect();
+    let [problem] = problems[..] else {
+        panic!("one digest problem: {problems:?}");
+    };
+    assert_eq!(problem.detail, "", "the reason says it all: {problem:?}");
+    let Some(Reason::ListNotSent {
+        assistant,
+        failure: SendFailure::Refused(answer),
+    }) = &problem.reason
+    else {
+        panic!("a refused daily list: {problem:?}");
+    };
+    assert_eq!(assistant, "Marta Verdi");
+    assert!(answer.contains("550"), "the server's answer: {answer}");
     Ok(())
 }

@@ -229,7 +229,8 @@ fn report_filing_mode(boxes: &Connection, state: &State, account: &Account) -> a
              folder and the originals stay in the Inbox (a plain EXPUNGE could remove messages \
              the user marked deleted)"
         );
-        state.record_event(&account.name, "server", imap::COPY_ONLY, now())?;
+        let reason = crate::reason::Reason::CopyOnly;
+        state.record_event_with_reason(&account.name, "server", "", Some(&reason), now())?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use tracing::{info, warn};
 use super::{Settings, compose, compose_list, list_message, load, message, next_due};
 use crate::config::Account;
 use crate::delivery::Delivery;
+use crate::reason::{Reason, SendFailure};
 use crate::smtp::SendError;
 use crate::state::State;
 
@@ -80,10 +81,12 @@ pub async fn send_if_due(
         Err(SendError::Permanent(err)) => {
             // Retrying the same mail cannot help: the day is given up, and says why.
             warn!(%err, "digest refused by the server");
-            state.record_event(
+            let reason = Reason::DigestNotSent(SendFailure::Refused(err));
+            state.record_event_with_reason(
                 &account.name,
                 "digest",
-                &format!("refused: {err}"),
+                "",
+                Some(&reason),
                 now.as_second(),
             )?;
             record(state)?;
@@ -100,13 +103,28 @@ pub async fn send_if_due(
         };
         if let Err(err) = delivery.send(list_message(from, assistant, &list)?).await {
             warn!(assistant = %assistant.id, %err, "daily list not sent");
-            state.record_event(
+            let reason = Reason::ListNotSent {
+                assistant: assistant.name.clone(),
+                failure: failure(err),
+            };
+            state.record_event_with_reason(
                 &account.name,
                 "digest",
-                &format!("daily list for {}: {err}", assistant.name),
+                "",
+                Some(&reason),
                 now.as_second(),
             )?;
         }
     }
     Ok(DigestOutcome::Sent)
+}
+
+/// How a send failed, as data: the server's words kept, delega's frame left to the words.
+fn failure(err: SendError) -> SendFailure {
+    match err {
+        SendError::Unreachable(w) | SendError::Transient(w) => SendFailure::Temporary(w),
+        SendError::Permanent(w) => SendFailure::Refused(w),
+        SendError::InDoubt(w) => SendFailure::NoReply(w),
+        SendError::Stopped => SendFailure::Stopped,
+    }
 }

@@ -59,7 +59,11 @@ pub(super) fn needs_you_section(
                     Some(Reason::TaskStatus { reference, state }) => {
                         Some(w.task_status(reference, *state))
                     }
-                    None => None,
+                    // An event's reasons, never a message's.
+                    Some(
+                        Reason::CopyOnly | Reason::DigestNotSent(_) | Reason::ListNotSent { .. },
+                    )
+                    | None => None,
                 }
             };
             item.note = item.note.map(|n| bounded(&n, 300));

@@ -37,11 +37,6 @@ impl FilingMode {
     }
 }
 
-/// The `server` event detail for [`FilingMode::CopyOnly`]: English as `delega status` shows
-/// it; the digest recognises this exact text and words it in its own language.
-pub const COPY_ONLY: &str = "it has neither MOVE nor UIDPLUS: delega copies messages to \
-                             their folders and leaves the originals in the Inbox";
-
 /// What SELECT told about the mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MailboxInfo {

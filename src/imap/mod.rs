@@ -15,8 +15,8 @@ mod session;
 mod watch;
 
 pub use mailbox::{
-    COPY_ONLY, Connection, Fetched, FilingMode, FolderRefused, MailboxInfo, ServerInfo,
-    keeps_keywords, refusal_words, server_text, uid_set,
+    Connection, Fetched, FilingMode, FolderRefused, MailboxInfo, ServerInfo, keeps_keywords,
+    refusal_words, server_text, uid_set,
 };
 pub use session::{Session, connect};
 pub use watch::{Wake, wait_for_mail};

@@ -2,7 +2,8 @@
 //! ledger, the outbox and the event table, and converts the rows older versions wrote, whose
 //! reasons were English sentences (`ledger.why`, `outbox.last_error`, an event's `detail`).
 //! Migration 9 does the same for a failed forward's ledger `detail` ([`NotSent`]), which
-//! older versions recorded only as a sentence.
+//! older versions recorded only as a sentence; migration 10 for the events of a server that
+//! only lets delega copy and of a digest or daily list not sent ([`Reason::parse_legacy_event`]).
 //!
 //! This is the only place those sentences are ever read back; from here on the digest and
 //! the CLI put the stored reason into words. A sentence that is not one of delega's (a
@@ -20,6 +21,10 @@ pub(super) const MIGRATION: &str = "ALTER TABLE ledger ADD COLUMN reason TEXT;
 /// Migration 9: no schema change; [`convert_not_sent`] runs in its place.
 pub(super) const NOT_SENT_MIGRATION: &str =
     "-- 9: a failed forward's reason, from its ledger row's detail (reasons::convert_not_sent)";
+
+/// Migration 10: no schema change; [`convert_events`] runs in its place.
+pub(super) const EVENTS_MIGRATION: &str =
+    "-- 10: a server's and a digest's event reasons, from their detail (reasons::convert_events)";
 
 /// The fixed parts of a malformed message's old `why`, around its [`Malformed`] reason.
 const MALFORMED_WHY: (&str, &str) = ("malformed message (", "): kept in the Inbox");
@@ -86,6 +91,27 @@ pub(super) fn convert_not_sent(tx: &Transaction<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Converts the events older versions recorded as English sentences of delega's own: a
+/// server that only lets delega copy (`server`), a digest refused or a daily list not sent
+/// (`digest`). The reason becomes data and the detail empty, as they are recorded since; the
+/// server's words stay as they came, inside the reason. Any other detail is left alone.
+pub(super) fn convert_events(tx: &Transaction<'_>) -> anyhow::Result<()> {
+    let mut set = tx.prepare("UPDATE event SET detail = '', reason = ?2 WHERE id = ?1")?;
+    let rows: Vec<(i64, String, String)> = tx
+        .prepare(
+            "SELECT id, kind, detail FROM event
+             WHERE kind IN ('server', 'digest') AND reason IS NULL",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, kind, detail) in rows {
+        if let Some(reason) = Reason::parse_legacy_event(&kind, &detail) {
+            set.execute(params![id, reason.to_json()])?;
+        }
+    }
+    Ok(())
+}
+
 /// The reason an old ledger `why` states, if it is one of delega's.
 fn ledger_reason(why: &str) -> Option<Reason> {
     if let Some(hand) = HandKept::parse_legacy(why) {
@@ -105,7 +131,9 @@ mod tests {
     use rusqlite::Connection;
 
     use super::super::schema::{MIGRATIONS, migrate};
-    use crate::reason::{AutoEvidence, HandKept, Kept, Malformed, NotSent, Reason, Refusal};
+    use crate::reason::{
+        AutoEvidence, HandKept, Kept, Malformed, NotSent, Reason, Refusal, SendFailure,
+    };
 
     /// A database as delega left it before reasons were data (schema 6), holding the
     /// sentences it used to write; then opened by this delega.
@@ -295,6 +323,111 @@ mod tests {
                 None,
             ]
         );
+        let version: usize = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len());
+    }
+
+    /// A database as delega left it before its server and digest events kept their reason
+    /// as data (schema 9), holding the exact sentences it wrote; then opened by this delega.
+    #[test]
+    fn migration_10_turns_old_event_sentences_into_reasons_and_leaves_the_rest_alone() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| *m == super::EVENTS_MIGRATION)
+            .expect("the migration is listed");
+        for sql in &MIGRATIONS[..before] {
+            conn.execute_batch(sql).expect("an older migration");
+        }
+        conn.pragma_update(None, "user_version", before)
+            .expect("version");
+        let events = [
+            // The exact sentences older versions wrote.
+            (
+                "server",
+                "it has neither MOVE nor UIDPLUS: delega copies messages to their folders and \
+                 leaves the originals in the Inbox",
+            ),
+            ("digest", "refused: 554 5.7.1 message rejected"),
+            (
+                "digest",
+                "daily list for Marta: the boss: temporary failure: 421 4.3.2 busy",
+            ),
+            ("digest", "daily list for Luca: refused: 550 no such user"),
+            (
+                "digest",
+                "daily list for Sara: no reply after the message was sent: timed out",
+            ),
+            (
+                "digest",
+                "daily list for Sara: not sent: delega is stopping",
+            ),
+            // A server's words, an error of delega's own, another kind: left alone.
+            ("digest", "Connection refused (os error 111)"),
+            ("digest", "cannot prepare the digest: disk full"),
+            ("server", "something else"),
+            ("imap", "refused: 554 5.7.1 message rejected"),
+        ];
+        for (i, (kind, detail)) in events.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO event (id, account, at, kind, detail) VALUES (?1, 'g', ?1, ?2, ?3)",
+                rusqlite::params![i as i64 + 1, kind, detail],
+            )
+            .expect("old event");
+        }
+
+        migrate(&mut conn).expect("migrated");
+
+        let rows: Vec<(String, Option<Reason>)> = conn
+            .prepare("SELECT detail, reason FROM event ORDER BY id")
+            .expect("query")
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?)))
+            .expect("rows")
+            .map(|r| {
+                let (detail, reason) = r.expect("row");
+                (detail, reason.as_deref().and_then(Reason::from_json))
+            })
+            .collect();
+        let list = |name: &str, failure| {
+            Some(Reason::ListNotSent {
+                assistant: name.into(),
+                failure,
+            })
+        };
+        let reasons: Vec<Option<Reason>> = rows.iter().map(|(_, r)| r.clone()).collect();
+        assert_eq!(
+            reasons,
+            [
+                Some(Reason::CopyOnly),
+                Some(Reason::DigestNotSent(SendFailure::Refused(
+                    "554 5.7.1 message rejected".into()
+                ))),
+                list(
+                    "Marta: the boss",
+                    SendFailure::Temporary("421 4.3.2 busy".into())
+                ),
+                list("Luca", SendFailure::Refused("550 no such user".into())),
+                list("Sara", SendFailure::NoReply("timed out".into())),
+                list("Sara", SendFailure::Stopped),
+                None,
+                None,
+                None,
+                None,
+            ]
+        );
+        for ((detail, reason), (_, old)) in rows.iter().zip(events) {
+            match reason {
+                // The detail is now empty, and the English form (`delega status`, the log)
+                // says what the old sentence said.
+                Some(reason) => {
+                    assert_eq!(detail, "");
+                    assert_eq!(reason.to_string(), old);
+                }
+                None => assert_eq!(detail, old),
+            }
+        }
         let version: usize = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .expect("version");

@@ -136,6 +136,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 9: a forward given up (or refused with no error on record) keeps its reason as data on
     // its ledger row; the English detail older versions stored there is turned into it.
     reasons::NOT_SENT_MIGRATION,
+    // 10: the events of a server that only lets delega copy, and of a digest or daily list
+    // not sent, keep their reason as data; the English details older versions stored are
+    // turned into it.
+    reasons::EVENTS_MIGRATION,
 ];
 
 /// Sets the connection's pragmas and runs the migrations it has not run yet.
@@ -162,6 +166,9 @@ pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         }
         if *sql == reasons::NOT_SENT_MIGRATION {
             reasons::convert_not_sent(&tx).with_context(|| format!("migration {}", i + 1))?;
+        }
+        if *sql == reasons::EVENTS_MIGRATION {
+            reasons::convert_events(&tx).with_context(|| format!("migration {}", i + 1))?;
         }
         tx.pragma_update(None, "user_version", i + 1)?;
     }

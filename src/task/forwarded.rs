@@ -53,7 +53,7 @@ pub enum NotSent {
     Refused,
 }
 
-// The fixed parts of the English forms: written by `Display`, matched by `parse`.
+// The fixed parts of the English forms: written by `Display`, matched by `parse_legacy`.
 const ASSISTANT_GONE: (&str, &str) = (
     "assistant ",
     " of a planned forward is no longer in the config",

@@ -4,7 +4,9 @@
 
 use super::Words;
 use crate::config::Language;
-use crate::reason::{AutoEvidence, HandKept, Kept, Malformed, NotSent, Reason, Refusal};
+use crate::reason::{
+    AutoEvidence, HandKept, Kept, Malformed, NotSent, Reason, Refusal, SendFailure,
+};
 
 impl Words {
     pub(in crate::digest) fn state(self, state: crate::digest::view::ForwardState) -> &'static str {
@@ -285,6 +287,24 @@ impl Words {
             Some(Reason::TaskStatus { reference, state }) => {
                 return self.task_status(reference, *state);
             }
+            Some(Reason::CopyOnly) => {
+                return self
+                    .pick(
+                        "non ha né MOVE né UIDPLUS: delega copia i messaggi nelle cartelle e \
+                         lascia gli originali nella posta in arrivo",
+                        "it has neither MOVE nor UIDPLUS: delega copies messages to their \
+                         folders and leaves the originals in the Inbox",
+                    )
+                    .to_string();
+            }
+            Some(Reason::DigestNotSent(failure)) => return self.send_failure(failure),
+            Some(Reason::ListNotSent { assistant, failure }) => {
+                let failure = self.send_failure(failure);
+                return match self.0 {
+                    Language::It => format!("lista del giorno per {assistant}: {failure}"),
+                    Language::En => format!("daily list for {assistant}: {failure}"),
+                };
+            }
             None => {}
         }
         // The command that enrols the account again.
@@ -294,17 +314,24 @@ impl Words {
                 Language::En => format!("to authorise delega again, run `{detail}`"),
             };
         }
-        if kind == "server" && detail == crate::imap::COPY_ONLY {
-            return self
-                .pick(
-                    "non ha né MOVE né UIDPLUS: delega copia i messaggi nelle cartelle e \
-                     lascia gli originali nella posta in arrivo",
-                    "it has neither MOVE nor UIDPLUS: delega copies messages to their folders \
-                     and leaves the originals in the Inbox",
-                )
-                .to_string();
-        }
         detail.to_string()
+    }
+
+    /// Why a mail of delega's own did not go out: delega's frame in the digest's language,
+    /// the server's words as they came.
+    fn send_failure(self, failure: &SendFailure) -> String {
+        match (self.0, failure) {
+            (Language::It, SendFailure::Temporary(w)) => format!("errore temporaneo: {w}"),
+            (Language::It, SendFailure::Refused(w)) => format!("rifiutato dal server: {w}"),
+            (Language::It, SendFailure::NoReply(w)) => {
+                format!("nessuna risposta dopo l'invio: {w}")
+            }
+            (Language::It, SendFailure::Stopped) => {
+                "non inviato: delega si stava fermando".to_string()
+            }
+            // The English form is the one the log and `delega status` show.
+            (Language::En, failure) => failure.to_string(),
+        }
     }
 
     /// What a kind of recorded event is, for people.

@@ -236,3 +236,68 @@ fn a_malformed_message_says_why_it_stayed_in_the_inbox_in_the_digests_language()
         &["Messaggio malformato (senza indirizzo del mittente): tenuto nella Posta in arrivo"],
     );
 }
+
+#[test]
+fn a_servers_and_a_digests_events_read_in_the_digests_language_with_the_servers_words_as_they_came()
+{
+    use crate::reason::{Reason, SendFailure};
+    let mut report = report(Vec::new(), &[]);
+    let reasons = [
+        ("server", Reason::CopyOnly),
+        (
+            "digest",
+            Reason::DigestNotSent(SendFailure::Refused("554 5.7.1 message rejected".into())),
+        ),
+        (
+            "digest",
+            Reason::ListNotSent {
+                assistant: "Marta Verdi".into(),
+                failure: SendFailure::Temporary("421 4.3.2 try again later".into()),
+            },
+        ),
+    ];
+    // Recorded as they are since: the reason says it all, the detail is empty.
+    for (i, (kind, reason)) in reasons.into_iter().enumerate() {
+        report.problems.push(Problem {
+            kind: kind.into(),
+            detail: String::new(),
+            count: 1,
+            last: END - 3 * HOUR + i as i64 * HOUR,
+            reason: Some(reason),
+        });
+    }
+    report.totals.problems = report.problems.len() as u64;
+
+    let it = compose_in(Language::It, &report).text;
+    assert_in_order(
+        &it,
+        &[
+            "lista del giorno per Marta Verdi: errore temporaneo: 421 4.3.2 try again later",
+            "invio del riepilogo",
+            "rifiutato dal server: 554 5.7.1 message rejected",
+            "invio del riepilogo",
+            "non ha né MOVE né UIDPLUS: delega copia i messaggi nelle cartelle e lascia gli \
+             originali nella posta in arrivo",
+            "server di posta",
+        ],
+    );
+    for english in [
+        "daily list",
+        "temporary failure",
+        "refused:",
+        "neither MOVE",
+    ] {
+        assert!(!it.contains(english), "{english:?} in:\n{it}");
+    }
+
+    let en = compose_in(Language::En, &report).text;
+    assert_in_order(
+        &en,
+        &[
+            "daily list for Marta Verdi: temporary failure: 421 4.3.2 try again later",
+            "refused: 554 5.7.1 message rejected",
+            "it has neither MOVE nor UIDPLUS: delega copies messages to their folders and \
+             leaves the originals in the Inbox",
+        ],
+    );
+}
