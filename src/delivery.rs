@@ -25,10 +25,10 @@ use crate::failpoint;
 use crate::forward::{ForwardRequest, compose};
 use crate::message::Message;
 use crate::metrics::{self, ForwardOutcome};
-pub use crate::reason::NotSent;
 use crate::reason::Reason;
 use crate::smtp::{Mailer, SendError};
 use crate::state::{OutboxRow, OutboxState, State};
+use crate::task::NotSent;
 
 /// Sends what an account task sends: its forwards, by the rules above, and its digest.
 pub struct Delivery {

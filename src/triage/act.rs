@@ -9,13 +9,14 @@ use tracing::info;
 use super::filing::Filing;
 use super::{PassReport, Triage, now};
 use crate::classify::{Category, Decision};
-use crate::delivery::{self, Delivered, NotSent};
+use crate::delivery::{self, Delivered};
 use crate::failpoint;
 use crate::guard::{self, History};
 use crate::imap::{Connection, MailboxInfo};
 use crate::message::{DateHeader, Message};
 use crate::reason::Reason;
 use crate::state::{Action, Entry, NewEntry, OutboxRow, OutboxState, State, Status};
+use crate::task::NotSent;
 
 /// Classifies one message, applies the loop guards with what the ledger knows of it
 /// (`history`), and plans the action.

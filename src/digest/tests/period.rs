@@ -176,7 +176,8 @@ fn a_missing_or_impossible_date_shows_the_arrival_time_and_says_so() {
 
 #[test]
 fn a_forward_given_up_says_why_in_the_digests_language_with_or_without_an_outbox_row() {
-    use crate::delivery::{NotSent, give_up};
+    use crate::delivery::give_up;
+    use crate::task::NotSent;
     let mut state = State::in_memory().expect("db");
     let mut account = account();
     account.digest.language = Language::It;

@@ -106,7 +106,7 @@ fn why_a_message_was_not_forwarded_reads_in_the_digests_language() {
 
 #[test]
 fn why_a_forward_did_not_go_out_reads_in_the_digests_language() {
-    use crate::delivery::NotSent;
+    use crate::task::NotSent;
     let reasons = [
         NotSent::LeftInbox,
         NotSent::Renumbered,
