@@ -2,12 +2,13 @@
 //! Inbox by a guard ([`Kept`]), a hand delegation not forwarded ([`HandKept`]), a malformed
 //! message ([`Malformed`]), a forward that did not go out ([`NotSent`]), an assistant's mail
 //! about a task filed with it (`TaskStatus`), a server that only lets delega copy
-//! (`CopyOnly`), a digest or daily list that did not go out ([`SendFailure`]).
+//! (`CopyOnly`), a digest or daily list that did not go out ([`SendFailure`]), a refusal
+//! that waits for a person ([`Attention`]).
 //!
 //! A [`Reason`] is stored as such (JSON in its own column: `ledger.reason`, `outbox.reason`,
 //! `event.reason`) and put into Italian or English words only where a person reads it: the
 //! digest (`digest::locale`) and the CLI. The English `Display` forms are for logs. The
-//! `parse_legacy` readers exist for the migrations (`state/reasons.rs`: 7, 9 and 10), which
+//! `parse_legacy` readers exist for the migrations (`state/reasons.rs`: 7, 9, 10 and 11), which
 //! turn the English sentences older versions stored into these values.
 //!
 //! A reason names values that belong to the stage they describe, and leaves the types there:
@@ -53,6 +54,9 @@ pub enum Reason {
         /// Why.
         failure: SendFailure,
     },
+    /// The server refused something for good: the account waits for a person (an
+    /// `attention` event).
+    Attention(Attention),
 }
 
 impl Reason {
@@ -84,6 +88,7 @@ impl std::fmt::Display for Reason {
             Reason::ListNotSent { assistant, failure } => {
                 write!(f, "{}{assistant}: {failure}", LIST_NOT_SENT)
             }
+            Reason::Attention(a) => a.fmt(f),
         }
     }
 }
@@ -95,10 +100,12 @@ const LIST_NOT_SENT: &str = "daily list for ";
 
 impl Reason {
     /// The reason an old event's `detail` of this `kind` states, if it is one of delega's:
-    /// the server's and the digest's sentences older versions recorded, for migration 10.
+    /// the server's and the digest's sentences older versions recorded, for migration 10, and
+    /// an account's refusals (`attention`), for migration 11.
     pub fn parse_legacy_event(kind: &str, detail: &str) -> Option<Reason> {
         match kind {
             "server" => (detail == COPY_ONLY).then_some(Reason::CopyOnly),
+            "attention" => Attention::parse_legacy(detail).map(Reason::Attention),
             "digest" => {
                 // Only a refusal was recorded with its frame; a temporary failure as it came.
                 if let Some(SendFailure::Refused(answer)) = SendFailure::parse_legacy(detail) {
@@ -115,6 +122,71 @@ impl Reason {
                 })
             }
             _ => None,
+        }
+    }
+}
+
+/// A refusal that will not fix itself (`crate::attention`): the server's answer as it came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attention {
+    /// The server refused to create a folder delega files into.
+    FolderRefused {
+        /// The server's name for the folder.
+        folder: String,
+        /// What the server said.
+        answer: String,
+    },
+    /// The server refused a command.
+    Refused {
+        /// What delega was doing: the failure's outermost context (`login as giulia failed
+        /// (check username and password)`, `UID FETCH`).
+        doing: String,
+        /// What the server said.
+        answer: String,
+    },
+}
+
+const FOLDER_REFUSED: (&str, &str, &str) = (
+    "the server refused to create the folder ",
+    ": ",
+    "; check folders.noise and folders.delegated (`delega doctor` shows where the server \
+     keeps its folders)",
+);
+const ANSWERED: (&str, &str) = (": the server answered \"", "\"");
+
+impl Attention {
+    fn parse_legacy(s: &str) -> Option<Attention> {
+        if let Some(rest) = s
+            .strip_prefix(FOLDER_REFUSED.0)
+            .and_then(|r| r.strip_suffix(FOLDER_REFUSED.2))
+        {
+            // A folder's name may hold ": " less often than a server's answer does.
+            let (folder, answer) = rest.split_once(FOLDER_REFUSED.1)?;
+            return Some(Attention::FolderRefused {
+                folder: folder.to_string(),
+                answer: answer.to_string(),
+            });
+        }
+        // The context is delega's and holds no quote; the answer may.
+        let (doing, answer) = s.strip_suffix(ANSWERED.1)?.split_once(ANSWERED.0)?;
+        Some(Attention::Refused {
+            doing: doing.to_string(),
+            answer: answer.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for Attention {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Attention::FolderRefused { folder, answer } => {
+                let (a, b, c) = FOLDER_REFUSED;
+                write!(f, "{a}{folder}{b}{answer}{c}")
+            }
+            Attention::Refused { doing, answer } => {
+                write!(f, "{doing}{}{answer}{}", ANSWERED.0, ANSWERED.1)
+            }
         }
     }
 }

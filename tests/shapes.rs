@@ -7,6 +7,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use delega::reason::{Attention, Reason};
+use delega::state::report::Limits;
 use delega::state::{Action, Status};
 
 use crate::support::imap::{Fetched, TestImap};
@@ -319,6 +321,27 @@ async fn a_folder_the_server_refuses_needs_attention_and_a_reload_retries_at_onc
     let preview = String::from_utf8_lossy(&preview.stdout).into_owned();
     assert!(preview.contains("needs attention"), "{preview}");
     assert!(!preview.contains("no response:"), "{preview}");
+    // Recorded as data: the server's answer as it came, delega's words left to the reader.
+    let limits = Limits {
+        messages: 10,
+        failed: 10,
+        groups: 10,
+    };
+    let report = office
+        .state()
+        .digest_period("giulia", 0, i64::MAX, limits)?;
+    let refusal = report
+        .problems
+        .iter()
+        .find(|p| p.kind == "attention")
+        .expect("the refusal is a problem");
+    assert_eq!(refusal.detail, "", "{refusal:?}");
+    let Some(Reason::Attention(Attention::FolderRefused { folder, answer })) = &refusal.reason
+    else {
+        panic!("a folder refused: {refusal:?}");
+    };
+    assert_eq!(folder, "Bad.Noise");
+    assert!(!answer.is_empty(), "the server's answer: {refusal:?}");
 
     // Fixed, and reloaded: it connects at once, not in ten minutes; and it had not been
     // retried in between (a quick retry would have logged it again by now).

@@ -13,11 +13,12 @@ use tracing::{debug, warn};
 
 use super::session::{Progress, session};
 use super::{RunOptions, Shared, now};
-use crate::attention::{self, SLOW_RETRY, needs_attention};
+use crate::attention::{self, NeedsAttention, SLOW_RETRY, needs_attention};
 use crate::config::Config;
 use crate::delivery::Delivery;
 use crate::metrics;
 use crate::oauth2;
+use crate::reason::Reason;
 use crate::state::StatePool;
 use crate::systemd::Health;
 use crate::triage::{PassReport, Triage};
@@ -44,7 +45,7 @@ pub(super) async fn account_task(
     let delivery = Delivery::new(&config.smtp, opts.once, shutdown.clone());
     if let Some(err) = delivery.unusable() {
         warn!(%err, "SMTP is not usable: forwards will wait");
-        note(&shared.pool, &account.name, "smtp", err).await;
+        note(&shared.pool, &account.name, "smtp", err, None).await;
     }
     let triage = Triage {
         account,
@@ -100,7 +101,7 @@ pub(super) async fn account_task(
                 reauth_told = true;
                 let full = format!("{err:#}");
                 warn!(error = %full, "the account needs re-authorisation");
-                note(&shared.pool, &account.name, "reauth", command).await;
+                note(&shared.pool, &account.name, "reauth", command, None).await;
             }
             if opts.once {
                 return Err(err);
@@ -114,11 +115,17 @@ pub(super) async fn account_task(
         }
         let attention = needs_attention(&err);
         let (kind, detail) = match &attention {
-            Some(reason) => (attention::KIND, reason.clone()),
+            Some(reason) => (attention::KIND, reason.to_string()),
             None => ("imap", format!("{err:#}")),
         };
+        // A refusal is recorded as data (the digest words it), the rest as its words.
+        let reason = attention.as_ref().and_then(NeedsAttention::reason);
+        let (detail_recorded, reason) = match &reason {
+            Some(reason) => ("", Some(reason)),
+            None => (detail.as_str(), None),
+        };
         if opts.once {
-            note(&shared.pool, &account.name, kind, &detail).await;
+            note(&shared.pool, &account.name, kind, detail_recorded, reason).await;
             return Err(match attention {
                 Some(reason) => anyhow::anyhow!("needs attention: {reason}"),
                 None => err,
@@ -130,7 +137,7 @@ pub(super) async fn account_task(
             // Retrying soon would only repeat it: a person must act (a reload retries
             // at once).
             warn!(reason = %detail, retry_in_secs = SLOW_RETRY.as_secs(), "account needs attention");
-            note(&shared.pool, &account.name, kind, &detail).await;
+            note(&shared.pool, &account.name, kind, detail_recorded, reason).await;
             SLOW_RETRY
         } else {
             progress.failures += 1;
@@ -140,7 +147,7 @@ pub(super) async fn account_task(
             // database write per retry would be thousands a minute, all saying the same.
             if told(progress.failures) {
                 warn!(error = %detail, retry_in_secs = wait.as_secs(), failures = progress.failures, "account unavailable");
-                note(&shared.pool, &account.name, kind, &detail).await;
+                note(&shared.pool, &account.name, kind, detail_recorded, reason).await;
             } else {
                 debug!(error = %detail, retry_in_secs = wait.as_secs(), "account still unavailable");
             }
@@ -160,9 +167,15 @@ fn told(failures: u32) -> bool {
 }
 
 /// Records an event for `status` and the digest; a database that cannot take it is logged.
-async fn note(pool: &Arc<StatePool>, account: &str, kind: &str, detail: &str) {
+async fn note(
+    pool: &Arc<StatePool>,
+    account: &str,
+    kind: &str,
+    detail: &str,
+    reason: Option<&Reason>,
+) {
     let recorded = match pool.get().await {
-        Ok(state) => state.record_event(account, kind, detail, now()),
+        Ok(state) => state.record_event_with_reason(account, kind, detail, reason, now()),
         Err(err) => Err(err),
     };
     if let Err(err) = recorded {

@@ -61,7 +61,10 @@ pub(super) fn needs_you_section(
                     }
                     // An event's reasons, never a message's.
                     Some(
-                        Reason::CopyOnly | Reason::DigestNotSent(_) | Reason::ListNotSent { .. },
+                        Reason::CopyOnly
+                        | Reason::DigestNotSent(_)
+                        | Reason::ListNotSent { .. }
+                        | Reason::Attention(_),
                     )
                     | None => None,
                 }

@@ -3,7 +3,9 @@
 //! reasons were English sentences (`ledger.why`, `outbox.last_error`, an event's `detail`).
 //! Migration 9 does the same for a failed forward's ledger `detail` ([`NotSent`]), which
 //! older versions recorded only as a sentence; migration 10 for the events of a server that
-//! only lets delega copy and of a digest or daily list not sent ([`Reason::parse_legacy_event`]).
+//! only lets delega copy and of a digest or daily list not sent, migration 11 for an
+//! account's refusals that wait for a person (`attention` events): both read by
+//! [`Reason::parse_legacy_event`].
 //!
 //! This is the only place those sentences are ever read back; from here on the digest and
 //! the CLI put the stored reason into words. A sentence that is not one of delega's (a
@@ -25,6 +27,10 @@ pub(super) const NOT_SENT_MIGRATION: &str =
 /// Migration 10: no schema change; [`convert_events`] runs in its place.
 pub(super) const EVENTS_MIGRATION: &str =
     "-- 10: a server's and a digest's event reasons, from their detail (reasons::convert_events)";
+
+/// Migration 11: no schema change; [`convert_attention`] runs in its place.
+pub(super) const ATTENTION_MIGRATION: &str =
+    "-- 11: an account's refusals, from their detail (reasons::convert_attention)";
 
 /// The fixed parts of a malformed message's old `why`, around its [`Malformed`] reason.
 const MALFORMED_WHY: (&str, &str) = ("malformed message (", "): kept in the Inbox");
@@ -96,17 +102,28 @@ pub(super) fn convert_not_sent(tx: &Transaction<'_>) -> anyhow::Result<()> {
 /// (`digest`). The reason becomes data and the detail empty, as they are recorded since; the
 /// server's words stay as they came, inside the reason. Any other detail is left alone.
 pub(super) fn convert_events(tx: &Transaction<'_>) -> anyhow::Result<()> {
+    convert_event_kinds(tx, &["server", "digest"])
+}
+
+/// Converts the refusals older versions recorded as English sentences in `attention` events
+/// (a folder the server refused to create, a command it refused): the server's answer stays
+/// as it came, inside the reason. A certificate's failure is left as its words.
+pub(super) fn convert_attention(tx: &Transaction<'_>) -> anyhow::Result<()> {
+    convert_event_kinds(tx, &["attention"])
+}
+
+fn convert_event_kinds(tx: &Transaction<'_>, kinds: &[&str]) -> anyhow::Result<()> {
     let mut set = tx.prepare("UPDATE event SET detail = '', reason = ?2 WHERE id = ?1")?;
-    let rows: Vec<(i64, String, String)> = tx
-        .prepare(
-            "SELECT id, kind, detail FROM event
-             WHERE kind IN ('server', 'digest') AND reason IS NULL",
-        )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    for (id, kind, detail) in rows {
-        if let Some(reason) = Reason::parse_legacy_event(&kind, &detail) {
-            set.execute(params![id, reason.to_json()])?;
+    let mut select =
+        tx.prepare("SELECT id, detail FROM event WHERE kind = ?1 AND reason IS NULL")?;
+    for kind in kinds {
+        let rows: Vec<(i64, String)> = select
+            .query_map([kind], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, detail) in rows {
+            if let Some(reason) = Reason::parse_legacy_event(kind, &detail) {
+                set.execute(params![id, reason.to_json()])?;
+            }
         }
     }
     Ok(())
@@ -132,7 +149,7 @@ mod tests {
 
     use super::super::schema::{MIGRATIONS, migrate};
     use crate::reason::{
-        AutoEvidence, HandKept, Kept, Malformed, NotSent, Reason, Refusal, SendFailure,
+        Attention, AutoEvidence, HandKept, Kept, Malformed, NotSent, Reason, Refusal, SendFailure,
     };
 
     /// A database as delega left it before reasons were data (schema 6), holding the
@@ -421,6 +438,91 @@ mod tests {
             match reason {
                 // The detail is now empty, and the English form (`delega status`, the log)
                 // says what the old sentence said.
+                Some(reason) => {
+                    assert_eq!(detail, "");
+                    assert_eq!(reason.to_string(), old);
+                }
+                None => assert_eq!(detail, old),
+            }
+        }
+        let version: usize = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len());
+    }
+
+    /// A database as delega left it before an account's refusals kept the server's answer
+    /// as data (schema 10), holding the exact sentences it wrote; then opened by this delega.
+    #[test]
+    fn migration_11_turns_old_refusals_into_reasons_with_the_servers_answer() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| *m == super::ATTENTION_MIGRATION)
+            .expect("the migration is listed");
+        for sql in &MIGRATIONS[..before] {
+            conn.execute_batch(sql).expect("an older migration");
+        }
+        conn.pragma_update(None, "user_version", before)
+            .expect("version");
+        let tls = "the certificate of localhost:993 is self-signed, and this machine does not \
+                   trust it: add it to ca_file";
+        let events = [
+            // The exact sentences older versions wrote.
+            (
+                "attention",
+                "the server refused to create the folder Bad.Noise: Permission denied: \
+                 invalid name; check folders.noise and folders.delegated (`delega doctor` \
+                 shows where the server keeps its folders)",
+            ),
+            (
+                "attention",
+                "login as giulia failed (check username and password): the server answered \
+                 \"[AUTHENTICATIONFAILED] Authentication \"failed\".\"",
+            ),
+            // A certificate's words, another kind: left alone.
+            ("attention", tls),
+            ("imap", "UID FETCH: the server answered \"BYE\""),
+        ];
+        for (i, (kind, detail)) in events.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO event (id, account, at, kind, detail) VALUES (?1, 'g', ?1, ?2, ?3)",
+                rusqlite::params![i as i64 + 1, kind, detail],
+            )
+            .expect("old event");
+        }
+
+        migrate(&mut conn).expect("migrated");
+
+        let rows: Vec<(String, Option<Reason>)> = conn
+            .prepare("SELECT detail, reason FROM event ORDER BY id")
+            .expect("query")
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?)))
+            .expect("rows")
+            .map(|r| {
+                let (detail, reason) = r.expect("row");
+                (detail, reason.as_deref().and_then(Reason::from_json))
+            })
+            .collect();
+        let reasons: Vec<Option<Reason>> = rows.iter().map(|(_, r)| r.clone()).collect();
+        assert_eq!(
+            reasons,
+            [
+                Some(Reason::Attention(Attention::FolderRefused {
+                    folder: "Bad.Noise".into(),
+                    answer: "Permission denied: invalid name".into(),
+                })),
+                Some(Reason::Attention(Attention::Refused {
+                    doing: "login as giulia failed (check username and password)".into(),
+                    answer: "[AUTHENTICATIONFAILED] Authentication \"failed\".".into(),
+                })),
+                None,
+                None,
+            ]
+        );
+        for ((detail, reason), (_, old)) in rows.iter().zip(events) {
+            match reason {
+                // The English form (`delega status`, the log) says what the old sentence said.
                 Some(reason) => {
                     assert_eq!(detail, "");
                     assert_eq!(reason.to_string(), old);

@@ -140,6 +140,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // not sent, keep their reason as data; the English details older versions stored are
     // turned into it.
     reasons::EVENTS_MIGRATION,
+    // 11: an account's refusals (a folder the server will not create, a command it refuses)
+    // keep the server's answer as data in a reason; the English details are turned into it.
+    reasons::ATTENTION_MIGRATION,
 ];
 
 /// Sets the connection's pragmas and runs the migrations it has not run yet.
@@ -169,6 +172,9 @@ pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         }
         if *sql == reasons::EVENTS_MIGRATION {
             reasons::convert_events(&tx).with_context(|| format!("migration {}", i + 1))?;
+        }
+        if *sql == reasons::ATTENTION_MIGRATION {
+            reasons::convert_attention(&tx).with_context(|| format!("migration {}", i + 1))?;
         }
         tx.pragma_update(None, "user_version", i + 1)?;
     }

@@ -5,7 +5,7 @@
 use super::Words;
 use crate::config::Language;
 use crate::reason::{
-    AutoEvidence, HandKept, Kept, Malformed, NotSent, Reason, Refusal, SendFailure,
+    Attention, AutoEvidence, HandKept, Kept, Malformed, NotSent, Reason, Refusal, SendFailure,
 };
 
 impl Words {
@@ -305,6 +305,7 @@ impl Words {
                     Language::En => format!("daily list for {assistant}: {failure}"),
                 };
             }
+            Some(Reason::Attention(attention)) => return self.attention(attention),
             None => {}
         }
         // The command that enrols the account again.
@@ -315,6 +316,23 @@ impl Words {
             };
         }
         detail.to_string()
+    }
+
+    /// A refusal that waits for a person: delega's frame in the digest's language, what
+    /// delega was doing and the server's answer as they came.
+    fn attention(self, attention: &Attention) -> String {
+        match (self.0, attention) {
+            (Language::It, Attention::FolderRefused { folder, answer }) => format!(
+                "il server ha rifiutato di creare la cartella {folder}: {answer}; controlla \
+                 folders.noise e folders.delegated (`delega doctor` mostra dove il server tiene \
+                 le sue cartelle)"
+            ),
+            (Language::It, Attention::Refused { doing, answer }) => {
+                format!("{doing}: il server ha risposto «{answer}»")
+            }
+            // The English form is the one the log and `delega status` show.
+            (Language::En, attention) => attention.to_string(),
+        }
     }
 
     /// Why a mail of delega's own did not go out: delega's frame in the digest's language,

@@ -301,3 +301,55 @@ fn a_servers_and_a_digests_events_read_in_the_digests_language_with_the_servers_
         ],
     );
 }
+
+#[test]
+fn a_refusal_that_needs_attention_reads_in_the_digests_language_with_the_servers_answer_as_it_came()
+{
+    use crate::reason::{Attention, Reason};
+    let mut report = report(Vec::new(), &[]);
+    let refusals = [
+        Attention::FolderRefused {
+            folder: "Bad.Noise".into(),
+            answer: "Permission denied".into(),
+        },
+        Attention::Refused {
+            doing: "UID FETCH".into(),
+            answer: "[SERVERBUG] Internal error".into(),
+        },
+    ];
+    for (i, attention) in refusals.into_iter().enumerate() {
+        report.problems.push(Problem {
+            kind: "attention".into(),
+            detail: String::new(),
+            count: 1,
+            last: END - 2 * HOUR + i as i64 * HOUR,
+            reason: Some(Reason::Attention(attention)),
+        });
+    }
+    report.totals.problems = report.problems.len() as u64;
+
+    let it = compose_in(Language::It, &report).text;
+    assert_in_order(
+        &it,
+        &[
+            "UID FETCH: il server ha risposto «[SERVERBUG] Internal error»",
+            "da sistemare",
+            "il server ha rifiutato di creare la cartella Bad.Noise: Permission denied; \
+             controlla folders.noise e folders.delegated",
+            "da sistemare",
+        ],
+    );
+    for english in ["the server answered", "refused to create", "check folders"] {
+        assert!(!it.contains(english), "{english:?} in:\n{it}");
+    }
+
+    let en = compose_in(Language::En, &report).text;
+    assert_in_order(
+        &en,
+        &[
+            "UID FETCH: the server answered \"[SERVERBUG] Internal error\"",
+            "the server refused to create the folder Bad.Noise: Permission denied; check \
+             folders.noise and folders.delegated",
+        ],
+    );
+}
