@@ -68,7 +68,13 @@ pub fn needs_attention(err: &anyhow::Error) -> Option<NeedsAttention> {
             if TRANSIENT_CODES.iter().any(|code| text.starts_with(code)) {
                 return None;
             }
-            // The outermost context says what delega was doing (`login as … failed`).
+            if let Some(login) = err.downcast_ref::<crate::imap::LoginRefused>() {
+                return Some(NeedsAttention::Refused(Attention::LoginRefused {
+                    username: login.username.clone(),
+                    answer: text,
+                }));
+            }
+            // The outermost context says what delega was doing (`UID FETCH`).
             return Some(NeedsAttention::Refused(Attention::Refused {
                 doing: err.to_string(),
                 answer: text,
@@ -89,7 +95,9 @@ mod tests {
         let login: anyhow::Error = Err::<(), _>(async_imap::error::Error::No(
             "[AUTHENTICATIONFAILED] Authentication failed.".into(),
         ))
-        .context("login as giulia failed (check username and password)")
+        .context(crate::imap::LoginRefused {
+            username: "giulia".into(),
+        })
         .unwrap_err();
         assert_eq!(
             needs_attention(&login).map(|a| a.to_string()).as_deref(),
@@ -114,7 +122,9 @@ mod tests {
         let login: anyhow::Error = Err::<(), _>(async_imap::error::Error::No(
             "code: None, info: Some(\"[AUTHENTICATIONFAILED] Authentication failed.\")".into(),
         ))
-        .context("login as giulia failed (check username and password)")
+        .context(crate::imap::LoginRefused {
+            username: "giulia".into(),
+        })
         .unwrap_err();
         assert_eq!(
             needs_attention(&login).map(|a| a.to_string()).as_deref(),
@@ -151,8 +161,8 @@ mod tests {
         assert_eq!(needs_attention(&cert).and_then(|a| a.reason()), None);
         assert_eq!(
             needs_attention(&login).and_then(|a| a.reason()),
-            Some(Reason::Attention(Attention::Refused {
-                doing: "login as giulia failed (check username and password)".into(),
+            Some(Reason::Attention(Attention::LoginRefused {
+                username: "giulia".into(),
                 answer: "[AUTHENTICATIONFAILED] Authentication failed.".into(),
             }))
         );

@@ -137,10 +137,16 @@ pub enum Attention {
         /// What the server said.
         answer: String,
     },
+    /// The server refused the login: the user name or the password is wrong.
+    LoginRefused {
+        /// The user name delega logged in as.
+        username: String,
+        /// What the server said.
+        answer: String,
+    },
     /// The server refused a command.
     Refused {
-        /// What delega was doing: the failure's outermost context (`login as giulia failed
-        /// (check username and password)`, `UID FETCH`).
+        /// What delega was doing: the failure's outermost context (`UID FETCH`).
         doing: String,
         /// What the server said.
         answer: String,
@@ -154,6 +160,7 @@ const FOLDER_REFUSED: (&str, &str, &str) = (
      keeps its folders)",
 );
 const ANSWERED: (&str, &str) = (": the server answered \"", "\"");
+const LOGIN_REFUSED: (&str, &str) = ("login as ", " failed (check username and password)");
 
 impl Attention {
     fn parse_legacy(s: &str) -> Option<Attention> {
@@ -170,10 +177,29 @@ impl Attention {
         }
         // The context is delega's and holds no quote; the answer may.
         let (doing, answer) = s.strip_suffix(ANSWERED.1)?.split_once(ANSWERED.0)?;
-        Some(Attention::Refused {
-            doing: doing.to_string(),
-            answer: answer.to_string(),
-        })
+        Some(
+            Attention::Refused {
+                doing: doing.to_string(),
+                answer: answer.to_string(),
+            }
+            .typed(),
+        )
+    }
+
+    /// A refusal of the login as the login's own variant: older versions (and migration 11)
+    /// kept its context as a sentence in `Refused::doing`.
+    pub fn typed(self) -> Attention {
+        if let Attention::Refused { doing, answer } = &self
+            && let Some(username) = doing
+                .strip_prefix(LOGIN_REFUSED.0)
+                .and_then(|rest| rest.strip_suffix(LOGIN_REFUSED.1))
+        {
+            return Attention::LoginRefused {
+                username: username.to_string(),
+                answer: answer.clone(),
+            };
+        }
+        self
     }
 }
 
@@ -183,6 +209,10 @@ impl std::fmt::Display for Attention {
             Attention::FolderRefused { folder, answer } => {
                 let (a, b, c) = FOLDER_REFUSED;
                 write!(f, "{a}{folder}{b}{answer}{c}")
+            }
+            Attention::LoginRefused { username, answer } => {
+                let (a, b) = LOGIN_REFUSED;
+                write!(f, "{a}{username}{b}{}{answer}{}", ANSWERED.0, ANSWERED.1)
             }
             Attention::Refused { doing, answer } => {
                 write!(f, "{doing}{}{answer}{}", ANSWERED.0, ANSWERED.1)

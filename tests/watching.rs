@@ -6,6 +6,9 @@
 
 use std::time::Duration;
 
+use delega::reason::{Attention, Reason};
+use delega::state::report::Limits;
+
 use crate::support::imap::TestImap;
 use crate::support::office::{Office, wait_until};
 use crate::support::{MailSystem, Shape};
@@ -251,6 +254,27 @@ async fn an_account_refused_at_start_is_told_at_once_and_triages_once_fixed_with
     let status = office.command(&["status"]).output()?;
     let status = String::from_utf8_lossy(&status.stdout);
     assert!(status.contains("check username and password"), "{status}");
+    // Recorded as data: the user name and the server's answer, delega's words left to the
+    // digest.
+    let limits = Limits {
+        messages: 10,
+        failed: 10,
+        groups: 10,
+    };
+    let report = office.state().digest_period("ghost", 0, i64::MAX, limits)?;
+    let refusal = report
+        .problems
+        .iter()
+        .find(|p| p.kind == "attention")
+        .expect("the refusal is a problem");
+    assert_eq!(
+        refusal.reason,
+        Some(Reason::Attention(Attention::LoginRefused {
+            username: ghost.clone(),
+            answer: "[AUTHENTICATIONFAILED] Authentication failed.".into(),
+        })),
+        "{refusal:?}"
+    );
 
     // The user is created; a reload (not a restart) tries the account at once, and it
     // triages the mail that comes next.

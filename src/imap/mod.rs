@@ -18,7 +18,7 @@ pub use mailbox::{
     Connection, Fetched, FilingMode, FolderRefused, MailboxInfo, ServerInfo, keeps_keywords,
     refusal_words, server_text, uid_set,
 };
-pub use session::{Session, connect};
+pub use session::{LoginRefused, Session, connect};
 pub use watch::{Wake, wait_for_mail};
 
 /// The keyword delega sets on every message it has triaged (kept across moves).

@@ -94,14 +94,23 @@ pub async fn connect(server: &Server) -> anyhow::Result<Session> {
 /// not (a server at its connection limit does that), and is not worded as if it were.
 fn login_failed(err: async_imap::error::Error, username: &str) -> anyhow::Error {
     let refused = matches!(err, async_imap::error::Error::No(_));
-    let context = if refused {
-        format!("login as {username} failed (check username and password)")
-    } else {
-        format!(
-            "login as {username} was cut short: the connection failed before the server answered"
-        )
-    };
-    anyhow::Error::new(err).context(context)
+    if refused {
+        return anyhow::Error::new(err).context(LoginRefused {
+            username: username.to_string(),
+        });
+    }
+    anyhow::Error::new(err).context(format!(
+        "login as {username} was cut short: the connection failed before the server answered"
+    ))
+}
+
+/// The context of a login the server refused: typed, so that `attention` keeps the user
+/// name as data rather than this sentence.
+#[derive(Debug, thiserror::Error)]
+#[error("login as {username} failed (check username and password)")]
+pub struct LoginRefused {
+    /// The user name delega logged in as.
+    pub username: String,
 }
 
 async fn greeting(client: &mut Client) -> anyhow::Result<()> {

@@ -32,6 +32,10 @@ pub(super) const EVENTS_MIGRATION: &str =
 pub(super) const ATTENTION_MIGRATION: &str =
     "-- 11: an account's refusals, from their detail (reasons::convert_attention)";
 
+/// Migration 12: no schema change; [`convert_login`] runs in its place.
+pub(super) const LOGIN_MIGRATION: &str =
+    "-- 12: a refused login's user name, from migration 11's reasons (reasons::convert_login)";
+
 /// The fixed parts of a malformed message's old `why`, around its [`Malformed`] reason.
 const MALFORMED_WHY: (&str, &str) = ("malformed message (", "): kept in the Inbox");
 
@@ -110,6 +114,25 @@ pub(super) fn convert_events(tx: &Transaction<'_>) -> anyhow::Result<()> {
 /// as it came, inside the reason. A certificate's failure is left as its words.
 pub(super) fn convert_attention(tx: &Transaction<'_>) -> anyhow::Result<()> {
     convert_event_kinds(tx, &["attention"])
+}
+
+/// Turns the login refusals migration 11 stored as a `Refused` with delega's sentence as its
+/// context into a `LoginRefused`, the user name kept as data.
+pub(super) fn convert_login(tx: &Transaction<'_>) -> anyhow::Result<()> {
+    let mut set = tx.prepare("UPDATE event SET reason = ?2 WHERE id = ?1")?;
+    let rows: Vec<(i64, String)> = tx
+        .prepare("SELECT id, reason FROM event WHERE kind = 'attention' AND reason IS NOT NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, stored) in rows {
+        if let Some(Reason::Attention(attention)) = Reason::from_json(&stored) {
+            let typed = attention.clone().typed();
+            if typed != attention {
+                set.execute(params![id, Reason::Attention(typed).to_json()])?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn convert_event_kinds(tx: &Transaction<'_>, kinds: &[&str]) -> anyhow::Result<()> {
@@ -480,6 +503,10 @@ mod tests {
                 "login as giulia failed (check username and password): the server answered \
                  \"[AUTHENTICATIONFAILED] Authentication \"failed\".\"",
             ),
+            (
+                "attention",
+                "UID FETCH: the server answered \"[SERVERBUG] Internal error\"",
+            ),
             // A certificate's words, another kind: left alone.
             ("attention", tls),
             ("imap", "UID FETCH: the server answered \"BYE\""),
@@ -512,9 +539,13 @@ mod tests {
                     folder: "Bad.Noise".into(),
                     answer: "Permission denied: invalid name".into(),
                 })),
-                Some(Reason::Attention(Attention::Refused {
-                    doing: "login as giulia failed (check username and password)".into(),
+                Some(Reason::Attention(Attention::LoginRefused {
+                    username: "giulia".into(),
                     answer: "[AUTHENTICATIONFAILED] Authentication \"failed\".".into(),
+                })),
+                Some(Reason::Attention(Attention::Refused {
+                    doing: "UID FETCH".into(),
+                    answer: "[SERVERBUG] Internal error".into(),
                 })),
                 None,
                 None,
@@ -534,5 +565,59 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .expect("version");
         assert_eq!(version, MIGRATIONS.len());
+    }
+
+    /// A database migrated to schema 11, where a refused login's reason held delega's
+    /// sentence as its context: migration 12 keeps the user name as data instead.
+    #[test]
+    fn migration_12_turns_a_refused_logins_sentence_into_its_user_name() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| *m == super::LOGIN_MIGRATION)
+            .expect("the migration is listed");
+        for sql in &MIGRATIONS[..before] {
+            conn.execute_batch(sql).expect("an older migration");
+        }
+        conn.pragma_update(None, "user_version", before)
+            .expect("version");
+        // As migration 11 stored them (Attention::Refused's JSON).
+        let login = concat!(
+            r#"{"attention":{"refused":{"doing":"login as g@x.example failed "#,
+            r#"(check username and password)","answer":"[AUTHENTICATIONFAILED] no"}}}"#
+        );
+        let fetch =
+            r#"{"attention":{"refused":{"doing":"UID FETCH","answer":"[SERVERBUG] oops"}}}"#;
+        for (i, reason) in [login, fetch].iter().enumerate() {
+            conn.execute(
+                "INSERT INTO event (id, account, at, kind, detail, reason)
+                 VALUES (?1, 'g', ?1, 'attention', '', ?2)",
+                rusqlite::params![i as i64 + 1, reason],
+            )
+            .expect("event at schema 11");
+        }
+
+        migrate(&mut conn).expect("migrated");
+
+        let reasons: Vec<Option<Reason>> = conn
+            .prepare("SELECT reason FROM event ORDER BY id")
+            .expect("query")
+            .query_map([], |r| r.get::<_, Option<String>>(0))
+            .expect("rows")
+            .map(|r| r.expect("row").as_deref().and_then(Reason::from_json))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                Some(Reason::Attention(Attention::LoginRefused {
+                    username: "g@x.example".into(),
+                    answer: "[AUTHENTICATIONFAILED] no".into(),
+                })),
+                Some(Reason::Attention(Attention::Refused {
+                    doing: "UID FETCH".into(),
+                    answer: "[SERVERBUG] oops".into(),
+                })),
+            ]
+        );
     }
 }

@@ -143,6 +143,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 11: an account's refusals (a folder the server will not create, a command it refuses)
     // keep the server's answer as data in a reason; the English details are turned into it.
     reasons::ATTENTION_MIGRATION,
+    // 12: a refused login keeps its user name as data; migration 11 stored it inside a
+    // sentence of delega's.
+    reasons::LOGIN_MIGRATION,
 ];
 
 /// Sets the connection's pragmas and runs the migrations it has not run yet.
@@ -175,6 +178,9 @@ pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         }
         if *sql == reasons::ATTENTION_MIGRATION {
             reasons::convert_attention(&tx).with_context(|| format!("migration {}", i + 1))?;
+        }
+        if *sql == reasons::LOGIN_MIGRATION {
+            reasons::convert_login(&tx).with_context(|| format!("migration {}", i + 1))?;
         }
         tx.pragma_update(None, "user_version", i + 1)?;
     }

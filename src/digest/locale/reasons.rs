@@ -327,6 +327,10 @@ impl Words {
                  folders.noise e folders.delegated (`delega doctor` mostra dove il server tiene \
                  le sue cartelle)"
             ),
+            (Language::It, Attention::LoginRefused { username, answer }) => format!(
+                "accesso come {username} rifiutato (controlla nome utente e password): il \
+                 server ha risposto «{answer}»"
+            ),
             (Language::It, Attention::Refused { doing, answer }) => {
                 format!("{doing}: il server ha risposto «{answer}»")
             }

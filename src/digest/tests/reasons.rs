@@ -316,13 +316,17 @@ fn a_refusal_that_needs_attention_reads_in_the_digests_language_with_the_servers
             doing: "UID FETCH".into(),
             answer: "[SERVERBUG] Internal error".into(),
         },
+        Attention::LoginRefused {
+            username: "giulia@office.example".into(),
+            answer: "[AUTHENTICATIONFAILED] Authentication failed.".into(),
+        },
     ];
     for (i, attention) in refusals.into_iter().enumerate() {
         report.problems.push(Problem {
             kind: "attention".into(),
             detail: String::new(),
             count: 1,
-            last: END - 2 * HOUR + i as i64 * HOUR,
+            last: END - 3 * HOUR + i as i64 * HOUR,
             reason: Some(Reason::Attention(attention)),
         });
     }
@@ -332,6 +336,9 @@ fn a_refusal_that_needs_attention_reads_in_the_digests_language_with_the_servers
     assert_in_order(
         &it,
         &[
+            "accesso come giulia@office.example rifiutato (controlla nome utente e password): \
+             il server ha risposto «[AUTHENTICATIONFAILED] Authentication failed.»",
+            "da sistemare",
             "UID FETCH: il server ha risposto «[SERVERBUG] Internal error»",
             "da sistemare",
             "il server ha rifiutato di creare la cartella Bad.Noise: Permission denied; \
@@ -339,7 +346,12 @@ fn a_refusal_that_needs_attention_reads_in_the_digests_language_with_the_servers
             "da sistemare",
         ],
     );
-    for english in ["the server answered", "refused to create", "check folders"] {
+    for english in [
+        "the server answered",
+        "refused to create",
+        "check folders",
+        "login as",
+    ] {
         assert!(!it.contains(english), "{english:?} in:\n{it}");
     }
 
@@ -347,6 +359,8 @@ fn a_refusal_that_needs_attention_reads_in_the_digests_language_with_the_servers
     assert_in_order(
         &en,
         &[
+            "login as giulia@office.example failed (check username and password): the server \
+             answered \"[AUTHENTICATIONFAILED] Authentication failed.\"",
             "UID FETCH: the server answered \"[SERVERBUG] Internal error\"",
             "the server refused to create the folder Bad.Noise: Permission denied; check \
              folders.noise and folders.delegated",
