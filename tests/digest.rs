@@ -290,5 +290,15 @@ async fn a_refused_daily_list_is_recorded_as_a_reason_with_the_servers_answer() 
     };
     assert_eq!(assistant, "Marta Verdi");
     assert!(answer.contains("550"), "the server's answer: {answer}");
+    // The next digest tells it: the failure belongs to the period after the digest that
+    // was being sent (from the second after it), not to the one just closed.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let preview = office.command(&["digest", "--preview"]).output()?;
+    let preview = String::from_utf8_lossy(&preview.stdout).into_owned();
+    assert!(
+        preview.contains("lista del giorno per Marta Verdi")
+            || preview.contains("daily list for Marta Verdi"),
+        "{preview}"
+    );
     Ok(())
 }

@@ -8,7 +8,7 @@
 use jiff::Timestamp;
 use tracing::{info, warn};
 
-use super::{Settings, compose, compose_list, list_message, load, message, next_due};
+use super::{DigestMail, Settings, compose, compose_list, list_message, load, message, next_due};
 use crate::config::Account;
 use crate::delivery::Delivery;
 use crate::reason::{Reason, SendFailure};
@@ -87,7 +87,7 @@ pub async fn send_if_due(
                 "digest",
                 "",
                 Some(&reason),
-                now.as_second(),
+                told_next(&mail),
             )?;
             record(state)?;
             return Ok(DigestOutcome::Refused);
@@ -112,11 +112,18 @@ pub async fn send_if_due(
                 "digest",
                 "",
                 Some(&reason),
-                now.as_second(),
+                told_next(&mail),
             )?;
         }
     }
     Ok(DigestOutcome::Sent)
+}
+
+/// When a failure of this digest's own sending is recorded: at the end of its period (the
+/// second after now), where the next period starts. Recorded at `now`, it would fall in the
+/// period just closed, and no digest would ever tell it.
+fn told_next(mail: &DigestMail) -> i64 {
+    mail.period_end
 }
 
 /// How a send failed, as data: the server's words kept, delega's frame left to the words.
