@@ -175,20 +175,34 @@ mod tests {
         Attention, AutoEvidence, HandKept, Kept, Malformed, NotSent, Reason, Refusal, SendFailure,
     };
 
-    /// A database as delega left it before reasons were data (schema 6), holding the
-    /// sentences it used to write; then opened by this delega.
-    #[test]
-    fn migration_7_turns_old_sentences_into_reasons_and_leaves_the_rest_alone() {
-        let mut conn = Connection::open_in_memory().expect("db");
+    /// A database as an older delega left it: every migration before `migration` applied.
+    fn just_before(migration: &str) -> Connection {
+        let conn = Connection::open_in_memory().expect("db");
         let before = MIGRATIONS
             .iter()
-            .position(|m| *m == super::MIGRATION)
-            .expect("the reasons migration is listed");
+            .position(|m| *m == migration)
+            .expect("the migration is listed");
         for sql in &MIGRATIONS[..before] {
             conn.execute_batch(sql).expect("an older migration");
         }
         conn.pragma_update(None, "user_version", before)
             .expect("version");
+        conn
+    }
+
+    /// The database has been brought to the latest schema.
+    fn assert_at_latest(conn: &Connection) {
+        let version: usize = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len());
+    }
+
+    /// A database as delega left it before reasons were data (schema 6), holding the
+    /// sentences it used to write; then opened by this delega.
+    #[test]
+    fn migration_7_turns_old_sentences_into_reasons_and_leaves_the_rest_alone() {
+        let mut conn = just_before(super::MIGRATION);
         let kept = Kept {
             rule: Some("quotes".into()),
             refusal: Refusal::Machine(AutoEvidence::AutoSubmitted("auto-replied".into())),
@@ -275,16 +289,7 @@ mod tests {
     /// ledger row (schema 8): the failed forwards' details are the exact sentences it wrote.
     #[test]
     fn migration_9_turns_a_failed_forwards_detail_into_its_reason() {
-        let mut conn = Connection::open_in_memory().expect("db");
-        let before = MIGRATIONS
-            .iter()
-            .position(|m| *m == super::NOT_SENT_MIGRATION)
-            .expect("the migration is listed");
-        for sql in &MIGRATIONS[..before] {
-            conn.execute_batch(sql).expect("an older migration");
-        }
-        conn.pragma_update(None, "user_version", before)
-            .expect("version");
+        let mut conn = just_before(super::NOT_SENT_MIGRATION);
         let delegated = Reason::NotSent(NotSent::LeftInbox).to_json();
         let rows: [(&str, &str, Option<&str>, Option<&str>); 8] = [
             // The exact sentences older versions wrote on a failed forward's row.
@@ -363,26 +368,14 @@ mod tests {
                 None,
             ]
         );
-        let version: usize = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .expect("version");
-        assert_eq!(version, MIGRATIONS.len());
+        assert_at_latest(&conn);
     }
 
     /// A database as delega left it before its server and digest events kept their reason
     /// as data (schema 9), holding the exact sentences it wrote; then opened by this delega.
     #[test]
     fn migration_10_turns_old_event_sentences_into_reasons_and_leaves_the_rest_alone() {
-        let mut conn = Connection::open_in_memory().expect("db");
-        let before = MIGRATIONS
-            .iter()
-            .position(|m| *m == super::EVENTS_MIGRATION)
-            .expect("the migration is listed");
-        for sql in &MIGRATIONS[..before] {
-            conn.execute_batch(sql).expect("an older migration");
-        }
-        conn.pragma_update(None, "user_version", before)
-            .expect("version");
+        let mut conn = just_before(super::EVENTS_MIGRATION);
         let events = [
             // The exact sentences older versions wrote.
             (
@@ -468,26 +461,14 @@ mod tests {
                 None => assert_eq!(detail, old),
             }
         }
-        let version: usize = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .expect("version");
-        assert_eq!(version, MIGRATIONS.len());
+        assert_at_latest(&conn);
     }
 
     /// A database as delega left it before an account's refusals kept the server's answer
     /// as data (schema 10), holding the exact sentences it wrote; then opened by this delega.
     #[test]
     fn migration_11_turns_old_refusals_into_reasons_with_the_servers_answer() {
-        let mut conn = Connection::open_in_memory().expect("db");
-        let before = MIGRATIONS
-            .iter()
-            .position(|m| *m == super::ATTENTION_MIGRATION)
-            .expect("the migration is listed");
-        for sql in &MIGRATIONS[..before] {
-            conn.execute_batch(sql).expect("an older migration");
-        }
-        conn.pragma_update(None, "user_version", before)
-            .expect("version");
+        let mut conn = just_before(super::ATTENTION_MIGRATION);
         let tls = "the certificate of localhost:993 is self-signed, and this machine does not \
                    trust it: add it to ca_file";
         let events = [
@@ -561,26 +542,14 @@ mod tests {
                 None => assert_eq!(detail, old),
             }
         }
-        let version: usize = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .expect("version");
-        assert_eq!(version, MIGRATIONS.len());
+        assert_at_latest(&conn);
     }
 
     /// A database migrated to schema 11, where a refused login's reason held delega's
     /// sentence as its context: migration 12 keeps the user name as data instead.
     #[test]
     fn migration_12_turns_a_refused_logins_sentence_into_its_user_name() {
-        let mut conn = Connection::open_in_memory().expect("db");
-        let before = MIGRATIONS
-            .iter()
-            .position(|m| *m == super::LOGIN_MIGRATION)
-            .expect("the migration is listed");
-        for sql in &MIGRATIONS[..before] {
-            conn.execute_batch(sql).expect("an older migration");
-        }
-        conn.pragma_update(None, "user_version", before)
-            .expect("version");
+        let mut conn = just_before(super::LOGIN_MIGRATION);
         // As migration 11 stored them (Attention::Refused's JSON).
         let login = concat!(
             r#"{"attention":{"refused":{"doing":"login as g@x.example failed "#,
