@@ -6,7 +6,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use delega::reason::{Reason, SendFailure};
-use delega::state::report::Limits;
 
 use crate::support::MailSystem;
 use crate::support::imap::{Fetched, TestImap};
@@ -264,19 +263,8 @@ async fn a_refused_daily_list_is_recorded_as_a_reason_with_the_servers_answer() 
         status.contains("digest: daily list for Marta Verdi: refused: "),
         "{status}"
     );
-    let limits = Limits {
-        messages: 10,
-        failed: 10,
-        groups: 10,
-    };
-    let report = office
-        .state()
-        .digest_period("giulia", 0, i64::MAX, limits)?;
-    let problems: Vec<_> = report
-        .problems
-        .iter()
-        .filter(|p| p.kind == "digest")
-        .collect();
+    let problems = office.problems("giulia");
+    let problems: Vec<_> = problems.iter().filter(|p| p.kind == "digest").collect();
     let [problem] = problems[..] else {
         panic!("one digest problem: {problems:?}");
     };

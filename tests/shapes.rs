@@ -8,7 +8,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use delega::reason::{Attention, Reason};
-use delega::state::report::Limits;
 use delega::state::{Action, Status};
 
 use crate::support::imap::{Fetched, TestImap};
@@ -322,16 +321,8 @@ async fn a_folder_the_server_refuses_needs_attention_and_a_reload_retries_at_onc
     assert!(preview.contains("needs attention"), "{preview}");
     assert!(!preview.contains("no response:"), "{preview}");
     // Recorded as data: the server's answer as it came, delega's words left to the reader.
-    let limits = Limits {
-        messages: 10,
-        failed: 10,
-        groups: 10,
-    };
-    let report = office
-        .state()
-        .digest_period("giulia", 0, i64::MAX, limits)?;
-    let refusal = report
-        .problems
+    let problems = office.problems("giulia");
+    let refusal = problems
         .iter()
         .find(|p| p.kind == "attention")
         .expect("the refusal is a problem");

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use delega::reason::{Attention, Reason};
-use delega::state::report::Limits;
 
 use crate::support::imap::TestImap;
 use crate::support::office::{Office, wait_until};
@@ -256,14 +255,8 @@ async fn an_account_refused_at_start_is_told_at_once_and_triages_once_fixed_with
     assert!(status.contains("check username and password"), "{status}");
     // Recorded as data: the user name and the server's answer, delega's words left to the
     // digest.
-    let limits = Limits {
-        messages: 10,
-        failed: 10,
-        groups: 10,
-    };
-    let report = office.state().digest_period("ghost", 0, i64::MAX, limits)?;
-    let refusal = report
-        .problems
+    let problems = office.problems("ghost");
+    let refusal = problems
         .iter()
         .find(|p| p.kind == "attention")
         .expect("the refusal is a problem");

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use delega::state::report::{Limits, Problem};
 use delega::state::{Entry, State};
 
 use super::MailSystem;
@@ -252,6 +253,20 @@ address = "{luca}"
     /// The state database.
     pub fn state(&self) -> State {
         State::open(&self.dir.path().join("state.db")).expect("state")
+    }
+
+    /// Every problem `account` has on record (events of one kind and detail counted
+    /// together), latest first: what the digest's problems section is read from.
+    pub fn problems(&self, account: &str) -> Vec<Problem> {
+        let limits = Limits {
+            messages: 10,
+            failed: 10,
+            groups: 10,
+        };
+        self.state()
+            .digest_period(account, 0, i64::MAX, limits)
+            .expect("the problems on record")
+            .problems
     }
 }
 
